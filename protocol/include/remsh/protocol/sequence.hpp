@@ -1,0 +1,83 @@
+// Reliability: sequence numbers, acknowledgements and replay (docs/protocol.md,
+// "Reliability and resume").
+//
+// Every CONTROL, DATA and WINDOW frame of an established session carries a sequence number,
+// 1, 2, 3, ... per direction. The sender keeps each frame until the peer acknowledges it, so
+// after a reconnect it can send again exactly what the peer never got. The bytes kept are
+// bounded: when the buffer is full the sender stops producing (back-pressure), it never drops.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <variant>
+
+#include "remsh/protocol/byte_buffer.hpp"
+#include "remsh/protocol/error.hpp"
+#include "remsh/protocol/frame.hpp"
+
+namespace remsh::protocol {
+
+class ReplayBuffer {
+ public:
+  explicit ReplayBuffer(std::uint64_t max_bytes) : max_bytes_(max_bytes) {}
+
+  // Gives the frame the next sequence number, keeps a copy and appends its wire bytes to
+  // `out`. Returns the number given.
+  std::uint64_t send(FrameHeader header, ByteView payload, ByteBuffer& out);
+
+  // The peer has everything up to and including `received`. Acknowledging more than was
+  // sent is a bad-sequence error; an older acknowledgement is ignored.
+  std::optional<ProtocolError> acknowledge(std::uint64_t received);
+
+  // After a reconnect: the peer reports it holds everything up to `received`. Drops what it
+  // has and appends every frame after it to `out`, in order. A `received` beyond what was
+  // sent, or older than frames already discarded, is resume-failed.
+  std::optional<ProtocolError> replay(std::uint64_t received, ByteBuffer& out);
+
+  // True when the unacknowledged bytes reach the bound: stop producing new frames.
+  bool full() const { return bytes_ >= max_bytes_; }
+  std::uint64_t unacked_bytes() const { return bytes_; }
+  std::size_t unacked_frames() const { return sizes_.size(); }
+  std::uint64_t last_sent() const { return next_seq_ - 1; }
+  std::uint64_t acknowledged() const { return next_seq_ - 1 - sizes_.size(); }
+
+ private:
+  std::uint64_t max_bytes_;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t bytes_ = 0;
+  ByteBuffer frames_;                // unacknowledged frames, oldest first, as on the wire
+  std::deque<std::uint32_t> sizes_;  // their wire sizes
+};
+
+class ReceiveSequence {
+ public:
+  enum class Verdict { deliver, duplicate };
+
+  // Checks the seq of an incoming sequenced frame: the next one is delivered; one already
+  // received (a replay overlapping what arrived before a cut) is a duplicate to drop; a gap
+  // or seq 0 is bad-sequence.
+  std::variant<Verdict, ProtocolError> accept(const FrameHeader& header);
+
+  std::uint64_t received() const { return received_; }
+
+  // Returns the value for an ACK frame once `ack_every` frames or `ack_bytes` wire bytes
+  // arrived since the last ACK (the caller also acks on an idle timer: pending()).
+  std::optional<std::uint64_t> ack_due(std::size_t frame_wire_bytes);
+  std::optional<std::uint64_t> pending();  // ack now if anything is unacknowledged
+
+  void set_ack_policy(std::uint32_t every_frames, std::uint64_t every_bytes) {
+    ack_every_frames_ = every_frames;
+    ack_every_bytes_ = every_bytes;
+  }
+
+ private:
+  std::uint64_t received_ = 0;
+  std::uint64_t acked_ = 0;
+  std::uint32_t frames_since_ack_ = 0;
+  std::uint64_t bytes_since_ack_ = 0;
+  std::uint32_t ack_every_frames_ = 64;
+  std::uint64_t ack_every_bytes_ = 1u << 20;
+};
+
+}  // namespace remsh::protocol

@@ -1,0 +1,75 @@
+#include "remsh/protocol/sequence.hpp"
+
+#include <string>
+
+namespace remsh::protocol {
+
+std::uint64_t ReplayBuffer::send(FrameHeader header, ByteView payload, ByteBuffer& out) {
+  header.seq = next_seq_++;
+  const std::size_t before = frames_.size();
+  append_frame(frames_, header, payload);
+  const auto size = static_cast<std::uint32_t>(frames_.size() - before);
+  sizes_.push_back(size);
+  bytes_ += size;
+  out.append(ByteView{frames_.data() + before, size});
+  return header.seq;
+}
+
+std::optional<ProtocolError> ReplayBuffer::acknowledge(std::uint64_t received) {
+  if (received > last_sent()) {
+    return ProtocolError{ErrorTag::bad_sequence,
+                         "ACK of " + std::to_string(received) + " but only " +
+                             std::to_string(last_sent()) + " frames were sent"};
+  }
+  while (acknowledged() < received) {
+    frames_.consume(sizes_.front());
+    bytes_ -= sizes_.front();
+    sizes_.pop_front();
+  }
+  return std::nullopt;
+}
+
+std::optional<ProtocolError> ReplayBuffer::replay(std::uint64_t received, ByteBuffer& out) {
+  if (received < acknowledged()) {
+    return ProtocolError{ErrorTag::resume_failed,
+                         "peer resumes from " + std::to_string(received) +
+                             " but frames up to " + std::to_string(acknowledged()) +
+                             " were acknowledged and discarded"};
+  }
+  if (auto error = acknowledge(received)) {
+    return ProtocolError{ErrorTag::resume_failed, error->message};
+  }
+  out.append(frames_.view());
+  return std::nullopt;
+}
+
+std::variant<ReceiveSequence::Verdict, ProtocolError> ReceiveSequence::accept(
+    const FrameHeader& header) {
+  if (header.seq == received_ + 1) {
+    received_ = header.seq;
+    return Verdict::deliver;
+  }
+  if (header.seq != 0 && header.seq <= received_) return Verdict::duplicate;
+  return ProtocolError{ErrorTag::bad_sequence,
+                       "expected seq " + std::to_string(received_ + 1) + ", got " +
+                           std::to_string(header.seq)};
+}
+
+std::optional<std::uint64_t> ReceiveSequence::ack_due(std::size_t frame_wire_bytes) {
+  ++frames_since_ack_;
+  bytes_since_ack_ += frame_wire_bytes;
+  if (frames_since_ack_ < ack_every_frames_ && bytes_since_ack_ < ack_every_bytes_) {
+    return std::nullopt;
+  }
+  return pending();
+}
+
+std::optional<std::uint64_t> ReceiveSequence::pending() {
+  if (acked_ == received_) return std::nullopt;
+  acked_ = received_;
+  frames_since_ack_ = 0;
+  bytes_since_ack_ = 0;
+  return received_;
+}
+
+}  // namespace remsh::protocol

@@ -1,0 +1,264 @@
+#include "remsh/protocol/stream_codec.hpp"
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cassert>
+#include <stdexcept>
+#include <string>
+
+#include "remsh/protocol/limits.hpp"
+
+namespace remsh::protocol {
+namespace {
+
+constexpr std::size_t kOutChunk = 64 * 1024;
+
+ProtocolError codec_error(std::string message) {
+  return {ErrorTag::codec_error, std::move(message)};
+}
+// Output space for the next decoder call: one byte beyond the limit is enough to know the
+// limit is exceeded.
+std::size_t output_room(std::size_t limit, std::size_t produced) {
+  const std::size_t left = limit - produced;
+  return left >= kOutChunk ? kOutChunk : left + 1;
+}
+
+ProtocolError over_limit(std::size_t limit) {
+  return {ErrorTag::flow_control,
+          "stream bytes exceed the " + std::to_string(limit) + " bytes of credit left"};
+}
+
+// ---- deflate (raw, RFC 1951) ----
+
+class DeflateCompressor final : public StreamCompressor {
+ public:
+  explicit DeflateCompressor(int level) {
+    if (deflateInit2(&z_, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+      throw std::runtime_error("deflateInit2 failed");
+    }
+  }
+  ~DeflateCompressor() override { deflateEnd(&z_); }
+
+  void compress(ByteView in, ByteBuffer& out, bool independent) override {
+    z_.next_in = const_cast<Bytef*>(in.data());
+    z_.avail_in = static_cast<uInt>(in.size());
+    const int flush = independent ? Z_FULL_FLUSH : Z_SYNC_FLUSH;
+    // Z_SYNC_FLUSH is complete once deflate leaves output space unused.
+    for (;;) {
+      std::size_t room = deflateBound(&z_, z_.avail_in) + 16;
+      std::uint8_t* dst = out.grow_back(room);
+      z_.next_out = dst;
+      z_.avail_out = static_cast<uInt>(room);
+      int rc = deflate(&z_, flush);
+      out.shrink_back(z_.avail_out);
+      assert(rc == Z_OK || rc == Z_BUF_ERROR);
+      (void)rc;
+      if (z_.avail_in == 0 && z_.avail_out != 0) break;
+    }
+  }
+  Codec codec() const override { return Codec::deflate; }
+
+ private:
+  z_stream z_{};
+};
+
+class DeflateDecompressor final : public StreamDecompressor {
+ public:
+  DeflateDecompressor() {
+    if (inflateInit2(&z_, -15) != Z_OK) throw std::runtime_error("inflateInit2 failed");
+  }
+  ~DeflateDecompressor() override { inflateEnd(&z_); }
+
+  std::optional<ProtocolError> decompress(ByteView in, ByteBuffer& out,
+                                          std::size_t limit) override {
+    if (finished_ && !in.empty()) return codec_error("deflate data after the final block");
+    z_.next_in = const_cast<Bytef*>(in.data());
+    z_.avail_in = static_cast<uInt>(in.size());
+    std::size_t produced = 0;
+    while (z_.avail_in > 0 && !finished_) {
+      std::size_t room = output_room(limit, produced);
+      std::uint8_t* dst = out.grow_back(room);
+      z_.next_out = dst;
+      z_.avail_out = static_cast<uInt>(room);
+      int rc = inflate(&z_, Z_SYNC_FLUSH);
+      std::size_t got = room - z_.avail_out;
+      out.shrink_back(z_.avail_out);
+      produced += got;
+      if (produced > limit) return over_limit(limit);
+      if (rc == Z_STREAM_END) {
+        finished_ = true;
+        if (z_.avail_in != 0) return codec_error("deflate data after the final block");
+      } else if (rc == Z_BUF_ERROR && got == 0) {
+        return codec_error("deflate stream stalled");
+      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        return codec_error(std::string("corrupt deflate data: ") + (z_.msg ? z_.msg : "?"));
+      }
+    }
+    return std::nullopt;
+  }
+
+ private:
+  z_stream z_{};
+  bool finished_ = false;
+};
+
+// ---- zstd ----
+
+class ZstdCompressor final : public StreamCompressor {
+ public:
+  explicit ZstdCompressor(int level) : c_(ZSTD_createCCtx()) {
+    if (!c_) throw std::runtime_error("ZSTD_createCCtx failed");
+    ZSTD_CCtx_setParameter(c_, ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(c_, ZSTD_c_windowLog, 20);  // well inside kZstdMaxWindowLog
+  }
+  ~ZstdCompressor() override { ZSTD_freeCCtx(c_); }
+
+  void compress(ByteView in, ByteBuffer& out, bool independent) override {
+    ZSTD_inBuffer src{in.data(), in.size(), 0};
+    const ZSTD_EndDirective mode = independent ? ZSTD_e_end : ZSTD_e_flush;
+    for (;;) {
+      std::size_t room = ZSTD_compressBound(src.size - src.pos) + 64;
+      std::uint8_t* dst = out.grow_back(room);
+      ZSTD_outBuffer o{dst, room, 0};
+      std::size_t remaining = ZSTD_compressStream2(c_, &o, &src, mode);
+      out.shrink_back(room - o.pos);
+      if (ZSTD_isError(remaining)) {
+        throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(remaining));
+      }
+      if (remaining == 0) break;
+    }
+  }
+  Codec codec() const override { return Codec::zstd; }
+
+ private:
+  ZSTD_CCtx* c_;
+};
+
+class ZstdDecompressor final : public StreamDecompressor {
+ public:
+  ZstdDecompressor() : d_(ZSTD_createDCtx()) {
+    if (!d_) throw std::runtime_error("ZSTD_createDCtx failed");
+    ZSTD_DCtx_setParameter(d_, ZSTD_d_windowLogMax, kZstdMaxWindowLog);
+  }
+  ~ZstdDecompressor() override { ZSTD_freeDCtx(d_); }
+
+  std::optional<ProtocolError> decompress(ByteView in, ByteBuffer& out,
+                                          std::size_t limit) override {
+    ZSTD_inBuffer src{in.data(), in.size(), 0};
+    std::size_t produced = 0;
+    // Keep going while there is input, or while the last call filled its output (more
+    // may be buffered inside the decoder).
+    bool output_full = false;
+    while (src.pos < src.size || output_full) {
+      std::size_t room = output_room(limit, produced);
+      std::uint8_t* dst = out.grow_back(room);
+      ZSTD_outBuffer o{dst, room, 0};
+      std::size_t rc = ZSTD_decompressStream(d_, &o, &src);
+      out.shrink_back(room - o.pos);
+      produced += o.pos;
+      if (ZSTD_isError(rc)) {
+        return codec_error(std::string("corrupt zstd data: ") + ZSTD_getErrorName(rc));
+      }
+      if (produced > limit) return over_limit(limit);
+      output_full = o.pos == room;
+      if (!output_full && o.pos == 0 && src.pos == src.size) break;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  ZSTD_DCtx* d_;
+};
+
+}  // namespace
+
+std::string_view codec_name(Codec codec) {
+  switch (codec) {
+    case Codec::none: return "none";
+    case Codec::deflate: return "deflate";
+    case Codec::zstd: return "zstd";
+  }
+  return "unknown";
+}
+
+std::optional<Codec> codec_from_name(std::string_view name) {
+  if (name == "none") return Codec::none;
+  if (name == "deflate") return Codec::deflate;
+  if (name == "zstd") return Codec::zstd;
+  return std::nullopt;
+}
+
+std::unique_ptr<StreamCompressor> StreamCompressor::create(Codec codec, int level) {
+  switch (codec) {
+    case Codec::deflate: return std::make_unique<DeflateCompressor>(level);
+    case Codec::zstd: return std::make_unique<ZstdCompressor>(level);
+    case Codec::none: break;
+  }
+  return nullptr;
+}
+
+std::unique_ptr<StreamDecompressor> StreamDecompressor::create(Codec codec) {
+  switch (codec) {
+    case Codec::deflate: return std::make_unique<DeflateDecompressor>();
+    case Codec::zstd: return std::make_unique<ZstdDecompressor>();
+    case Codec::none: break;
+  }
+  return nullptr;
+}
+
+// ---- StreamEncoder ----
+
+StreamEncoder::StreamEncoder(Codec codec, int level) : codec_(codec), level_(level) {}
+
+std::uint8_t StreamEncoder::encode(ByteView chunk, ByteBuffer& payload, bool end) {
+  // Chunks that compressed to more than 15/16 of their size suggest incompressible data;
+  // such a stream is sent raw for the next 16 chunks, then compression is tried again.
+  constexpr unsigned kRawBackoffChunks = 16;
+  constexpr std::size_t kTinyChunk = 64;  // not worth a compressor call
+  std::uint8_t flags = end ? frame_flags::end_of_stream : 0;
+  bytes_in_ += chunk.size();
+
+  bool try_compress = codec_ != Codec::none && chunk.size() >= kTinyChunk;
+  if (try_compress && raw_chunks_left_ > 0) {
+    --raw_chunks_left_;
+    try_compress = false;
+  }
+  if (try_compress) {
+    if (!compressor_) compressor_ = StreamCompressor::create(codec_, level_);
+    const std::size_t before = payload.size();
+    compressor_->compress(chunk, payload);
+    const std::size_t written = payload.size() - before;
+    if (written * 16 > chunk.size() * 15) raw_chunks_left_ = kRawBackoffChunks;
+    bytes_out_ += written;
+    return static_cast<std::uint8_t>(flags | static_cast<std::uint8_t>(codec_));
+  }
+  payload.append(chunk);
+  bytes_out_ += chunk.size();
+  return flags;
+}
+
+// ---- StreamDecoder ----
+
+std::optional<ProtocolError> StreamDecoder::decode(std::uint8_t flags, ByteView payload,
+                                                   ByteBuffer& out, std::size_t limit) {
+  if (ended_) return ProtocolError{ErrorTag::bad_channel, "DATA after end-of-stream"};
+  if (flags & frame_flags::end_of_stream) ended_ = true;
+  const auto codec = static_cast<Codec>(flags & frame_flags::codec_mask);
+  if (codec == Codec::none) {
+    if (payload.size() > limit) return over_limit(limit);
+    out.append(payload);
+    return std::nullopt;
+  }
+  if (!decompressor_) {
+    decompressor_ = StreamDecompressor::create(codec);
+    if (!decompressor_) return codec_error("unknown codec");
+    codec_ = codec;
+  } else if (codec != codec_) {
+    return codec_error("stream switched codec from " + std::string(codec_name(codec_)) +
+                       " to " + std::string(codec_name(codec)));
+  }
+  return decompressor_->decompress(payload, out, limit);
+}
+
+}  // namespace remsh::protocol

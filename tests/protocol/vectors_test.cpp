@@ -1,0 +1,172 @@
+// Runs the language-neutral vectors in tests/vectors/ against the C++ library.
+#include <catch2/catch.hpp>
+
+#include "remsh/protocol/banner.hpp"
+#include "remsh/protocol/frame.hpp"
+#include "remsh/protocol/messages.hpp"
+#include "remsh/protocol/sequence.hpp"
+#include "remsh/protocol/stream_codec.hpp"
+#include "test_bytes.hpp"
+
+using namespace remsh::protocol;
+using remsh::test::from_hex;
+using remsh::test::load_vectors;
+using remsh::test::to_hex;
+namespace json = boost::json;
+
+namespace {
+
+std::string str(const json::value& v) { return std::string(v.as_string()); }
+std::uint64_t num(const json::value& v) { return v.to_number<std::uint64_t>(); }
+
+FrameType type_named(const std::string& name) {
+  static const std::pair<const char*, FrameType> types[] = {
+      {"control", FrameType::control}, {"data", FrameType::data}, {"window", FrameType::window},
+      {"ack", FrameType::ack},         {"ping", FrameType::ping}, {"pong", FrameType::pong}};
+  for (auto& [n, t] : types) {
+    if (name == n) return t;
+  }
+  FAIL("unknown frame type in vectors: " << name);
+  return FrameType::control;
+}
+
+}  // namespace
+
+TEST_CASE("vectors: frames", "[vectors]") {
+  auto v = load_vectors("frames.json");
+  for (const auto& c : v.at("valid").as_array()) {
+    INFO(str(c.at("name")));
+    auto bytes = from_hex(str(c.at("hex")));
+    FrameDecoder d(kDefaultFramePayload);
+    d.feed(bytes);
+    auto r = d.next();
+    REQUIRE(std::holds_alternative<FrameView>(r));
+    auto f = std::get<FrameView>(r);
+    const auto& h = c.at("header");
+    REQUIRE(f.header.length == num(h.at("length")));
+    REQUIRE(f.header.type == type_named(str(h.at("type"))));
+    REQUIRE(f.header.flags == num(h.at("flags")));
+    REQUIRE(f.header.stream == num(h.at("stream")));
+    REQUIRE(f.header.channel == num(h.at("channel")));
+    REQUIRE(f.header.seq == num(h.at("seq")));
+    REQUIRE(to_hex(f.payload.data(), f.payload.size()) == str(c.at("payload_hex")));
+    // Our encoder produces the same bytes.
+    ByteBuffer again;
+    append_frame(again, f.header, f.payload);
+    REQUIRE(to_hex(again.data(), again.size()) == str(c.at("hex")));
+  }
+  for (const auto& c : v.at("invalid").as_array()) {
+    INFO(str(c.at("name")));
+    auto bytes = from_hex(str(c.at("hex")));
+    FrameDecoder d(static_cast<std::uint32_t>(num(c.at("max_frame"))));
+    d.feed(bytes);
+    auto r = d.next();
+    REQUIRE(std::holds_alternative<ProtocolError>(r));
+    REQUIRE(tag_name(std::get<ProtocolError>(r).tag) == str(c.at("error")));
+  }
+  const auto& cat = v.at("concatenated");
+  auto bytes = from_hex(str(cat.at("hex")));
+  FrameDecoder d;
+  d.feed(bytes);
+  std::uint64_t n = 0;
+  while (std::holds_alternative<FrameView>(d.next())) ++n;
+  REQUIRE(n == num(cat.at("frames")));
+}
+
+TEST_CASE("vectors: messages", "[vectors]") {
+  auto v = load_vectors("messages.json");
+  for (const auto& c : v.at("valid").as_array()) {
+    INFO(str(c.at("name")));
+    auto bytes = from_hex(str(c.at("hex")));
+    auto r = parse_control(bytes);
+    REQUIRE(std::holds_alternative<ControlMessage>(r));
+    auto& m = std::get<ControlMessage>(r);
+    REQUIRE(m.type == str(c.at("type")));
+    auto e = validate_control(m);
+    if (e) FAIL(e->describe());
+  }
+  for (const auto& c : v.at("invalid").as_array()) {
+    INFO(str(c.at("name")));
+    auto bytes = from_hex(str(c.at("hex")));
+    auto r = parse_control(bytes);
+    std::optional<ProtocolError> e;
+    if (auto* pe = std::get_if<ProtocolError>(&r)) {
+      e = *pe;
+    } else {
+      e = validate_control(std::get<ControlMessage>(r));
+    }
+    REQUIRE(e);
+    REQUIRE(tag_name(e->tag) == str(c.at("error")));
+  }
+}
+
+TEST_CASE("vectors: streams", "[vectors]") {
+  auto v = load_vectors("streams.json");
+  for (const auto& c : v.at("valid").as_array()) {
+    INFO(str(c.at("name")));
+    StreamDecoder d;
+    ByteBuffer out;
+    for (const auto& f : c.at("frames").as_array()) {
+      const std::size_t before = out.size();
+      auto payload = from_hex(str(f.at("payload_hex")));
+      auto e = d.decode(static_cast<std::uint8_t>(num(f.at("flags"))), payload, out, SIZE_MAX);
+      if (e) FAIL(e->describe());
+      if (const auto* each = f.as_object().if_contains("decoded_hex")) {
+        REQUIRE(to_hex(out.data() + before, out.size() - before) == str(*each));
+      }
+    }
+    REQUIRE(to_hex(out.data(), out.size()) == str(c.at("decoded_hex")));
+  }
+  for (const auto& c : v.at("invalid").as_array()) {
+    INFO(str(c.at("name")));
+    StreamDecoder d;
+    ByteBuffer out;
+    std::size_t limit = SIZE_MAX;
+    if (const auto* l = c.as_object().if_contains("limit")) limit = num(*l);
+    std::optional<ProtocolError> e;
+    for (const auto& f : c.at("frames").as_array()) {
+      auto payload = from_hex(str(f.at("payload_hex")));
+      e = d.decode(static_cast<std::uint8_t>(num(f.at("flags"))), payload, out, limit);
+      if (e) break;
+      limit -= std::min(limit, out.size());
+    }
+    REQUIRE(e);
+    REQUIRE(tag_name(e->tag) == str(c.at("error")));
+  }
+}
+
+TEST_CASE("vectors: sequence", "[vectors]") {
+  auto v = load_vectors("sequence.json");
+  for (const auto& c : v.at("cases").as_array()) {
+    INFO(str(c.at("name")));
+    ReceiveSequence rs;
+    const auto& seqs = c.at("seqs").as_array();
+    const auto& verdicts = c.at("verdicts").as_array();
+    REQUIRE(seqs.size() == verdicts.size());
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+      auto r = rs.accept({.type = FrameType::data, .seq = num(seqs[i])});
+      std::string got;
+      if (auto* e = std::get_if<ProtocolError>(&r)) {
+        got = tag_name(e->tag);
+      } else {
+        got = std::get<ReceiveSequence::Verdict>(r) == ReceiveSequence::Verdict::deliver
+                  ? "deliver"
+                  : "duplicate";
+      }
+      REQUIRE(got == str(verdicts[i]));
+      if (got != "deliver" && got != "duplicate") break;
+    }
+  }
+}
+
+TEST_CASE("vectors: banner", "[vectors]") {
+  auto v = load_vectors("banner.json");
+  for (const auto& c : v.at("valid").as_array()) {
+    auto r = parse_banner(from_hex(str(c.at("hex"))));
+    REQUIRE(std::get<std::uint16_t>(r) == num(c.at("version")));
+  }
+  for (const auto& c : v.at("invalid").as_array()) {
+    auto r = parse_banner(from_hex(str(c.at("hex"))));
+    REQUIRE(tag_name(std::get<ProtocolError>(r).tag) == str(c.at("error")));
+  }
+}
