@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <string_view>
 
 #include "remsh/protocol/json_fields.hpp"
@@ -51,6 +52,25 @@ std::vector<Codec> known_codecs(const std::vector<std::string>& names) {
 
 std::uint32_t u32(std::uint64_t v) { return static_cast<std::uint32_t>(v); }
 
+// JSON has no infinities, but a number too large for a double parses as one and would not
+// survive being sent on. Depth is already bounded by the parser, so recursion is safe.
+bool all_numbers_finite(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_: return std::isfinite(v.get_double());
+    case json::kind::array:
+      for (const auto& e : v.get_array()) {
+        if (!all_numbers_finite(e)) return false;
+      }
+      return true;
+    case json::kind::object:
+      for (const auto& kv : v.get_object()) {
+        if (!all_numbers_finite(kv.value())) return false;
+      }
+      return true;
+    default: return true;
+  }
+}
+
 }  // namespace
 
 Parsed<ControlMessage> parse_control(ByteView payload) {
@@ -63,6 +83,9 @@ Parsed<ControlMessage> parse_control(ByteView payload) {
   json::value v = json::parse(as_chars(payload), ec, {}, options);
   if (ec) return ProtocolError{ErrorTag::bad_message, "invalid JSON: " + ec.message()};
   if (!v.is_object()) return ProtocolError{ErrorTag::bad_message, "not a JSON object"};
+  if (!all_numbers_finite(v)) {
+    return ProtocolError{ErrorTag::bad_message, "number out of range"};
+  }
   json::object& o = v.get_object();
   auto it = o.find("type");
   if (it == o.end() || !it->value().is_string()) {

@@ -96,6 +96,7 @@ TEST_CASE("malformed control payloads are bad-message", "[messages]") {
   REQUIRE(error_of(R"({"type":""})") == ErrorTag::bad_message);
   REQUIRE(error_of("{\"type\":\"close\",\"x\":\"\xc3\x28\"}") == ErrorTag::bad_message);
   REQUIRE(error_of(R"({"type":"close"} trailing)") == ErrorTag::bad_message);
+  REQUIRE(error_of(R"({"type":"close","x":[1e999]})") == ErrorTag::bad_message);
 }
 
 TEST_CASE("JSON nesting is bounded", "[messages][limits]") {

@@ -164,6 +164,7 @@ def messages_file():
         ("invalid UTF-8", b'{"type":"close","x":"\xff"}', "bad-message"),
         ("nesting deeper than 16", b'{"type":"close","x":' + b"[" * 20 + b"]" * 20 + b"}",
          "bad-message"),
+        ("number beyond the range of a double", b'{"type":"close","x":1e999}', "bad-message"),
         ("unknown type", j({"type": "teleport"}).encode(), "unknown-message"),
         ("open of an unknown kind", j({"type": "open", "kind": "mine-bitcoin"}).encode(),
          "unsupported"),

@@ -19,6 +19,7 @@
 
 #include "remsh/protocol/byte_buffer.hpp"
 #include "remsh/protocol/error.hpp"
+#include "remsh/protocol/limits.hpp"
 
 namespace remsh::protocol {
 
@@ -93,7 +94,7 @@ void append_ping(ByteBuffer& out, FrameType ping_or_pong, std::uint64_t token);
 
 class FrameDecoder {
  public:
-  explicit FrameDecoder(std::uint32_t max_payload = kDefaultMaxPayload);
+  explicit FrameDecoder(std::uint32_t max_payload = kDefaultFramePayload);
 
   // Appends received bytes. Invalidates FrameViews returned earlier.
   void feed(ByteView bytes);
@@ -110,8 +111,6 @@ class FrameDecoder {
   void set_max_payload(std::uint32_t max_payload) { max_payload_ = max_payload; }
 
  private:
-  static constexpr std::uint32_t kDefaultMaxPayload = 256u * 1024;
-
   ByteBuffer buffer_;
   std::size_t pending_consume_ = 0;  // bytes of the frame returned last
   std::uint32_t max_payload_;
