@@ -191,6 +191,35 @@ Parsed<Auth> Auth::parse(const json::object& object) {
   return finish(f, std::move(a));
 }
 
+// ---- Enroll / Enrolled ----
+
+json::object Enroll::to_json() const {
+  json::object o{{"type", "enroll"}, {"token", token}};
+  if (name) o["name"] = *name;
+  return o;
+}
+
+Parsed<Enroll> Enroll::parse(const json::object& object) {
+  JsonFields f(object, "enroll");
+  Enroll e;
+  e.token = f.string("token", 1024);
+  e.name = f.optional_string("name", kMaxNameLength);
+  return finish(f, std::move(e));
+}
+
+json::object Enrolled::to_json() const {
+  return {{"type", "enrolled"}, {"agent", agent}, {"secret", secret}};
+}
+
+Parsed<Enrolled> Enrolled::parse(const json::object& object) {
+  JsonFields f(object, "enrolled");
+  Enrolled e;
+  e.agent = f.string("agent", kMaxNameLength);
+  e.secret = f.string("secret", 64);
+  if (!f.error() && !is_hex(e.secret, 64)) f.fail("secret", "must be 64 lowercase hex digits");
+  return finish(f, std::move(e));
+}
+
 // ---- Welcome ----
 
 json::object Welcome::to_json() const {
@@ -408,6 +437,8 @@ std::optional<ProtocolError> validate_control(const ControlMessage& m) {
   if (m.type == "challenge") return check<Challenge>(b);
   if (m.type == "auth") return check<Auth>(b);
   if (m.type == "welcome") return check<Welcome>(b);
+  if (m.type == "enroll") return check<Enroll>(b);
+  if (m.type == "enrolled") return check<Enrolled>(b);
   if (m.type == "error") return check<ErrorMessage>(b);
   if (m.type == "goodbye") return check<Goodbye>(b);
   if (m.type == "opened") return check<Opened>(b);

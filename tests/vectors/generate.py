@@ -135,6 +135,8 @@ def messages_file():
          {"type": "hello", "version": 2, "role": "master", "software": "m/9",
           "capabilities": dict(caps, codecs=["brotli", "deflate"]), "future": {"x": 1}}),
         ("challenge", {"type": "challenge", "nonce": "cd" * 32}),
+        ("enroll", {"type": "enroll", "token": "tok-secret", "name": "builder-1"}),
+        ("enrolled", {"type": "enrolled", "agent": "builder-1", "secret": "5a" * 32}),
         ("auth", {"type": "auth", "proof": "0f" * 32}),
         ("welcome", {"type": "welcome", "session": "s-1", "resumed": False, "received": 0,
                      "codecs": ["zstd", "deflate"], "keepalive_s": 15, "dead_after_s": 45}),

@@ -11,7 +11,7 @@
 namespace remsh::protocol {
 
 enum class ErrorTag {
-  // Connection-level: the connection is closed after the error is sent.
+  // Connection-level (see is_connection_error): the connection is closed after the error.
   bad_banner,
   version_unsupported,
   bad_frame,
@@ -47,7 +47,9 @@ std::string_view tag_name(ErrorTag tag);
 // Parses a wire tag; nullopt for tags this version does not know.
 std::optional<ErrorTag> tag_from_name(std::string_view name);
 
-// True for tags that end the whole connection rather than one channel.
+// True for tags that always end the whole connection. The others end only the channel
+// they concern when they arrive on one (bad-message, unknown-message and bad-channel end
+// the connection when they concern channel 0 or a channel that is not open).
 bool is_connection_error(ErrorTag tag);
 
 struct ProtocolError {

@@ -82,6 +82,23 @@ struct Auth {
   static Parsed<Auth> parse(const boost::json::object& object);
 };
 
+// Enrolment (docs/protocol.md 6.4): an agent without credentials trades a token for them.
+struct Enroll {
+  std::string token;
+  std::optional<std::string> name;
+
+  boost::json::object to_json() const;
+  static Parsed<Enroll> parse(const boost::json::object& object);
+};
+
+struct Enrolled {
+  std::string agent;
+  std::string secret;  // 64 hex digits
+
+  boost::json::object to_json() const;
+  static Parsed<Enrolled> parse(const boost::json::object& object);
+};
+
 struct Welcome {
   std::string session;
   bool resumed = false;
