@@ -117,6 +117,15 @@ void FrameDecoder::feed(ByteView bytes) {
   buffer_.append(bytes);
 }
 
+ByteBuffer FrameDecoder::take_buffered() {
+  buffer_.consume(pending_consume_);
+  pending_consume_ = 0;
+  ByteBuffer rest;
+  rest.append(buffer_.view());
+  buffer_.clear();
+  return rest;
+}
+
 FrameDecoder::Result FrameDecoder::next() {
   if (failed_) return *failed_;
   buffer_.consume(pending_consume_);

@@ -105,6 +105,13 @@ std::string serialize(const json::object& object) { return json::serialize(objec
 
 // ---- Capabilities ----
 
+std::vector<Codec> default_codecs() {
+  std::vector<Codec> codecs;
+  codecs.push_back(Codec::zstd);
+  codecs.push_back(Codec::deflate);
+  return codecs;
+}
+
 json::object Capabilities::to_json() const {
   return {{"codecs", codec_array(codecs)},   {"resume", resume},
           {"pty", pty},                      {"max_channels", max_channels},

@@ -107,7 +107,10 @@ class FrameDecoder {
   Result next();
 
   // Bytes buffered but not yet returned as frames.
-  std::size_t buffered() const { return buffer_.size(); }
+  std::size_t buffered() const { return buffer_.size() - pending_consume_; }
+  // Hands over the bytes not yet returned as frames (e.g. to the session decoder that
+  // takes over after the handshake) and empties this decoder.
+  ByteBuffer take_buffered();
   void set_max_payload(std::uint32_t max_payload) { max_payload_ = max_payload; }
 
  private:

@@ -1,0 +1,155 @@
+// Session: the protocol state of one established remsh session (docs/protocol.md 7-11),
+// pure: bytes in, events out, bytes to send out. No sockets, no clocks, no threads.
+//
+// It owns what both ends share: frame decoding, sequence numbers and the replay buffer,
+// ACKs, PING/PONG answers, the channel table with its lifecycle rules, per-channel credit
+// in both directions, and per-stream compression. The agent and the master wrap it in their
+// connection code and act on the events; what a channel *does* (run a process, store a
+// log) is theirs.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <variant>
+#include <vector>
+
+#include "remsh/protocol/channel_window.hpp"
+#include "remsh/protocol/frame.hpp"
+#include "remsh/protocol/messages.hpp"
+#include "remsh/protocol/sequence.hpp"
+#include "remsh/protocol/stream_codec.hpp"
+
+namespace remsh::protocol {
+
+struct SessionConfig {
+  bool is_master = false;
+  Capabilities local;         // what we announced in our hello
+  Capabilities remote;        // what the peer announced
+  std::vector<Codec> codecs;  // agreed in welcome; the first is used for sending
+};
+
+// A control message that arrived on an open channel (validated).
+struct ChannelMessage {
+  std::uint32_t channel;
+  ControlMessage message;
+};
+
+// Decoded stream bytes; call Session::consumed() once they are taken care of.
+struct ChannelData {
+  std::uint32_t channel;
+  std::uint8_t stream;
+  std::vector<std::uint8_t> bytes;
+  bool end_of_stream;
+};
+
+// The peer granted credit on a channel: sending may continue.
+struct ChannelCredit {
+  std::uint32_t channel;
+};
+
+// The peer broke a channel rule; the session already sent error + close for it.
+struct ChannelFailed {
+  std::uint32_t channel;
+  ProtocolError error;
+};
+
+// Both sides have closed the channel; its id is free.
+struct ChannelClosed {
+  std::uint32_t channel;
+};
+
+// A control message on channel 0 (goodbye, error).
+struct ConnectionMessage {
+  ControlMessage message;
+};
+
+using SessionEvent = std::variant<ChannelMessage, ChannelData, ChannelCredit, ChannelFailed,
+                                  ChannelClosed, ConnectionMessage>;
+
+class Session {
+ public:
+  explicit Session(SessionConfig config);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // ---- incoming ----
+
+  // Bytes read from the connection. A returned error ends the connection (send it as an
+  // error message, then close); the session is then unusable.
+  std::optional<ProtocolError> receive(ByteView bytes);
+  std::optional<SessionEvent> poll();
+
+  // The consumer has dealt with n bytes of a channel's data: may grant credit.
+  void consumed(std::uint32_t channel, std::size_t n);
+
+  // ---- outgoing ----
+
+  // Bytes to write to the connection, in order. The caller consumes what it wrote.
+  ByteBuffer& outgoing() { return out_; }
+
+  // Opens a channel (master: odd ids). Returns the id, or nullopt when the peer's
+  // max_channels are in use.
+  std::optional<std::uint32_t> open_channel(const boost::json::object& open);
+  // Sends a control message on an open channel (or channel 0).
+  void send_control(std::uint32_t channel, const boost::json::object& message);
+  // Sends up to data.size() bytes of a stream, limited by credit, the peer's max_frame and
+  // the replay buffer; returns how many were taken (0: wait for ChannelCredit / acks).
+  // With `end` the stream ends after the bytes taken, if all were taken.
+  std::size_t send_data(std::uint32_t channel, std::uint8_t stream, ByteView data,
+                        bool end = false);
+  std::uint64_t credit(std::uint32_t channel) const;
+  // Sends an error then close on a channel.
+  void fail_channel(std::uint32_t channel, const ProtocolError& error);
+  // Sends close (once); the channel is freed when the peer's close arrives (or already did).
+  void close_channel(std::uint32_t channel);
+  bool channel_open(std::uint32_t channel) const;
+  std::size_t open_channels() const { return channels_.size(); }
+
+  // False while the replay buffer is full: produce nothing new until ACKs arrive.
+  bool can_send() const { return !replay_.full(); }
+
+  // ---- reliability ----
+
+  // Sends an ACK now if anything is unacknowledged (the caller's idle timer).
+  void flush_ack();
+  void send_ping(std::uint64_t token);
+
+  // The connection was lost: forget unsent bytes (sequenced frames stay in the replay
+  // buffer) and partial frames.
+  void connection_lost();
+  // A new connection resumed this session; the peer holds our frames up to
+  // `peer_received`. Queues the replay into outgoing().
+  std::optional<ProtocolError> resume(std::uint64_t peer_received);
+  std::uint64_t received() const { return sequence_.received(); }
+  std::uint64_t replay_bytes() const { return replay_.unacked_bytes(); }
+
+ private:
+  struct Channel;
+
+  std::optional<ProtocolError> handle_frame(const FrameView& frame);
+  std::optional<ProtocolError> handle_control(const FrameView& frame);
+  std::optional<ProtocolError> handle_data(const FrameView& frame);
+  std::optional<ProtocolError> handle_window(const FrameView& frame);
+  Channel* find(std::uint32_t channel);
+  const Channel* find(std::uint32_t channel) const;
+  void send_sequenced(FrameHeader header, ByteView payload);
+  void free_if_done(std::uint32_t channel);
+  bool peer_may_open(std::uint32_t channel) const;
+
+  SessionConfig config_;
+  FrameDecoder decoder_;
+  ReplayBuffer replay_;
+  ReceiveSequence sequence_;
+  ByteBuffer out_;
+  ByteBuffer scratch_;
+  std::map<std::uint32_t, std::unique_ptr<Channel>> channels_;
+  std::deque<SessionEvent> events_;
+  std::uint32_t next_channel_;
+  std::optional<ProtocolError> failed_;
+};
+
+}  // namespace remsh::protocol

@@ -1,0 +1,322 @@
+#include "remsh/protocol/session.hpp"
+
+#include <cassert>
+#include <string>
+
+namespace remsh::protocol {
+
+struct Session::Channel {
+  Channel(std::uint64_t send_credit, std::uint32_t receive_window)
+      : send(send_credit), receive(receive_window) {}
+
+  SendWindow send;
+  ReceiveWindow receive;
+  std::map<std::uint8_t, StreamEncoder> encoders;
+  std::map<std::uint8_t, StreamDecoder> decoders;
+  bool local_closed = false;
+  bool remote_closed = false;
+};
+
+namespace {
+ProtocolError bad_channel(std::uint32_t channel, const char* what) {
+  return {ErrorTag::bad_channel, std::string(what) + " on channel " + std::to_string(channel)};
+}
+}  // namespace
+
+Session::Session(SessionConfig config)
+    : config_(std::move(config)),
+      decoder_(config_.local.max_frame),
+      replay_(config_.local.replay_bytes),
+      next_channel_(config_.is_master ? 1 : 2) {}
+
+Session::~Session() = default;
+
+// ---- incoming ----
+
+std::optional<ProtocolError> Session::receive(ByteView bytes) {
+  if (failed_) return failed_;
+  decoder_.feed(bytes);
+  for (;;) {
+    auto r = decoder_.next();
+    if (std::holds_alternative<FrameDecoder::NeedMore>(r)) return std::nullopt;
+    if (auto* e = std::get_if<ProtocolError>(&r)) {
+      failed_ = *e;
+      return failed_;
+    }
+    if (auto error = handle_frame(std::get<FrameView>(r))) {
+      failed_ = std::move(error);
+      return failed_;
+    }
+  }
+}
+
+std::optional<SessionEvent> Session::poll() {
+  if (events_.empty()) return std::nullopt;
+  SessionEvent e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+std::optional<ProtocolError> Session::handle_frame(const FrameView& frame) {
+  const FrameHeader& h = frame.header;
+  switch (h.type) {
+    case FrameType::ack: {
+      auto e = replay_.acknowledge(load_u64(frame.payload.data()));
+      return e;
+    }
+    case FrameType::ping:
+      append_ping(out_, FrameType::pong, load_u64(frame.payload.data()));
+      return std::nullopt;
+    case FrameType::pong:
+      return std::nullopt;
+    default:
+      break;
+  }
+  auto verdict = sequence_.accept(h);
+  if (auto* e = std::get_if<ProtocolError>(&verdict)) return *e;
+  if (std::get<ReceiveSequence::Verdict>(verdict) == ReceiveSequence::Verdict::duplicate) {
+    return std::nullopt;
+  }
+  std::optional<ProtocolError> error;
+  switch (h.type) {
+    case FrameType::control: error = handle_control(frame); break;
+    case FrameType::data: error = handle_data(frame); break;
+    case FrameType::window: error = handle_window(frame); break;
+    default: break;
+  }
+  if (error) return error;
+  if (auto ack = sequence_.ack_due(kFrameHeaderSize + frame.payload.size())) {
+    append_ack(out_, *ack);
+  }
+  return std::nullopt;
+}
+
+bool Session::peer_may_open(std::uint32_t channel) const {
+  // Version 1: only the master opens channels, with odd ids.
+  return !config_.is_master && channel % 2 == 1;
+}
+
+std::optional<ProtocolError> Session::handle_control(const FrameView& frame) {
+  const std::uint32_t id = frame.header.channel;
+  auto parsed = parse_control(frame.payload);
+  if (id == 0) {
+    if (auto* e = std::get_if<ProtocolError>(&parsed)) return *e;
+    auto& m = std::get<ControlMessage>(parsed);
+    if (m.type != "goodbye" && m.type != "error") {
+      return ProtocolError{ErrorTag::unknown_message,
+                           "message \"" + m.type + "\" not allowed on channel 0 here"};
+    }
+    if (auto e = validate_control(m)) return e;
+    events_.push_back(ConnectionMessage{std::move(m)});
+    return std::nullopt;
+  }
+
+  Channel* ch = find(id);
+  const bool is_open = std::holds_alternative<ControlMessage>(parsed) &&
+                       std::get<ControlMessage>(parsed).type == "open";
+  if (!ch) {
+    if (!is_open) return bad_channel(id, "message for a channel that is not open");
+    if (!peer_may_open(id)) return bad_channel(id, "open of a channel id the peer may not use");
+    if (channels_.size() >= config_.local.max_channels) {
+      return ProtocolError{ErrorTag::limit_exceeded,
+                           "more than " + std::to_string(config_.local.max_channels) +
+                               " channels open"};
+    }
+    auto created = std::make_unique<Channel>(config_.remote.window, config_.local.window);
+    ch = created.get();
+    channels_.emplace(id, std::move(created));
+  } else if (ch->remote_closed) {
+    return bad_channel(id, "message after close");
+  } else if (is_open) {
+    return bad_channel(id, "open of a channel already open");
+  }
+
+  if (auto* e = std::get_if<ProtocolError>(&parsed)) {
+    if (!ch->local_closed) {
+      fail_channel(id, *e);
+      events_.push_back(ChannelFailed{id, *e});
+    }
+    return std::nullopt;
+  }
+  auto& m = std::get<ControlMessage>(parsed);
+  if (m.type == "close") {
+    ch->remote_closed = true;
+    if (ch->local_closed) {
+      free_if_done(id);
+    } else {
+      events_.push_back(ChannelMessage{id, std::move(m)});
+    }
+    return std::nullopt;
+  }
+  if (ch->local_closed) return std::nullopt;  // in flight when we closed: dropped
+  if (auto e = validate_control(m)) {
+    fail_channel(id, *e);
+    events_.push_back(ChannelFailed{id, *e});
+    return std::nullopt;
+  }
+  events_.push_back(ChannelMessage{id, std::move(m)});
+  return std::nullopt;
+}
+
+std::optional<ProtocolError> Session::handle_data(const FrameView& frame) {
+  const std::uint32_t id = frame.header.channel;
+  Channel* ch = find(id);
+  if (!ch || ch->remote_closed) return bad_channel(id, "DATA for a channel that is not open");
+  if (ch->local_closed) return std::nullopt;  // in flight when we closed: dropped
+
+  scratch_.clear();
+  auto& decoder = ch->decoders[frame.header.stream];
+  if (auto e = decoder.decode(frame.header.flags, frame.payload, scratch_,
+                              ch->receive.remaining())) {
+    if (e->tag == ErrorTag::bad_channel) {
+      fail_channel(id, *e);
+      events_.push_back(ChannelFailed{id, *e});
+      return std::nullopt;
+    }
+    return e;  // flow-control and codec errors end the connection
+  }
+  if (auto e = ch->receive.on_received(scratch_.size())) return e;
+  ChannelData data{id, frame.header.stream,
+                   std::vector<std::uint8_t>(scratch_.view().begin(), scratch_.view().end()),
+                   frame.header.end_of_stream()};
+  events_.push_back(std::move(data));
+  return std::nullopt;
+}
+
+std::optional<ProtocolError> Session::handle_window(const FrameView& frame) {
+  const std::uint32_t id = frame.header.channel;
+  Channel* ch = find(id);
+  if (!ch || ch->remote_closed) return bad_channel(id, "WINDOW for a channel that is not open");
+  if (ch->local_closed) return std::nullopt;
+  if (auto e = ch->send.grant(load_u32(frame.payload.data()))) return e;
+  events_.push_back(ChannelCredit{id});
+  return std::nullopt;
+}
+
+void Session::consumed(std::uint32_t channel, std::size_t n) {
+  Channel* ch = find(channel);
+  if (!ch || ch->local_closed) return;
+  if (auto increment = ch->receive.on_consumed(n)) {
+    scratch_.clear();
+    std::uint8_t payload[4];
+    store_u32(payload, *increment);
+    send_sequenced({.type = FrameType::window, .channel = channel}, ByteView{payload, 4});
+  }
+}
+
+// ---- outgoing ----
+
+void Session::send_sequenced(FrameHeader header, ByteView payload) {
+  replay_.send(header, payload, out_);
+}
+
+std::optional<std::uint32_t> Session::open_channel(const boost::json::object& open) {
+  if (channels_.size() >= config_.remote.max_channels) return std::nullopt;
+  // Find a free id of our parity; ids wrap around far beyond any realistic use.
+  std::uint32_t id = next_channel_;
+  while (channels_.count(id) || id == 0) id += 2;
+  next_channel_ = id + 2;
+  channels_.emplace(id, std::make_unique<Channel>(config_.remote.window, config_.local.window));
+  send_control(id, open);
+  return id;
+}
+
+void Session::send_control(std::uint32_t channel, const boost::json::object& message) {
+  assert((channel == 0 || find(channel)) && "control message on a channel we do not have");
+  std::string text = serialize(message);
+  assert(text.size() <= kMaxControlPayload);
+  send_sequenced({.type = FrameType::control, .channel = channel}, as_bytes(text));
+}
+
+std::size_t Session::send_data(std::uint32_t channel, std::uint8_t stream, ByteView data,
+                               bool end) {
+  Channel* ch = find(channel);
+  assert(ch && !ch->local_closed && "DATA on a channel we closed or never had");
+  if (!ch || ch->local_closed || !can_send()) return 0;
+  // Keep each frame within the peer's max_frame even when compression does not help.
+  const std::size_t max_chunk = config_.remote.max_frame - 64;
+  std::size_t take = std::min<std::uint64_t>({data.size(), ch->send.credit(), max_chunk});
+  if (take == 0 && !(end && data.empty())) return 0;
+  auto it = ch->encoders.find(stream);
+  if (it == ch->encoders.end()) {
+    const Codec codec = config_.codecs.empty() ? Codec::none : config_.codecs.front();
+    it = ch->encoders.emplace(stream, StreamEncoder(codec)).first;
+  }
+  const bool ends = end && take == data.size();
+  scratch_.clear();
+  std::uint8_t flags = it->second.encode(data.first(take), scratch_, ends);
+  if (scratch_.size() > config_.remote.max_frame) {
+    // Compression expanded the chunk past the frame limit: cannot happen for chunks this far
+    // below it with deflate/zstd bounds, but never send an oversized frame.
+    assert(false && "compressed chunk exceeds max_frame");
+    return 0;
+  }
+  ch->send.consume(take);
+  send_sequenced({.type = FrameType::data, .flags = flags, .stream = stream, .channel = channel},
+                 scratch_.view());
+  return take;
+}
+
+std::uint64_t Session::credit(std::uint32_t channel) const {
+  const Channel* ch = find(channel);
+  return ch ? ch->send.credit() : 0;
+}
+
+void Session::fail_channel(std::uint32_t channel, const ProtocolError& error) {
+  Channel* ch = find(channel);
+  if (!ch || ch->local_closed) return;
+  send_control(channel, ErrorMessage::from(error).to_json());
+  close_channel(channel);
+}
+
+void Session::close_channel(std::uint32_t channel) {
+  Channel* ch = find(channel);
+  if (!ch || ch->local_closed) return;
+  send_control(channel, Close{}.to_json());
+  ch->local_closed = true;
+  free_if_done(channel);
+}
+
+bool Session::channel_open(std::uint32_t channel) const {
+  const Channel* ch = find(channel);
+  return ch && !ch->local_closed;
+}
+
+void Session::free_if_done(std::uint32_t channel) {
+  Channel* ch = find(channel);
+  if (ch && ch->local_closed && ch->remote_closed) {
+    channels_.erase(channel);
+    events_.push_back(ChannelClosed{channel});
+  }
+}
+
+Session::Channel* Session::find(std::uint32_t channel) {
+  auto it = channels_.find(channel);
+  return it == channels_.end() ? nullptr : it->second.get();
+}
+
+const Session::Channel* Session::find(std::uint32_t channel) const {
+  auto it = channels_.find(channel);
+  return it == channels_.end() ? nullptr : it->second.get();
+}
+
+// ---- reliability ----
+
+void Session::flush_ack() {
+  if (auto ack = sequence_.pending()) append_ack(out_, *ack);
+}
+
+void Session::send_ping(std::uint64_t token) { append_ping(out_, FrameType::ping, token); }
+
+void Session::connection_lost() {
+  out_.clear();
+  decoder_ = FrameDecoder(config_.local.max_frame);
+  failed_.reset();
+}
+
+std::optional<ProtocolError> Session::resume(std::uint64_t peer_received) {
+  out_.clear();
+  return replay_.replay(peer_received, out_);
+}
+
+}  // namespace remsh::protocol
