@@ -178,7 +178,8 @@ std::optional<ProtocolError> Session::handle_data(const FrameView& frame) {
   if (auto e = ch->receive.on_received(scratch_.size())) return e;
   ChannelData data{id, frame.header.stream,
                    std::vector<std::uint8_t>(scratch_.view().begin(), scratch_.view().end()),
-                   frame.header.end_of_stream()};
+                   frame.header.end_of_stream(), frame.header.codec(),
+                   std::vector<std::uint8_t>(frame.payload.begin(), frame.payload.end())};
   events_.push_back(std::move(data));
   return std::nullopt;
 }

@@ -37,12 +37,16 @@ struct ChannelMessage {
   ControlMessage message;
 };
 
-// Decoded stream bytes; call Session::consumed() once they are taken care of.
+// Decoded stream bytes; call Session::consumed() once they are taken care of. The frame's
+// payload as it arrived (compressed or not, `codec`) comes along for whoever stores streams
+// without recompressing them (the master's log store).
 struct ChannelData {
   std::uint32_t channel;
   std::uint8_t stream;
   std::vector<std::uint8_t> bytes;
   bool end_of_stream;
+  Codec codec = Codec::none;
+  std::vector<std::uint8_t> wire;
 };
 
 // The peer granted credit on a channel: sending may continue.
