@@ -108,8 +108,7 @@ std::optional<ProtocolError> validate_header(const FrameHeader& h, std::uint8_t 
   return bad_frame("unreachable frame type");
 }
 
-FrameDecoder::FrameDecoder(std::uint32_t max_payload)
-    : max_payload_(max_payload > kMaxFramePayload ? kMaxFramePayload : max_payload) {}
+FrameDecoder::FrameDecoder(std::uint32_t max_payload) : max_payload_(clamp(max_payload)) {}
 
 void FrameDecoder::feed(ByteView bytes) {
   buffer_.consume(pending_consume_);

@@ -167,6 +167,12 @@ Parsed<Hello> Hello::parse(const json::object& object) {
   h.agent = f.optional_string("agent", kMaxNameLength);
   h.nonce = f.optional_string("nonce", 64);
   if (h.nonce && !is_hex(*h.nonce, 64)) f.fail("nonce", "must be 64 lowercase hex digits");
+  if (!f.error() && h.agent.has_value() != h.nonce.has_value()) {
+    f.fail("nonce", "agent and nonce go together");
+  }
+  if (!f.error() && h.role == "master" && (h.agent || h.nonce || object.contains("resume"))) {
+    f.fail("role", "agent, nonce and resume are for agents");
+  }
   if (const json::object* r = f.optional_object("resume")) {
     JsonFields rf(*r, "hello.resume");
     ResumeRequest req;
@@ -311,24 +317,33 @@ json::object ExecRequest::to_json() const {
 Parsed<ExecRequest> ExecRequest::parse(const json::object& object) {
   JsonFields f(object, "open.exec");
   ExecRequest r;
+  const bool has_argv = object.contains("argv") && !object.at("argv").is_null();
   r.argv = f.strings("argv", kMaxArgvEntries);
   r.shell = f.optional_string("shell");
   if (!f.error()) {
-    if (r.shell && !r.argv.empty()) f.fail("argv", "give argv or shell, not both");
+    if (r.shell && has_argv) f.fail("argv", "give argv or shell, not both");
     if (!r.shell && r.argv.empty()) f.fail("argv", "argv (non-empty) or shell is required");
     if (!r.argv.empty() && r.argv[0].empty()) f.fail("argv", "argv[0] is empty");
+    // Process arguments, names and paths cannot hold NUL bytes on any platform.
+    for (const auto& a : r.argv) {
+      if (a.find('\0') != std::string::npos) f.fail("argv", "contains a NUL byte");
+    }
+    if (r.shell && r.shell->find('\0') != std::string::npos) f.fail("shell", "contains a NUL byte");
   }
   r.cwd = f.optional_string("cwd", kMaxPathLength);
+  if (r.cwd && r.cwd->find('\0') != std::string::npos) f.fail("cwd", "contains a NUL byte");
   if (const json::object* env = f.optional_object("env")) {
     if (env->size() > kMaxEnvEntries) f.fail("env", "too many entries");
     for (const auto& kv : *env) {
       if (f.error()) break;
       std::string_view key = kv.key();
-      if (key.empty() || key.find('=') != std::string_view::npos || key.size() > kMaxNameLength) {
+      if (key.empty() || key.find('=') != std::string_view::npos || key.size() > kMaxNameLength ||
+          key.find('\0') != std::string_view::npos) {
         f.fail("env", "names must be non-empty, without '=', at most 256 bytes");
       } else if (kv.value().is_null()) {
         r.env.emplace(std::string(key), std::nullopt);
-      } else if (kv.value().is_string() && kv.value().get_string().size() <= kMaxStringLength) {
+      } else if (kv.value().is_string() && kv.value().get_string().size() <= kMaxStringLength &&
+                 std::string_view(kv.value().get_string()).find('\0') == std::string_view::npos) {
         r.env.emplace(std::string(key), std::string(kv.value().get_string()));
       } else {
         f.fail("env", "values must be strings (at most 32 KiB) or null");

@@ -18,6 +18,16 @@ struct Session::Channel {
 };
 
 namespace {
+// Streams by direction (docs/protocol.md 10.1): 0 stdin from the master; 1 stdout and
+// 2 stderr from the agent; 3 terminal and 4 file bodies both ways; 16-255 named logs from
+// the agent; 5-15 reserved.
+bool stream_allowed(std::uint8_t stream, bool from_master) {
+  if (stream == 3 || stream == 4) return true;
+  if (stream == 0) return from_master;
+  if (stream == 1 || stream == 2 || stream >= 16) return !from_master;
+  return false;
+}
+
 ProtocolError bad_channel(std::uint32_t channel, const char* what) {
   return {ErrorTag::bad_channel, std::string(what) + " on channel " + std::to_string(channel)};
 }
@@ -164,8 +174,25 @@ std::optional<ProtocolError> Session::handle_data(const FrameView& frame) {
   if (!ch || ch->remote_closed) return bad_channel(id, "DATA for a channel that is not open");
   if (ch->local_closed) return std::nullopt;  // in flight when we closed: dropped
 
+  const std::uint8_t stream = frame.header.stream;
+  if (!stream_allowed(stream, /*from_master=*/!config_.is_master)) {
+    ProtocolError e{ErrorTag::bad_channel, "DATA on stream " + std::to_string(stream) +
+                                               " which the sender may not use"};
+    fail_channel(id, e);
+    events_.push_back(ChannelFailed{id, e});
+    return std::nullopt;
+  }
+  auto it = ch->decoders.find(stream);
+  if (it == ch->decoders.end()) {
+    if (ch->decoders.size() >= kMaxStreamsPerChannel) {
+      return ProtocolError{ErrorTag::limit_exceeded,
+                           "more than " + std::to_string(kMaxStreamsPerChannel) +
+                               " streams on channel " + std::to_string(id)};
+    }
+    it = ch->decoders.emplace(stream, StreamDecoder(config_.codecs)).first;
+  }
   scratch_.clear();
-  auto& decoder = ch->decoders[frame.header.stream];
+  auto& decoder = it->second;
   if (auto e = decoder.decode(frame.header.flags, frame.payload, scratch_,
                               ch->receive.remaining())) {
     if (e->tag == ErrorTag::bad_channel) {

@@ -3,6 +3,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <stdexcept>
 #include <string>
@@ -76,13 +77,17 @@ class DeflateDecompressor final : public StreamDecompressor {
     z_.next_in = const_cast<Bytef*>(in.data());
     z_.avail_in = static_cast<uInt>(in.size());
     std::size_t produced = 0;
-    while (z_.avail_in > 0 && !finished_) {
+    // Keep going while there is input, or while the last call filled its output: zlib may
+    // hold decoded bytes of this frame that did not fit.
+    bool output_full = false;
+    while ((z_.avail_in > 0 || output_full) && !finished_) {
       std::size_t room = output_room(limit, produced);
       std::uint8_t* dst = out.grow_back(room);
       z_.next_out = dst;
       z_.avail_out = static_cast<uInt>(room);
       int rc = inflate(&z_, Z_SYNC_FLUSH);
       std::size_t got = room - z_.avail_out;
+      output_full = z_.avail_out == 0;
       out.shrink_back(z_.avail_out);
       produced += got;
       if (produced > limit) return over_limit(limit);
@@ -90,6 +95,7 @@ class DeflateDecompressor final : public StreamDecompressor {
         finished_ = true;
         if (z_.avail_in != 0) return codec_error("deflate data after the final block");
       } else if (rc == Z_BUF_ERROR && got == 0) {
+        if (z_.avail_in == 0) break;  // nothing more buffered: the frame is fully decoded
         return codec_error("deflate stream stalled");
       } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
         return codec_error(std::string("corrupt deflate data: ") + (z_.msg ? z_.msg : "?"));
@@ -240,8 +246,18 @@ std::uint8_t StreamEncoder::encode(ByteView chunk, ByteBuffer& payload, bool end
 
 // ---- StreamDecoder ----
 
+StreamDecoder::StreamDecoder(std::vector<Codec> allowed) : allowed_(std::move(allowed)) {}
+
 std::optional<ProtocolError> StreamDecoder::decode(std::uint8_t flags, ByteView payload,
                                                    ByteBuffer& out, std::size_t limit) {
+  if (failed_) return failed_;
+  auto error = decode_frame(flags, payload, out, limit);
+  if (error) failed_ = error;
+  return error;
+}
+
+std::optional<ProtocolError> StreamDecoder::decode_frame(std::uint8_t flags, ByteView payload,
+                                                         ByteBuffer& out, std::size_t limit) {
   if (ended_) return ProtocolError{ErrorTag::bad_channel, "DATA after end-of-stream"};
   if (flags & frame_flags::end_of_stream) ended_ = true;
   const auto codec = static_cast<Codec>(flags & frame_flags::codec_mask);
@@ -249,6 +265,9 @@ std::optional<ProtocolError> StreamDecoder::decode(std::uint8_t flags, ByteView 
     if (payload.size() > limit) return over_limit(limit);
     out.append(payload);
     return std::nullopt;
+  }
+  if (std::find(allowed_.begin(), allowed_.end(), codec) == allowed_.end()) {
+    return codec_error("codec " + std::string(codec_name(codec)) + " was not negotiated");
   }
   if (!decompressor_) {
     decompressor_ = StreamDecompressor::create(codec);

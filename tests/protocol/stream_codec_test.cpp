@@ -152,3 +152,52 @@ TEST_CASE("independent points restart decoding from scratch", "[codec]") {
   REQUIRE_FALSE(fresh->decompress(second.view(), plain, SIZE_MAX));
   REQUIRE(as_chars(plain.view()) == std::string(5000, 'x') + "tail");
 }
+
+TEST_CASE("a frame's bytes are all delivered before the next frame even when cut mid-stream",
+          "[codec]") {
+  // Raw frames interleaved at arbitrary cut points of a compressed stream must appear
+  // exactly where they were sent: the decoder may not keep decoded bytes of one frame back.
+  auto codec = GENERATE(Codec::deflate, Codec::zstd);
+  std::mt19937_64 rng(21);
+  std::string text;
+  for (int i = 0; i < 400000; ++i) text.push_back("abc"[rng() % 3]);
+  auto c = StreamCompressor::create(codec, 6);
+  ByteBuffer wire;
+  c->compress(as_bytes(text), wire);
+  for (int trial = 0; trial < 20; ++trial) {
+    StreamDecoder dec;
+    ByteBuffer out;
+    std::string expect;
+    ByteView rest = wire.view();
+    std::size_t decoded_so_far = 0;
+    while (!rest.empty()) {
+      std::size_t n = std::min<std::size_t>(rest.size(), 1 + rng() % 70000);
+      REQUIRE_FALSE(dec.decode(static_cast<std::uint8_t>(codec), rest.first(n), out, SIZE_MAX));
+      rest = rest.subspan(n);
+      decoded_so_far = out.size() - (expect.size() - decoded_so_far) + decoded_so_far;
+      REQUIRE_FALSE(dec.decode(0, as_bytes("|RAW|"), out, SIZE_MAX));
+      expect.append(as_chars(out.view()).substr(expect.size()));
+    }
+    // Remove the markers: what remains must be the text, and each marker must sit where
+    // the compressed bytes before it fully decode to.
+    std::string got(as_chars(out.view()));
+    std::string stripped;
+    std::size_t pos = 0, next;
+    while ((next = got.find("|RAW|", pos)) != std::string::npos) {
+      stripped.append(got, pos, next - pos);
+      pos = next + 5;
+    }
+    stripped.append(got, pos);
+    REQUIRE(stripped == text);
+  }
+}
+
+TEST_CASE("a codec that was not negotiated is refused", "[codec]") {
+  StreamEncoder zstd(Codec::zstd);
+  ByteBuffer p, out;
+  auto flags = zstd.encode(as_bytes(std::string(1000, 'z')), p);
+  StreamDecoder deflate_only({Codec::deflate});
+  REQUIRE(deflate_only.decode(flags, p.view(), out, SIZE_MAX)->tag == ErrorTag::codec_error);
+  // and the stream stays failed
+  REQUIRE(deflate_only.decode(0, as_bytes("x"), out, SIZE_MAX)->tag == ErrorTag::codec_error);
+}

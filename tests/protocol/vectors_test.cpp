@@ -1,6 +1,7 @@
 // Runs the language-neutral vectors in tests/vectors/ against the C++ library.
 #include <catch2/catch.hpp>
 
+#include "remsh/protocol/auth.hpp"
 #include "remsh/protocol/banner.hpp"
 #include "remsh/protocol/frame.hpp"
 #include "remsh/protocol/messages.hpp"
@@ -126,9 +127,10 @@ TEST_CASE("vectors: streams", "[vectors]") {
     std::optional<ProtocolError> e;
     for (const auto& f : c.at("frames").as_array()) {
       auto payload = from_hex(str(f.at("payload_hex")));
+      const std::size_t before = out.size();
       e = d.decode(static_cast<std::uint8_t>(num(f.at("flags"))), payload, out, limit);
       if (e) break;
-      limit -= std::min(limit, out.size());
+      limit -= std::min(limit, out.size() - before);  // credit left for the next frame
     }
     REQUIRE(e);
     REQUIRE(tag_name(e->tag) == str(c.at("error")));
@@ -169,4 +171,17 @@ TEST_CASE("vectors: banner", "[vectors]") {
     auto r = parse_banner(from_hex(str(c.at("hex"))));
     REQUIRE(tag_name(std::get<ProtocolError>(r).tag) == str(c.at("error")));
   }
+}
+
+TEST_CASE("vectors: auth", "[vectors]") {
+  auto v = load_vectors("auth.json");
+  auto secret = from_hex(str(v.at("secret_hex")));
+  REQUIRE(to_hex(client_key(secret).data(), 32) == str(v.at("client_key_hex")));
+  auto stored = stored_key(secret);
+  REQUIRE(to_hex(stored.data(), 32) == str(v.at("stored_key_hex")));
+  std::string proof = auth_proof(secret, str(v.at("agent")), str(v.at("agent_nonce")),
+                                 str(v.at("master_nonce")));
+  REQUIRE(proof == str(v.at("proof_hex")));
+  REQUIRE(verify_auth_proof(stored, str(v.at("agent")), str(v.at("agent_nonce")),
+                            str(v.at("master_nonce")), proof));
 }

@@ -174,6 +174,13 @@ def messages_file():
                                          "shell": "b"}).encode(), "bad-message"),
         ("exec with neither argv nor shell", j({"type": "open", "kind": "exec"}).encode(),
          "bad-message"),
+        ("exec with an empty argv and a shell", j({"type": "open", "kind": "exec", "argv": [],
+                                                  "shell": "ls"}).encode(), "bad-message"),
+        ("exec argv with a NUL byte", j({"type": "open", "kind": "exec",
+                                         "argv": ["a\u0000b"]}).encode(), "bad-message"),
+        ("hello with agent but no nonce", j({"type": "hello", "version": 1, "role": "agent",
+                                              "software": "x", "capabilities": caps,
+                                              "agent": "a"}).encode(), "bad-message"),
         ("exec argv not strings", j({"type": "open", "kind": "exec", "argv": [1]}).encode(),
          "bad-message"),
         ("exec env name with '='", j({"type": "open", "kind": "exec", "argv": ["a"],
@@ -299,11 +306,32 @@ def banner_file():
     }
 
 
+def auth_file():
+    import hashlib
+    import hmac
+    secret = bytes(range(32))
+    agent = "builder-1"
+    agent_nonce = "a1" * 32
+    master_nonce = "b2" * 32
+    client_key = hmac.new(secret, b"remsh client key", hashlib.sha256).digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    message = f"remsh-auth-v1,{agent},{agent_nonce},{master_nonce}"
+    signature = hmac.new(stored_key, message.encode(), hashlib.sha256).digest()
+    proof = bytes(a ^ b for a, b in zip(client_key, signature))
+    return {
+        "description": "Agent authentication (docs/protocol.md 6.3) with every intermediate value.",
+        "secret_hex": secret.hex(), "agent": agent, "agent_nonce": agent_nonce,
+        "master_nonce": master_nonce, "client_key_hex": client_key.hex(),
+        "stored_key_hex": stored_key.hex(), "auth_message": message,
+        "signature_hex": signature.hex(), "proof_hex": proof.hex(),
+    }
+
+
 def main():
     out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent)
     for name, make in [("frames", frames_file), ("messages", messages_file),
                        ("streams", streams_file), ("sequence", sequence_file),
-                       ("banner", banner_file)]:
+                       ("banner", banner_file), ("auth", auth_file)]:
         (out / f"{name}.json").write_text(json.dumps(make(), indent=1) + "\n")
         print(f"wrote {out / (name + '.json')}")
 

@@ -111,9 +111,15 @@ class FrameDecoder {
   // Hands over the bytes not yet returned as frames (e.g. to the session decoder that
   // takes over after the handshake) and empties this decoder.
   ByteBuffer take_buffered();
-  void set_max_payload(std::uint32_t max_payload) { max_payload_ = max_payload; }
+  void set_max_payload(std::uint32_t max_payload) { max_payload_ = clamp(max_payload); }
 
  private:
+  static std::uint32_t clamp(std::uint32_t max_payload) {
+    return max_payload < kMinFramePayload   ? kMinFramePayload
+           : max_payload > kMaxFramePayload ? kMaxFramePayload
+                                            : max_payload;
+  }
+
   ByteBuffer buffer_;
   std::size_t pending_consume_ = 0;  // bytes of the frame returned last
   std::uint32_t max_payload_;

@@ -44,6 +44,9 @@ inline constexpr std::uint32_t kDefaultDeadAfterS = 45;
 inline constexpr std::uint32_t kDefaultResumeGraceS = 300;
 
 // zstd decoders refuse frames that need a window larger than this (bounds decoder memory).
-inline constexpr int kZstdMaxWindowLog = 23;  // 8 MiB
+inline constexpr int kZstdMaxWindowLog = 20;  // 1 MiB
+
+// Streams with data in flight per channel and direction (each may hold a decoder).
+inline constexpr std::size_t kMaxStreamsPerChannel = 8;
 
 }  // namespace remsh::protocol

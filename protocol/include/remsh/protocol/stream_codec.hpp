@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "remsh/protocol/byte_buffer.hpp"
 #include "remsh/protocol/error.hpp"
@@ -69,6 +70,9 @@ class StreamEncoder {
 // output bound; decodes compressed frames and passes raw ones through.
 class StreamDecoder {
  public:
+  // `allowed`: the compressed codecs negotiated for the session (any other is codec-error).
+  explicit StreamDecoder(std::vector<Codec> allowed = {Codec::deflate, Codec::zstd});
+
   // Decodes the payload of one DATA frame with the given flags, appending stream bytes to
   // `out`, at most `limit` of them.
   std::optional<ProtocolError> decode(std::uint8_t flags, ByteView payload, ByteBuffer& out,
@@ -76,6 +80,11 @@ class StreamDecoder {
   bool ended() const { return ended_; }
 
  private:
+  std::optional<ProtocolError> decode_frame(std::uint8_t flags, ByteView payload,
+                                            ByteBuffer& out, std::size_t limit);
+
+  std::vector<Codec> allowed_;
+  std::optional<ProtocolError> failed_;  // a stream that failed once stays failed
   std::unique_ptr<StreamDecompressor> decompressor_;
   Codec codec_ = Codec::none;  // the compressed codec in use, once one was seen
   bool ended_ = false;
