@@ -1,0 +1,913 @@
+#include "storage/sqlite_storage.hpp"
+
+#include <sqlite3.h>
+
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace remsh::master {
+
+namespace {
+
+// The schema, version 1. Portable SQL: INTEGER/TEXT/BLOB columns, CHECK constraints, no
+// AUTOINCREMENT (commands.id is INTEGER PRIMARY KEY and commands are never deleted, so ids
+// increase). A PostgreSQL backend maps INTEGER -> BIGINT, BLOB -> BYTEA and the commands.id
+// column to an identity column; the statements below need no other change.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE IF NOT EXISTS settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id          TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL UNIQUE,
+    role        TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS enrollment_tokens (
+    id          TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL UNIQUE,
+    uses_left   INTEGER NOT NULL CHECK (uses_left >= 0),
+    expires_ms  INTEGER,
+    labels_json TEXT NOT NULL,
+    approve     INTEGER NOT NULL CHECK (approve IN (0, 1)),
+    created_ms  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agents (
+    name           TEXT PRIMARY KEY,
+    stored_key_hex TEXT NOT NULL,
+    labels_json    TEXT NOT NULL,
+    created_ms     INTEGER NOT NULL,
+    last_seen_ms   INTEGER,
+    revoked        INTEGER NOT NULL CHECK (revoked IN (0, 1)),
+    facts_json     TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('approved', 'pending'))
+);
+CREATE TABLE IF NOT EXISTS commands (
+    id            INTEGER PRIMARY KEY,
+    agent         TEXT NOT NULL,
+    argv_json     TEXT NOT NULL,
+    cwd           TEXT,
+    state         TEXT NOT NULL
+                  CHECK (state IN ('running', 'finished', 'failed', 'lost', 'cancelled')),
+    exit_code     INTEGER,
+    signal        TEXT,
+    error_tag     TEXT,
+    error_message TEXT,
+    started_ms    INTEGER NOT NULL,
+    finished_ms   INTEGER,
+    stdout_bytes  INTEGER NOT NULL,
+    stderr_bytes  INTEGER NOT NULL,
+    result_json   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS commands_running ON commands (id) WHERE state = 'running';
+CREATE TABLE IF NOT EXISTS log_chunks (
+    command_id INTEGER NOT NULL REFERENCES commands (id) ON DELETE CASCADE,
+    idx        INTEGER NOT NULL CHECK (idx >= 0),
+    stream     INTEGER NOT NULL,
+    codec      INTEGER NOT NULL,
+    raw_length INTEGER NOT NULL,
+    data       BLOB NOT NULL,
+    PRIMARY KEY (command_id, idx)
+);
+)sql";
+
+#define REMSH_TOKEN_COLUMNS "id, secret_hash, uses_left, expires_ms, labels_json, approve, created_ms"
+#define REMSH_AGENT_COLUMNS \
+    "name, stored_key_hex, labels_json, created_ms, last_seen_ms, revoked, facts_json, state"
+#define REMSH_COMMAND_COLUMNS                                                                 \
+    "id, agent, argv_json, cwd, state, exit_code, signal, error_tag, error_message, started_ms, " \
+    "finished_ms, stdout_bytes, stderr_bytes, result_json"
+
+[[noreturn]] void throw_tag(const char* tag, const std::string& message) {
+    throw StorageError(tag, message);
+}
+
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+
+std::string labels_to_json(const std::vector<std::string>& labels) {
+    boost::json::array array;
+    array.reserve(labels.size());
+    for (const auto& label : labels) {
+        array.emplace_back(boost::json::string_view(label.data(), label.size()));
+    }
+    std::string text = boost::json::serialize(array);
+    // Boost.JSON serializes bytes as they are; refuse what it could not read back.
+    boost::system::error_code ec;
+    (void)boost::json::parse(text, ec);
+    if (ec) {
+        throw_tag(storage_tag::invalid_argument, "labels must be valid UTF-8");
+    }
+    return text;
+}
+
+std::vector<std::string> labels_from_json(const std::string& text) {
+    boost::system::error_code ec;
+    boost::json::value value = boost::json::parse(text, ec);
+    if (ec || !value.is_array()) {
+        throw_tag(storage_tag::error, "corrupt labels_json in the database: " + text);
+    }
+    std::vector<std::string> labels;
+    labels.reserve(value.as_array().size());
+    for (const auto& item : value.as_array()) {
+        if (!item.is_string()) {
+            throw_tag(storage_tag::error, "corrupt labels_json in the database: " + text);
+        }
+        labels.emplace_back(item.as_string().data(), item.as_string().size());
+    }
+    return labels;
+}
+
+bool is_agent_state(const std::string& state) { return state == "approved" || state == "pending"; }
+
+bool is_final_command_state(const std::string& state) {
+    return state == "finished" || state == "failed" || state == "lost" || state == "cancelled";
+}
+
+std::int64_t clamp_limit(std::size_t n) {
+    constexpr auto max = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+    return static_cast<std::int64_t>(std::min(n, max));
+}
+
+// Creates `path` with mode 0600 if it does not exist yet (SQLite would use 0644 minus umask;
+// its -wal and -shm files copy the database file's mode). An existing file is left alone.
+void create_private_file(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, S_IRUSR | S_IWUSR);
+    if (fd < 0) {
+        if (errno == EEXIST) {
+            return;
+        }
+        throw_tag(storage_tag::error,
+                  "cannot create database file " + path + ": " + std::strerror(errno));
+    }
+    ::fchmod(fd, S_IRUSR | S_IWUSR);  // exactly 0600 whatever the umask
+    ::close(fd);
+}
+
+}  // namespace
+
+// A cached prepared statement in use: bindings and the cursor are reset when it goes out of
+// scope. Text and blob parameters are bound without copying (SQLITE_STATIC), so they must
+// outlive the Stmt: binding a temporary does not compile.
+class SqliteStorage::Stmt {
+public:
+    Stmt(SqliteStorage& owner, std::string_view sql) : owner_(owner), st_(owner.prepare(sql)) {}
+    ~Stmt() {
+        sqlite3_reset(st_);
+        sqlite3_clear_bindings(st_);
+    }
+    Stmt(const Stmt&) = delete;
+    Stmt& operator=(const Stmt&) = delete;
+
+    Stmt& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(st_, i, v)); }
+    Stmt& bind(int i, const std::string& v) {
+        return check(sqlite3_bind_text64(st_, i, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8));
+    }
+    Stmt& bind(int i, std::string&&) = delete;
+    Stmt& bind(int i, const std::optional<std::int64_t>& v) {
+        return v ? bind(i, *v) : check(sqlite3_bind_null(st_, i));
+    }
+    Stmt& bind(int i, const std::optional<std::string>& v) {
+        return v ? bind(i, *v) : check(sqlite3_bind_null(st_, i));
+    }
+    Stmt& bind(int i, std::optional<std::string>&&) = delete;
+    Stmt& bind_blob(int i, std::span<const std::uint8_t> data) {
+        if (data.empty()) {  // a null pointer would bind SQL NULL, not an empty blob
+            return check(sqlite3_bind_zeroblob(st_, i, 0));
+        }
+        return check(sqlite3_bind_blob64(st_, i, data.data(), data.size(), SQLITE_STATIC));
+    }
+
+    // true: a row is available; false: done.
+    bool step() {
+        const int rc = sqlite3_step(st_);
+        if (rc == SQLITE_ROW) {
+            return true;
+        }
+        if (rc == SQLITE_DONE) {
+            return false;
+        }
+        owner_.fail(rc, statement_text());
+    }
+    // Runs a statement that returns no rows; returns the number of rows it changed.
+    std::int64_t run() {
+        while (step()) {
+        }
+        return sqlite3_changes64(owner_.db_);
+    }
+    void reset() { sqlite3_reset(st_); }
+
+    bool is_null(int c) const { return sqlite3_column_type(st_, c) == SQLITE_NULL; }
+    std::int64_t int64(int c) const { return sqlite3_column_int64(st_, c); }
+    std::optional<std::int64_t> opt_int64(int c) const {
+        return is_null(c) ? std::nullopt : std::optional<std::int64_t>(int64(c));
+    }
+    std::string text(int c) const {
+        const unsigned char* p = sqlite3_column_text(st_, c);
+        const int n = sqlite3_column_bytes(st_, c);
+        return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), n);
+    }
+    std::optional<std::string> opt_text(int c) const {
+        return is_null(c) ? std::nullopt : std::optional<std::string>(text(c));
+    }
+    std::vector<std::uint8_t> blob(int c) const {
+        const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(st_, c));
+        const int n = sqlite3_column_bytes(st_, c);
+        return (p == nullptr || n <= 0) ? std::vector<std::uint8_t>() : std::vector<std::uint8_t>(p, p + n);
+    }
+
+private:
+    Stmt& check(int rc) {
+        if (rc != SQLITE_OK) {
+            owner_.fail(rc, "bind: " + statement_text());
+        }
+        return *this;
+    }
+    std::string statement_text() const {
+        std::string sql = sqlite3_sql(st_);
+        std::replace(sql.begin(), sql.end(), '\n', ' ');
+        if (sql.size() > 100) {
+            sql.resize(100);
+            sql += "...";
+        }
+        return sql;
+    }
+
+    SqliteStorage& owner_;
+    sqlite3_stmt* st_;
+};
+
+namespace {
+
+EnrollmentTokenRecord read_token(const auto& q) {
+    EnrollmentTokenRecord t;
+    t.id = q.text(0);
+    t.secret_hash = q.text(1);
+    t.uses_left = static_cast<int>(q.int64(2));
+    t.expires_ms = q.opt_int64(3);
+    t.labels = labels_from_json(q.text(4));
+    t.approve = q.int64(5) != 0;
+    t.created_ms = q.int64(6);
+    return t;
+}
+
+AgentRecord read_agent(const auto& q) {
+    AgentRecord a;
+    a.name = q.text(0);
+    a.stored_key_hex = q.text(1);
+    a.labels = labels_from_json(q.text(2));
+    a.created_ms = q.int64(3);
+    a.last_seen_ms = q.opt_int64(4);
+    a.revoked = q.int64(5) != 0;
+    a.facts_json = q.text(6);
+    a.state = q.text(7);
+    return a;
+}
+
+CommandRecord read_command(const auto& q) {
+    CommandRecord c;
+    c.id = q.int64(0);
+    c.agent = q.text(1);
+    c.argv_json = q.text(2);
+    c.cwd = q.opt_text(3);
+    c.state = q.text(4);
+    c.exit_code = q.opt_int64(5);
+    c.signal = q.opt_text(6);
+    c.error_tag = q.opt_text(7);
+    c.error_message = q.opt_text(8);
+    c.started_ms = q.int64(9);
+    c.finished_ms = q.opt_int64(10);
+    c.stdout_bytes = static_cast<std::uint64_t>(q.int64(11));
+    c.stderr_bytes = static_cast<std::uint64_t>(q.int64(12));
+    c.result_json = q.text(13);
+    return c;
+}
+
+// Rethrows a StorageError tagged "exists" with a readable message; anything else unchanged.
+template <typename Fn>
+void with_exists_message(const std::string& message, Fn&& fn) {
+    try {
+        fn();
+    } catch (const StorageError& e) {
+        if (e.tag == storage_tag::exists) {
+            throw_tag(storage_tag::exists, message);
+        }
+        throw;
+    }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Opening and closing
+
+SqliteStorage::SqliteStorage(const std::string& path) : path_(path) {
+    const bool in_memory = path == ":memory:";
+    if (!in_memory) {
+        create_private_file(path);
+    }
+    const int rc = sqlite3_open_v2(path.c_str(), &db_,
+                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                   nullptr);
+    if (rc != SQLITE_OK) {
+        std::string message = "cannot open database " + path + ": " +
+                              (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw_tag(storage_tag::error, message);
+    }
+    try {
+        sqlite3_extended_result_codes(db_, 1);
+        sqlite3_busy_timeout(db_, 5000);
+        exec_cached("PRAGMA foreign_keys = ON");
+        // Only takes effect while the database is still empty (before WAL is switched on).
+        // Log chunks are ~64 KiB blobs: 16 KiB pages write them with a quarter of the WAL
+        // frames (and syscalls) of the 4 KiB default, about 1.5-2x the append throughput,
+        // while a small-row update still costs just one 16 KiB frame.
+        exec_cached("PRAGMA page_size = 16384");
+        if (pragma_value("foreign_keys") != "1") {
+            throw_tag(storage_tag::error, "this SQLite does not enforce foreign keys");
+        }
+        std::string mode;
+        {
+            Stmt q(*this, "PRAGMA journal_mode = WAL");
+            if (q.step()) {
+                mode = q.text(0);
+            }
+        }
+        if (mode != (in_memory ? "memory" : "wal")) {
+            throw_tag(storage_tag::error, "cannot switch " + path + " to WAL journal mode (got \"" +
+                                              mode + "\")");
+        }
+        exec_cached("PRAGMA synchronous = NORMAL");
+        init_schema();
+        ready_ = true;
+    } catch (...) {
+        close();
+        throw;
+    }
+}
+
+SqliteStorage::~SqliteStorage() { close(); }
+
+void SqliteStorage::close() {
+    if (db_ == nullptr) {
+        return;
+    }
+    if (tx_depth_ > 0 && sqlite3_get_autocommit(db_) == 0) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    tx_depth_ = 0;
+    for (auto& entry : statements_) {
+        sqlite3_finalize(entry.second);
+    }
+    statements_.clear();
+    if (ready_) {
+        sqlite3_exec(db_, "PRAGMA optimize", nullptr, nullptr, nullptr);
+    }
+    ready_ = false;
+    sqlite3_close_v2(db_);  // last connection: checkpoints and removes the WAL
+    db_ = nullptr;
+}
+
+void SqliteStorage::check_open() const {
+    if (db_ == nullptr) {
+        throw_tag(storage_tag::error, "storage is closed");
+    }
+}
+
+void SqliteStorage::init_schema() {
+    Transaction tx(*this);
+    exec_cached("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    std::optional<std::string> version;
+    {
+        Stmt q(*this, "SELECT value FROM meta WHERE name = 'schema_version'");
+        if (q.step()) {
+            version = q.text(0);
+        }
+    }
+    if (!version) {
+        char* error = nullptr;
+        const int rc = sqlite3_exec(db_, kSchemaV1, nullptr, nullptr, &error);
+        if (rc != SQLITE_OK) {
+            std::string message = "cannot create the schema: " +
+                                  std::string(error != nullptr ? error : sqlite3_errstr(rc));
+            sqlite3_free(error);
+            throw_tag(storage_tag::error, message);
+        }
+        exec_cached("INSERT INTO meta (name, value) VALUES ('schema_version', '1')");
+    } else if (*version != std::to_string(kSqliteSchemaVersion)) {
+        throw_tag(storage_tag::error, "database " + path_ + " has schema version " + *version +
+                                          "; this master supports version " +
+                                          std::to_string(kSqliteSchemaVersion));
+    }
+    tx.commit();
+}
+
+sqlite3_stmt* SqliteStorage::prepare(std::string_view sql) {
+    check_open();
+    if (auto it = statements_.find(sql); it != statements_.end()) {
+        return it->second;
+    }
+    sqlite3_stmt* st = nullptr;
+    const char* tail = nullptr;
+    const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                      SQLITE_PREPARE_PERSISTENT, &st, &tail);
+    if (rc != SQLITE_OK) {
+        fail(rc, "prepare: " + std::string(sql));
+    }
+    if (st == nullptr || std::string_view(tail, sql.data() + sql.size() - tail)
+                                 .find_first_not_of(" \t\r\n;") != std::string_view::npos) {
+        sqlite3_finalize(st);
+        throw_tag(storage_tag::error, "prepare: not exactly one statement: " + std::string(sql));
+    }
+    try {
+        statements_.emplace(std::string(sql), st);
+    } catch (...) {
+        sqlite3_finalize(st);
+        throw;
+    }
+    return st;
+}
+
+void SqliteStorage::exec_cached(std::string_view sql) {
+    Stmt s(*this, sql);
+    s.run();
+}
+
+void SqliteStorage::fail(int rc, const std::string& what) const {
+    std::string message = std::string(db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc)) +
+                          " [" + what + "]";
+    const char* tag = storage_tag::error;
+    switch (rc) {
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+    case SQLITE_CONSTRAINT_UNIQUE:
+        tag = storage_tag::exists;
+        break;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        tag = storage_tag::not_found;
+        break;
+    case SQLITE_CONSTRAINT_CHECK:
+    case SQLITE_CONSTRAINT_NOTNULL:
+        tag = storage_tag::invalid_argument;
+        break;
+    default:
+        break;
+    }
+    throw_tag(tag, message);
+}
+
+std::string SqliteStorage::pragma_value(std::string_view name) {
+    check_open();
+    if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string_view::npos) {
+        throw_tag(storage_tag::invalid_argument, "not a pragma name: " + std::string(name));
+    }
+    const std::string sql = "PRAGMA " + std::string(name);
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        fail(rc, sql);
+    }
+    std::string value;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char* p = sqlite3_column_text(st, 0);
+        if (p != nullptr) {
+            value.assign(reinterpret_cast<const char*>(p),
+                         static_cast<std::size_t>(sqlite3_column_bytes(st, 0)));
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        fail(rc, sql);
+    }
+    return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transactions: the outermost level is BEGIN IMMEDIATE (take the write lock up front, so a
+// read-then-write never fails half-way on SQLITE_BUSY), inner levels are savepoints.
+
+void SqliteStorage::begin_transaction() {
+    check_open();
+    if (tx_depth_ == 0) {
+        exec_cached("BEGIN IMMEDIATE");
+    } else {
+        if (sqlite3_get_autocommit(db_) != 0) {
+            throw_tag(storage_tag::error, "the enclosing transaction was already rolled back");
+        }
+        exec_cached("SAVEPOINT remsh_nested");
+    }
+    ++tx_depth_;
+}
+
+void SqliteStorage::commit_transaction() {
+    check_open();
+    if (tx_depth_ == 0) {
+        throw_tag(storage_tag::error, "commit without a transaction");
+    }
+    --tx_depth_;
+    if (sqlite3_get_autocommit(db_) != 0) {
+        // SQLite rolled the whole transaction back after an error (disk full, I/O error...).
+        throw_tag(storage_tag::error, "the transaction was rolled back after an earlier error");
+    }
+    try {
+        exec_cached(tx_depth_ == 0 ? "COMMIT" : "RELEASE remsh_nested");
+    } catch (...) {
+        // Close the level anyway: undo what it did.
+        if (sqlite3_get_autocommit(db_) == 0) {
+            if (tx_depth_ == 0) {
+                sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+            } else {
+                sqlite3_exec(db_, "ROLLBACK TO remsh_nested; RELEASE remsh_nested", nullptr,
+                             nullptr, nullptr);
+            }
+        }
+        throw;
+    }
+}
+
+void SqliteStorage::rollback_transaction() {
+    check_open();
+    if (tx_depth_ == 0) {
+        throw_tag(storage_tag::error, "rollback without a transaction");
+    }
+    --tx_depth_;
+    if (sqlite3_get_autocommit(db_) != 0) {
+        return;  // already rolled back by SQLite
+    }
+    if (tx_depth_ == 0) {
+        exec_cached("ROLLBACK");
+    } else {
+        exec_cached("ROLLBACK TO remsh_nested");
+        exec_cached("RELEASE remsh_nested");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+std::optional<std::string> SqliteStorage::get_setting(const std::string& key) {
+    Stmt q(*this, "SELECT value FROM settings WHERE name = ?");
+    q.bind(1, key);
+    if (!q.step()) {
+        return std::nullopt;
+    }
+    return q.text(0);
+}
+
+void SqliteStorage::set_setting(const std::string& key, const std::string& value) {
+    Stmt q(*this,
+           "INSERT INTO settings (name, value) VALUES (?, ?) "
+           "ON CONFLICT (name) DO UPDATE SET value = excluded.value");
+    q.bind(1, key).bind(2, value);
+    q.run();
+}
+
+// ---------------------------------------------------------------------------------------------
+// API tokens
+
+void SqliteStorage::add_api_token(const std::string& id, const std::string& secret_sha256_hex,
+                                  const std::string& role, std::int64_t now_ms) {
+    with_exists_message("API token " + quoted(id) + " (or its secret) already exists", [&] {
+        Stmt q(*this,
+               "INSERT INTO api_tokens (id, secret_hash, role, created_ms) VALUES (?, ?, ?, ?)");
+        q.bind(1, id).bind(2, secret_sha256_hex).bind(3, role).bind(4, now_ms);
+        q.run();
+    });
+}
+
+std::optional<ApiToken> SqliteStorage::find_api_token_by_hash(const std::string& secret_sha256_hex) {
+    Stmt q(*this, "SELECT id, role, created_ms FROM api_tokens WHERE secret_hash = ?");
+    q.bind(1, secret_sha256_hex);
+    if (!q.step()) {
+        return std::nullopt;
+    }
+    return ApiToken{.id = q.text(0), .role = q.text(1), .created_ms = q.int64(2)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enrollment tokens
+
+void SqliteStorage::create_enrollment_token(const EnrollmentTokenRecord& token) {
+    if (token.uses_left < 1) {
+        throw_tag(storage_tag::invalid_argument, "an enrollment token needs uses_left >= 1");
+    }
+    const std::string labels = labels_to_json(token.labels);
+    with_exists_message("enrollment token " + quoted(token.id) + " (or its secret) already exists",
+                        [&] {
+                            Stmt q(*this, "INSERT INTO enrollment_tokens (" REMSH_TOKEN_COLUMNS
+                                          ") VALUES (?, ?, ?, ?, ?, ?, ?)");
+                            q.bind(1, token.id)
+                                .bind(2, token.secret_hash)
+                                .bind(3, std::int64_t{token.uses_left})
+                                .bind(4, token.expires_ms)
+                                .bind(5, labels)
+                                .bind(6, std::int64_t{token.approve ? 1 : 0})
+                                .bind(7, token.created_ms);
+                            q.run();
+                        });
+}
+
+EnrollmentTokenRecord SqliteStorage::consume_enrollment_token(const std::string& secret_hash,
+                                                              std::int64_t now_ms) {
+    Transaction tx(*this);
+    std::optional<EnrollmentTokenRecord> token;
+    {
+        Stmt q(*this, "SELECT " REMSH_TOKEN_COLUMNS " FROM enrollment_tokens WHERE secret_hash = ?");
+        q.bind(1, secret_hash);
+        if (q.step()) {
+            token = read_token(q);
+        }
+    }
+    if (!token) {
+        throw_tag(storage_tag::token_invalid, "no such enrollment token");
+    }
+    if (token->expires_ms && now_ms >= *token->expires_ms) {
+        throw_tag(storage_tag::token_expired, "enrollment token " + quoted(token->id) + " has expired");
+    }
+    const std::string used_up = "enrollment token " + quoted(token->id) + " has no uses left";
+    if (token->uses_left <= 0) {
+        throw_tag(storage_tag::token_used_up, used_up);
+    }
+    {
+        Stmt u(*this,
+               "UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE id = ? AND uses_left > 0");
+        u.bind(1, token->id);
+        if (u.run() != 1) {
+            throw_tag(storage_tag::token_used_up, used_up);
+        }
+    }
+    tx.commit();
+    --token->uses_left;
+    return std::move(*token);
+}
+
+std::vector<EnrollmentTokenRecord> SqliteStorage::list_enrollment_tokens() {
+    Stmt q(*this, "SELECT " REMSH_TOKEN_COLUMNS " FROM enrollment_tokens ORDER BY created_ms, id");
+    std::vector<EnrollmentTokenRecord> tokens;
+    while (q.step()) {
+        tokens.push_back(read_token(q));
+    }
+    return tokens;
+}
+
+void SqliteStorage::delete_enrollment_token(const std::string& id) {
+    Stmt q(*this, "DELETE FROM enrollment_tokens WHERE id = ?");
+    q.bind(1, id);
+    if (q.run() == 0) {
+        throw_tag(storage_tag::not_found, "no enrollment token " + quoted(id));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents
+
+void SqliteStorage::add_agent(const AgentRecord& agent) {
+    if (!is_agent_state(agent.state)) {
+        throw_tag(storage_tag::invalid_argument, "agent state must be \"approved\" or \"pending\"");
+    }
+    const std::string labels = labels_to_json(agent.labels);
+    with_exists_message("agent " + quoted(agent.name) + " already exists", [&] {
+        Stmt q(*this, "INSERT INTO agents (" REMSH_AGENT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        q.bind(1, agent.name)
+            .bind(2, agent.stored_key_hex)
+            .bind(3, labels)
+            .bind(4, agent.created_ms)
+            .bind(5, agent.last_seen_ms)
+            .bind(6, std::int64_t{agent.revoked ? 1 : 0})
+            .bind(7, agent.facts_json)
+            .bind(8, agent.state);
+        q.run();
+    });
+}
+
+std::optional<AgentRecord> SqliteStorage::find_agent(const std::string& name) {
+    Stmt q(*this, "SELECT " REMSH_AGENT_COLUMNS " FROM agents WHERE name = ?");
+    q.bind(1, name);
+    if (!q.step()) {
+        return std::nullopt;
+    }
+    return read_agent(q);
+}
+
+std::vector<AgentRecord> SqliteStorage::list_agents() {
+    Stmt q(*this, "SELECT " REMSH_AGENT_COLUMNS " FROM agents ORDER BY name");
+    std::vector<AgentRecord> agents;
+    while (q.step()) {
+        agents.push_back(read_agent(q));
+    }
+    return agents;
+}
+
+void SqliteStorage::update_agent_seen(const std::string& name, const std::string& facts_json,
+                                      std::int64_t now_ms) {
+    Stmt q(*this, "UPDATE agents SET facts_json = ?, last_seen_ms = ? WHERE name = ?");
+    q.bind(1, facts_json).bind(2, now_ms).bind(3, name);
+    if (q.run() == 0) {
+        throw_tag(storage_tag::not_found, "no agent " + quoted(name));
+    }
+}
+
+void SqliteStorage::set_agent_revoked(const std::string& name, bool revoked) {
+    Stmt q(*this, "UPDATE agents SET revoked = ? WHERE name = ?");
+    q.bind(1, std::int64_t{revoked ? 1 : 0}).bind(2, name);
+    if (q.run() == 0) {
+        throw_tag(storage_tag::not_found, "no agent " + quoted(name));
+    }
+}
+
+void SqliteStorage::set_agent_state(const std::string& name, const std::string& state) {
+    if (!is_agent_state(state)) {
+        throw_tag(storage_tag::invalid_argument, "agent state must be \"approved\" or \"pending\"");
+    }
+    Stmt q(*this, "UPDATE agents SET state = ? WHERE name = ?");
+    q.bind(1, state).bind(2, name);
+    if (q.run() == 0) {
+        throw_tag(storage_tag::not_found, "no agent " + quoted(name));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+std::int64_t SqliteStorage::create_command(const std::string& agent, const std::string& argv_json,
+                                           const std::optional<std::string>& cwd,
+                                           std::int64_t now_ms) {
+    Stmt q(*this,
+           "INSERT INTO commands (agent, argv_json, cwd, state, started_ms, stdout_bytes, "
+           "stderr_bytes, result_json) VALUES (?, ?, ?, 'running', ?, 0, 0, '{}') RETURNING id");
+    q.bind(1, agent).bind(2, argv_json).bind(3, cwd).bind(4, now_ms);
+    if (!q.step()) {
+        throw_tag(storage_tag::error, "INSERT ... RETURNING id returned no row");
+    }
+    const std::int64_t id = q.int64(0);
+    while (q.step()) {
+    }
+    return id;
+}
+
+void SqliteStorage::finish_command(std::int64_t id, const CommandFinish& finish) {
+    if (!is_final_command_state(finish.state)) {
+        throw_tag(storage_tag::invalid_argument,
+                  "a finished command's state must be finished, failed, lost or cancelled, not " +
+                      quoted(finish.state));
+    }
+    Stmt q(*this,
+           "UPDATE commands SET state = ?, exit_code = ?, signal = ?, error_tag = ?, "
+           "error_message = ?, finished_ms = ?, result_json = ? WHERE id = ?");
+    q.bind(1, finish.state)
+        .bind(2, finish.exit_code)
+        .bind(3, finish.signal)
+        .bind(4, finish.error_tag)
+        .bind(5, finish.error_message)
+        .bind(6, finish.finished_ms)
+        .bind(7, finish.result_json)
+        .bind(8, id);
+    if (q.run() == 0) {
+        throw_tag(storage_tag::not_found, "no command " + std::to_string(id));
+    }
+}
+
+std::optional<CommandRecord> SqliteStorage::get_command(std::int64_t id) {
+    Stmt q(*this, "SELECT " REMSH_COMMAND_COLUMNS " FROM commands WHERE id = ?");
+    q.bind(1, id);
+    if (!q.step()) {
+        return std::nullopt;
+    }
+    return read_command(q);
+}
+
+std::vector<CommandRecord> SqliteStorage::list_commands(std::size_t limit) {
+    std::vector<CommandRecord> commands;
+    if (limit == 0) {
+        return commands;
+    }
+    Stmt q(*this, "SELECT " REMSH_COMMAND_COLUMNS " FROM commands ORDER BY id DESC LIMIT ?");
+    q.bind(1, clamp_limit(limit));
+    while (q.step()) {
+        commands.push_back(read_command(q));
+    }
+    std::reverse(commands.begin(), commands.end());
+    return commands;
+}
+
+std::size_t SqliteStorage::mark_running_commands_lost(std::int64_t now_ms) {
+    Stmt q(*this,
+           "UPDATE commands SET state = 'lost', finished_ms = ?, error_tag = 'master-restarted', "
+           "error_message = 'the master stopped while the command was running' "
+           "WHERE state = 'running'");
+    q.bind(1, now_ms);
+    return static_cast<std::size_t>(q.run());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command logs
+
+void SqliteStorage::append_log_chunks(const std::vector<LogChunk>& chunks) {
+    if (chunks.empty()) {
+        return;
+    }
+    struct Totals {
+        std::int64_t command_id;
+        std::int64_t out;
+        std::int64_t err;
+    };
+    std::vector<Totals> totals;  // a batch almost always holds one or two commands
+    for (const auto& chunk : chunks) {
+        if (chunk.stream < kLogStreamStdout || chunk.stream > kLogStreamTty) {
+            throw_tag(storage_tag::invalid_argument,
+                      "unknown log stream " + std::to_string(chunk.stream));
+        }
+        if (chunk.codec > kLogCodecZstd) {
+            throw_tag(storage_tag::invalid_argument,
+                      "unknown log codec " + std::to_string(chunk.codec));
+        }
+        if (chunk.index < 0) {
+            throw_tag(storage_tag::invalid_argument, "negative log chunk index");
+        }
+        auto it = std::find_if(totals.begin(), totals.end(),
+                               [&](const Totals& t) { return t.command_id == chunk.command_id; });
+        if (it == totals.end()) {
+            it = totals.insert(totals.end(), Totals{chunk.command_id, 0, 0});
+        }
+        (chunk.stream == kLogStreamStderr ? it->err : it->out) += chunk.raw_length;
+    }
+
+    Transaction tx(*this);
+    {
+        Stmt insert(*this,
+                    "INSERT INTO log_chunks (command_id, idx, stream, codec, raw_length, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?)");
+        for (const auto& chunk : chunks) {
+            insert.bind(1, chunk.command_id)
+                .bind(2, chunk.index)
+                .bind(3, std::int64_t{chunk.stream})
+                .bind(4, std::int64_t{chunk.codec})
+                .bind(5, std::int64_t{chunk.raw_length})
+                .bind_blob(6, chunk.data);
+            insert.run();
+            insert.reset();
+        }
+    }
+    {
+        Stmt update(*this,
+                    "UPDATE commands SET stdout_bytes = stdout_bytes + ?, "
+                    "stderr_bytes = stderr_bytes + ? WHERE id = ?");
+        for (const auto& t : totals) {
+            update.bind(1, t.out).bind(2, t.err).bind(3, t.command_id);
+            if (update.run() != 1) {
+                throw_tag(storage_tag::not_found, "no command " + std::to_string(t.command_id));
+            }
+            update.reset();
+        }
+    }
+    tx.commit();
+}
+
+std::vector<LogChunk> SqliteStorage::read_log_chunks(std::int64_t command_id,
+                                                     std::int64_t after_index,
+                                                     std::size_t max_chunks) {
+    std::vector<LogChunk> chunks;
+    if (max_chunks == 0) {
+        return chunks;
+    }
+    Stmt q(*this,
+           "SELECT idx, stream, codec, raw_length, data FROM log_chunks "
+           "WHERE command_id = ? AND idx > ? ORDER BY idx LIMIT ?");
+    q.bind(1, command_id).bind(2, after_index).bind(3, clamp_limit(max_chunks));
+    while (q.step()) {
+        chunks.push_back(LogChunk{
+            .command_id = command_id,
+            .index = q.int64(0),
+            .stream = static_cast<std::uint8_t>(q.int64(1)),
+            .codec = static_cast<std::uint8_t>(q.int64(2)),
+            .data = q.blob(4),
+            .raw_length = static_cast<std::uint32_t>(q.int64(3)),
+        });
+    }
+    return chunks;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+std::unique_ptr<Storage> open_sqlite_storage(const std::string& path) {
+    return std::make_unique<SqliteStorage>(path);
+}
+
+}  // namespace remsh::master

@@ -1,0 +1,94 @@
+// SQLite implementation of Storage: WAL journal, synchronous=NORMAL, foreign keys on,
+// busy_timeout 5000 ms, schema versioned in `meta` (schema_version = 1). Statements are
+// prepared once (SQLITE_PREPARE_PERSISTENT) and cached by their SQL text.
+#pragma once
+
+#include "storage/storage.hpp"
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace remsh::master {
+
+inline constexpr int kSqliteSchemaVersion = 1;
+
+class SqliteStorage final : public Storage {
+public:
+    // Opens (creating with mode 0600 if missing) the database at `path`; ":memory:" opens a
+    // private in-memory database (journal mode "memory", for tests). Throws StorageError.
+    explicit SqliteStorage(const std::string& path);
+    ~SqliteStorage() override;
+
+    std::optional<std::string> get_setting(const std::string& key) override;
+    void set_setting(const std::string& key, const std::string& value) override;
+
+    void add_api_token(const std::string& id, const std::string& secret_sha256_hex,
+                       const std::string& role, std::int64_t now_ms) override;
+    std::optional<ApiToken> find_api_token_by_hash(const std::string& secret_sha256_hex) override;
+
+    void create_enrollment_token(const EnrollmentTokenRecord& token) override;
+    EnrollmentTokenRecord consume_enrollment_token(const std::string& secret_hash,
+                                                   std::int64_t now_ms) override;
+    std::vector<EnrollmentTokenRecord> list_enrollment_tokens() override;
+    void delete_enrollment_token(const std::string& id) override;
+
+    void add_agent(const AgentRecord& agent) override;
+    std::optional<AgentRecord> find_agent(const std::string& name) override;
+    std::vector<AgentRecord> list_agents() override;
+    void update_agent_seen(const std::string& name, const std::string& facts_json,
+                           std::int64_t now_ms) override;
+    void set_agent_revoked(const std::string& name, bool revoked) override;
+    void set_agent_state(const std::string& name, const std::string& state) override;
+
+    std::int64_t create_command(const std::string& agent, const std::string& argv_json,
+                                const std::optional<std::string>& cwd, std::int64_t now_ms) override;
+    void finish_command(std::int64_t id, const CommandFinish& finish) override;
+    std::optional<CommandRecord> get_command(std::int64_t id) override;
+    std::vector<CommandRecord> list_commands(std::size_t limit) override;
+    std::size_t mark_running_commands_lost(std::int64_t now_ms) override;
+
+    void append_log_chunks(const std::vector<LogChunk>& chunks) override;
+    std::vector<LogChunk> read_log_chunks(std::int64_t command_id, std::int64_t after_index,
+                                          std::size_t max_chunks) override;
+
+    void begin_transaction() override;
+    void commit_transaction() override;
+    void rollback_transaction() override;
+
+    void close() override;
+
+    // Diagnostics (tests, health checks): the first column of `PRAGMA <name>` on this
+    // connection, as text (e.g. "journal_mode" -> "wal"). `name` must be an identifier.
+    std::string pragma_value(std::string_view name);
+    const std::string& path() const { return path_; }
+
+private:
+    class Stmt;
+    friend class Stmt;
+
+    struct SqlHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+
+    void check_open() const;
+    sqlite3_stmt* prepare(std::string_view sql);
+    void exec_cached(std::string_view sql);  // one statement that returns no rows
+    void init_schema();
+    [[noreturn]] void fail(int rc, const std::string& what) const;
+
+    std::string path_;
+    sqlite3* db_ = nullptr;
+    std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> statements_;
+    int tx_depth_ = 0;
+    bool ready_ = false;  // schema checked: the database is ours
+};
+
+}  // namespace remsh::master

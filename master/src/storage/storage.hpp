@@ -1,0 +1,206 @@
+// The master's state store: one interface, backend-neutral. SQLite (WAL) is the embedded
+// default (sqlite_storage.hpp); the SQL is kept portable so a PostgreSQL backend can follow.
+//
+// Conventions:
+//   - times are milliseconds since the Unix epoch (std::int64_t), always passed in by the caller
+//     (the storage never reads the clock, which keeps it deterministic and testable);
+//   - every failure is a StorageError carrying a stable machine tag (see storage_tag) and a
+//     human message; "not there" on a lookup is an empty std::optional, not an error;
+//   - one Storage object is used from one thread (the master runs one io_context).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace remsh::master {
+
+// Stable machine tags of StorageError.
+namespace storage_tag {
+inline constexpr const char* error = "storage-error";          // I/O, corruption, SQL failure, misuse
+inline constexpr const char* not_found = "not-found";          // the named row does not exist
+inline constexpr const char* exists = "exists";                // a unique name/id/index is taken
+inline constexpr const char* invalid_argument = "invalid-argument";  // a value out of range
+inline constexpr const char* token_invalid = "token-invalid";  // no enrollment token has that secret
+inline constexpr const char* token_used_up = "token-used-up";  // the token has no uses left
+inline constexpr const char* token_expired = "token-expired";  // the token's expiry has passed
+}  // namespace storage_tag
+
+class StorageError : public std::runtime_error {
+public:
+    StorageError(std::string error_tag, const std::string& message);
+    std::string tag;
+};
+
+// An HTTP API token. The secret itself is never stored, only its SHA-256 (lowercase hex).
+struct ApiToken {
+    std::string id;
+    std::string role;
+    std::int64_t created_ms = 0;
+};
+
+struct EnrollmentTokenRecord {
+    std::string id;
+    std::string secret_hash;  // SHA-256 of the secret, lowercase hex
+    int uses_left = 1;        // >= 1 on creation; 0 once used up (the row stays until deleted)
+    std::optional<std::int64_t> expires_ms;  // expired when now_ms >= expires_ms
+    std::vector<std::string> labels;         // given to the agents that enroll with it
+    bool approve = false;                    // agents enrolling with it start "approved"
+    std::int64_t created_ms = 0;
+};
+
+struct AgentRecord {
+    std::string name;
+    std::string stored_key_hex;
+    std::vector<std::string> labels;
+    std::int64_t created_ms = 0;
+    std::optional<std::int64_t> last_seen_ms;
+    bool revoked = false;
+    std::string facts_json = "{}";  // opaque JSON text: OS, arch, agent version, ...
+    std::string state = "pending";  // "approved" or "pending"
+};
+
+// A command run on an agent (what `remsh logs` lists).
+struct CommandRecord {
+    std::int64_t id = 0;
+    std::string agent;
+    std::string argv_json;  // the JSON array (or the shell line as a JSON string)
+    std::optional<std::string> cwd;
+    std::string state;  // "running", "finished", "failed", "lost", "cancelled"
+    std::optional<std::int64_t> exit_code;
+    std::optional<std::string> signal;
+    std::optional<std::string> error_tag;
+    std::optional<std::string> error_message;
+    std::int64_t started_ms = 0;
+    std::optional<std::int64_t> finished_ms;
+    std::uint64_t stdout_bytes = 0;  // decoded bytes (sum of raw_length); tty output counts here
+    std::uint64_t stderr_bytes = 0;
+    std::string result_json = "{}";  // opaque JSON text (e.g. rusage)
+};
+
+struct CommandFinish {
+    std::string state = "finished";  // "finished", "failed", "lost" or "cancelled"
+    std::optional<std::int64_t> exit_code;
+    std::optional<std::string> signal;
+    std::optional<std::string> error_tag;
+    std::optional<std::string> error_message;
+    std::int64_t finished_ms = 0;
+    std::string result_json = "{}";
+};
+
+inline constexpr std::uint8_t kLogStreamStdout = 1;
+inline constexpr std::uint8_t kLogStreamStderr = 2;
+inline constexpr std::uint8_t kLogStreamTty = 3;
+inline constexpr std::uint8_t kLogCodecNone = 0;
+inline constexpr std::uint8_t kLogCodecDeflate = 1;
+inline constexpr std::uint8_t kLogCodecZstd = 2;
+
+// One chunk of a command's output, stored exactly as it arrived (still compressed).
+struct LogChunk {
+    std::int64_t command_id = 0;
+    std::int64_t index = 0;  // assigned by the caller, unique per command, >= 0
+    std::uint8_t stream = kLogStreamStdout;
+    std::uint8_t codec = kLogCodecNone;
+    std::vector<std::uint8_t> data;
+    std::uint32_t raw_length = 0;  // size once decoded
+};
+
+class Storage {
+public:
+    virtual ~Storage() = default;
+    Storage(const Storage&) = delete;
+    Storage& operator=(const Storage&) = delete;
+
+    // --- settings (key/value text)
+    virtual std::optional<std::string> get_setting(const std::string& key) = 0;
+    virtual void set_setting(const std::string& key, const std::string& value) = 0;
+
+    // --- HTTP API tokens. add: "exists" if the id or the hash is taken.
+    virtual void add_api_token(const std::string& id, const std::string& secret_sha256_hex,
+                               const std::string& role, std::int64_t now_ms) = 0;
+    virtual std::optional<ApiToken> find_api_token_by_hash(const std::string& secret_sha256_hex) = 0;
+
+    // --- enrollment tokens
+    // "exists" if the id or hash is taken; "invalid-argument" if uses_left < 1.
+    virtual void create_enrollment_token(const EnrollmentTokenRecord& token) = 0;
+    // Atomically: find by hash (else "token-invalid"), check expiry ("token-expired") and uses
+    // ("token-used-up"), decrement uses_left. Returns the record after the decrement.
+    virtual EnrollmentTokenRecord consume_enrollment_token(const std::string& secret_hash,
+                                                           std::int64_t now_ms) = 0;
+    virtual std::vector<EnrollmentTokenRecord> list_enrollment_tokens() = 0;  // by created_ms, id
+    virtual void delete_enrollment_token(const std::string& id) = 0;  // "not-found"
+
+    // --- agents
+    virtual void add_agent(const AgentRecord& agent) = 0;  // "exists" if the name is taken
+    virtual std::optional<AgentRecord> find_agent(const std::string& name) = 0;
+    virtual std::vector<AgentRecord> list_agents() = 0;  // ordered by name (bytewise)
+    // The three updates throw "not-found" for an unknown name.
+    virtual void update_agent_seen(const std::string& name, const std::string& facts_json,
+                                   std::int64_t now_ms) = 0;
+    virtual void set_agent_revoked(const std::string& name, bool revoked) = 0;
+    virtual void set_agent_state(const std::string& name, const std::string& state) = 0;
+
+    // --- commands
+    // New command in state "running"; ids increase.
+    virtual std::int64_t create_command(const std::string& agent, const std::string& argv_json,
+                                        const std::optional<std::string>& cwd,
+                                        std::int64_t now_ms) = 0;
+    virtual void finish_command(std::int64_t id, const CommandFinish& finish) = 0;  // "not-found"
+    virtual std::optional<CommandRecord> get_command(std::int64_t id) = 0;
+    // The most recent `limit` commands, oldest first (newest last).
+    virtual std::vector<CommandRecord> list_commands(std::size_t limit) = 0;
+    // Master start-up: every "running" command becomes "lost" (error_tag "master-restarted",
+    // finished_ms = now_ms). Returns how many.
+    virtual std::size_t mark_running_commands_lost(std::int64_t now_ms) = 0;
+
+    // --- command logs
+    // All chunks in one transaction (all or none); adds each raw_length to its command's
+    // stdout_bytes (streams 1 and 3) or stderr_bytes (stream 2). "not-found" if a command does
+    // not exist, "exists" if a (command_id, index) is already stored, "invalid-argument" for an
+    // unknown stream/codec or a negative index.
+    virtual void append_log_chunks(const std::vector<LogChunk>& chunks) = 0;
+    // Chunks with index > after_index (-1: from the start), in index order, at most max_chunks.
+    virtual std::vector<LogChunk> read_log_chunks(std::int64_t command_id, std::int64_t after_index,
+                                                  std::size_t max_chunks) = 0;
+
+    // --- transactions. Prefer Transaction / in_transaction to these. They nest (an inner level
+    // is a savepoint), and every operation above may run inside a caller's transaction.
+    virtual void begin_transaction() = 0;
+    virtual void commit_transaction() = 0;    // closes the level even when it throws
+    virtual void rollback_transaction() = 0;
+    // Runs fn in a transaction: committed if fn returns, rolled back (and rethrown) if it throws.
+    void in_transaction(const std::function<void()>& fn);
+
+    // Releases the database (rolling back an open transaction). Idempotent; the destructor
+    // calls it. Any other call afterwards throws "storage-error".
+    virtual void close() = 0;
+
+protected:
+    Storage() = default;
+};
+
+// RAII transaction: rolls back on destruction unless commit() was called.
+class Transaction {
+public:
+    explicit Transaction(Storage& storage);
+    ~Transaction();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+
+    void commit();
+    void rollback();
+
+private:
+    Storage* storage_;  // null once committed or rolled back
+};
+
+// The SQLite backend (sqlite_storage.hpp): opens or creates the database file (mode 0600 when
+// created) and its schema.
+std::unique_ptr<Storage> open_sqlite_storage(const std::string& path);
+
+}  // namespace remsh::master

@@ -1,0 +1,425 @@
+// Storage: opening, settings, API tokens, enrollment tokens, agents, transactions.
+#include "storage/sqlite_storage.hpp"
+#include "storage/storage.hpp"
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <sys/stat.h>
+
+using namespace remsh::master;
+using remsh::master::test::tag_of;
+using remsh::master::test::TempDir;
+
+namespace {
+
+// First column of the first row of `sql`, read through a separate connection.
+std::string query_text(const std::string& path, const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+    std::string value = "(no row)";
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char* p = sqlite3_column_text(st, 0);
+        value = p != nullptr ? reinterpret_cast<const char*>(p) : "(null)";
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return value;
+}
+
+unsigned file_mode(const std::string& path) {
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    return static_cast<unsigned>(st.st_mode & 07777);
+}
+
+EnrollmentTokenRecord make_token(const std::string& id, int uses) {
+    return EnrollmentTokenRecord{
+        .id = id,
+        .secret_hash = "hash-of-" + id,
+        .uses_left = uses,
+        .expires_ms = std::nullopt,
+        .labels = {"linux", "x86_64"},
+        .approve = true,
+        .created_ms = 1000,
+    };
+}
+
+AgentRecord make_agent(const std::string& name) {
+    return AgentRecord{
+        .name = name,
+        .stored_key_hex = "00ff" + name,
+        .labels = {"linux"},
+        .created_ms = 5000,
+        .last_seen_ms = std::nullopt,
+        .revoked = false,
+        .facts_json = R"({"os":"linux"})",
+        .state = "approved",
+    };
+}
+
+}  // namespace
+
+TEST_CASE("opening creates a 0600 WAL database with schema version 1", "[storage]") {
+    TempDir dir;
+    const std::string path = dir.file("state.db");
+    {
+        auto storage = open_sqlite_storage(path);
+        storage->set_setting("k", "v");  // forces -wal and -shm into existence
+        CHECK(file_mode(path) == 0600);
+        for (const char* suffix : {"-wal", "-shm"}) {
+            REQUIRE(std::filesystem::exists(path + suffix));
+            CHECK(file_mode(path + suffix) == 0600);
+        }
+        CHECK(query_text(path, "PRAGMA journal_mode") == "wal");
+        CHECK(query_text(path, "SELECT value FROM meta WHERE name = 'schema_version'") == "1");
+    }
+    CHECK(file_mode(path) == 0600);
+    CHECK(query_text(path, "PRAGMA journal_mode") == "wal");
+}
+
+TEST_CASE("the connection has the configured pragmas", "[storage]") {
+    TempDir dir;
+    SqliteStorage storage(dir.file("state.db"));
+    CHECK(storage.pragma_value("journal_mode") == "wal");
+    CHECK(storage.pragma_value("synchronous") == "1");  // NORMAL
+    CHECK(storage.pragma_value("foreign_keys") == "1");
+    CHECK(storage.pragma_value("busy_timeout") == "5000");
+    CHECK(storage.pragma_value("page_size") == "16384");
+    CHECK(tag_of([&] { storage.pragma_value("journal_mode; DROP TABLE meta"); }) ==
+          "invalid-argument");
+}
+
+TEST_CASE("an existing file keeps its mode and its data", "[storage]") {
+    TempDir dir;
+    const std::string path = dir.file("state.db");
+    { auto storage = open_sqlite_storage(path); }
+    REQUIRE(::chmod(path.c_str(), 0640) == 0);
+    auto storage = open_sqlite_storage(path);
+    CHECK(file_mode(path) == 0640);
+}
+
+TEST_CASE("opening fails cleanly with a storage-error", "[storage]") {
+    TempDir dir;
+    CHECK(tag_of([&] { open_sqlite_storage(dir.file("missing-dir/state.db")); }) ==
+          "storage-error");
+    // Not a database.
+    {
+        std::FILE* f = std::fopen(dir.file("junk.db").c_str(), "wb");
+        REQUIRE(f != nullptr);
+        const std::string junk(4096, 'x');
+        std::fwrite(junk.data(), 1, junk.size(), f);
+        std::fclose(f);
+    }
+    CHECK(tag_of([&] { open_sqlite_storage(dir.file("junk.db")); }) == "storage-error");
+}
+
+TEST_CASE("a newer schema version is refused", "[storage]") {
+    TempDir dir;
+    const std::string path = dir.file("state.db");
+    { auto storage = open_sqlite_storage(path); }
+    {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+        REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = '2' WHERE name = 'schema_version'",
+                             nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    try {
+        open_sqlite_storage(path);
+        FAIL("opened a version 2 database");
+    } catch (const StorageError& e) {
+        CHECK(e.tag == "storage-error");
+        CHECK(std::string(e.what()).find("schema version 2") != std::string::npos);
+    }
+}
+
+TEST_CASE("close is idempotent and later calls throw", "[storage]") {
+    TempDir dir;
+    auto storage = open_sqlite_storage(dir.file("state.db"));
+    storage->set_setting("a", "b");
+    storage->close();
+    storage->close();
+    CHECK(tag_of([&] { storage->get_setting("a"); }) == "storage-error");
+    CHECK(tag_of([&] { storage->begin_transaction(); }) == "storage-error");
+    storage.reset();  // destructor after close
+    CHECK(std::filesystem::exists(dir.file("state.db")));
+    CHECK_FALSE(std::filesystem::exists(dir.file("state.db-wal")));  // checkpointed and removed
+}
+
+TEST_CASE("an in-memory database works for tests", "[storage]") {
+    SqliteStorage storage(":memory:");
+    CHECK(storage.pragma_value("journal_mode") == "memory");
+    storage.set_setting("x", "y");
+    CHECK(storage.get_setting("x") == "y");
+}
+
+TEST_CASE("settings are set and overwritten and survive a reopen", "[storage]") {
+    TempDir dir;
+    const std::string path = dir.file("state.db");
+    {
+        auto storage = open_sqlite_storage(path);
+        CHECK_FALSE(storage->get_setting("master.name").has_value());
+        storage->set_setting("master.name", "alpha");
+        CHECK(storage->get_setting("master.name") == "alpha");
+        storage->set_setting("master.name", "beta");
+        storage->set_setting("empty", "");
+        CHECK(storage->get_setting("master.name") == "beta");
+    }
+    auto storage = open_sqlite_storage(path);
+    CHECK(storage->get_setting("master.name") == "beta");
+    CHECK(storage->get_setting("empty") == "");
+    CHECK_FALSE(storage->get_setting("other").has_value());
+}
+
+TEST_CASE("API tokens are found by the hash of their secret", "[storage]") {
+    TempDir dir;
+    auto storage = open_sqlite_storage(dir.file("state.db"));
+    storage->add_api_token("admin-1", "aa11", "admin", 1234);
+    storage->add_api_token("viewer-1", "bb22", "viewer", 1300);
+
+    const auto admin = storage->find_api_token_by_hash("aa11");
+    REQUIRE(admin.has_value());
+    CHECK(admin->id == "admin-1");
+    CHECK(admin->role == "admin");
+    CHECK(admin->created_ms == 1234);
+    CHECK(storage->find_api_token_by_hash("bb22")->role == "viewer");
+    CHECK_FALSE(storage->find_api_token_by_hash("cc33").has_value());
+
+    CHECK(tag_of([&] { storage->add_api_token("admin-1", "dd44", "admin", 1); }) == "exists");
+    CHECK(tag_of([&] { storage->add_api_token("admin-2", "aa11", "admin", 1); }) == "exists");
+}
+
+TEST_CASE("enrollment tokens are created listed and deleted", "[storage][enroll]") {
+    TempDir dir;
+    const std::string path = dir.file("state.db");
+    {
+        auto storage = open_sqlite_storage(path);
+        auto first = make_token("t1", 3);
+        first.labels = {"quote\"d", "back\\slash", "unicode-\xc3\xa9\xe2\x82\xac", "", "a,b"};
+        first.expires_ms = 99999;
+        first.created_ms = 10;
+        storage->create_enrollment_token(first);
+        auto second = make_token("t0", 1);
+        second.labels = {};
+        second.approve = false;
+        second.created_ms = 20;
+        storage->create_enrollment_token(second);
+
+        CHECK(tag_of([&] { storage->create_enrollment_token(make_token("t1", 1)); }) == "exists");
+        auto same_hash = make_token("t2", 1);
+        same_hash.secret_hash = first.secret_hash;
+        CHECK(tag_of([&] { storage->create_enrollment_token(same_hash); }) == "exists");
+        CHECK(tag_of([&] { storage->create_enrollment_token(make_token("t3", 0)); }) ==
+              "invalid-argument");
+        auto bad_utf8 = make_token("t4", 1);
+        bad_utf8.labels = {"\xff\xfe"};
+        CHECK(tag_of([&] { storage->create_enrollment_token(bad_utf8); }) == "invalid-argument");
+    }
+    auto storage = open_sqlite_storage(path);
+    const auto tokens = storage->list_enrollment_tokens();
+    REQUIRE(tokens.size() == 2);
+    CHECK(tokens[0].id == "t1");  // ordered by created_ms
+    CHECK(tokens[0].secret_hash == "hash-of-t1");
+    CHECK(tokens[0].uses_left == 3);
+    CHECK(tokens[0].expires_ms == 99999);
+    CHECK(tokens[0].labels ==
+          std::vector<std::string>{"quote\"d", "back\\slash", "unicode-\xc3\xa9\xe2\x82\xac", "", "a,b"});
+    CHECK(tokens[0].approve);
+    CHECK(tokens[0].created_ms == 10);
+    CHECK(tokens[1].id == "t0");
+    CHECK(tokens[1].labels.empty());
+    CHECK_FALSE(tokens[1].approve);
+    CHECK_FALSE(tokens[1].expires_ms.has_value());
+
+    storage->delete_enrollment_token("t1");
+    CHECK(tag_of([&] { storage->delete_enrollment_token("t1"); }) == "not-found");
+    REQUIRE(storage->list_enrollment_tokens().size() == 1);
+    CHECK(tag_of([&] { storage->consume_enrollment_token("hash-of-t1", 0); }) == "token-invalid");
+}
+
+TEST_CASE("consuming an enrollment token counts its uses down", "[storage][enroll]") {
+    TempDir dir;
+    auto storage = open_sqlite_storage(dir.file("state.db"));
+    storage->create_enrollment_token(make_token("two", 2));
+
+    const auto first = storage->consume_enrollment_token("hash-of-two", 2000);
+    CHECK(first.id == "two");
+    CHECK(first.uses_left == 1);
+    CHECK(first.labels == std::vector<std::string>{"linux", "x86_64"});
+    CHECK(first.approve);
+    const auto second = storage->consume_enrollment_token("hash-of-two", 2001);
+    CHECK(second.uses_left == 0);
+    CHECK(tag_of([&] { storage->consume_enrollment_token("hash-of-two", 2002); }) ==
+          "token-used-up");
+    CHECK(storage->list_enrollment_tokens().at(0).uses_left == 0);  // kept until deleted
+    CHECK(tag_of([&] { storage->consume_enrollment_token("no-such-hash", 2002); }) ==
+          "token-invalid");
+}
+
+TEST_CASE("an expired enrollment token is refused without using it", "[storage][enroll]") {
+    TempDir dir;
+    auto storage = open_sqlite_storage(dir.file("state.db"));
+    auto token = make_token("exp", 5);
+    token.expires_ms = 10000;
+    storage->create_enrollment_token(token);
+
+    CHECK(storage->consume_enrollment_token("hash-of-exp", 9999).uses_left == 4);
+    CHECK(tag_of([&] { storage->consume_enrollment_token("hash-of-exp", 10000); }) ==
+          "token-expired");
+    CHECK(tag_of([&] { storage->consume_enrollment_token("hash-of-exp", 20000); }) ==
+          "token-expired");
+    CHECK(storage->list_enrollment_tokens().at(0).uses_left == 4);
+    // Expiry is checked before uses.
+    auto used = make_token("used", 1);
+    used.expires_ms = 10000;
+    storage->create_enrollment_token(used);
+    storage->consume_enrollment_token("hash-of-used", 1);
+    CHECK(tag_of([&] { storage->consume_enrollment_token("hash-of-used", 10001); }) ==
+          "token-expired");
+    CHECK(tag_of([&] { storage->consume_enrollment_token("hash-of-used", 2); }) ==
+          "token-used-up");
+}
+
+TEST_CASE("a consume inside a rolled back transaction is undone", "[storage][enroll]") {
+    TempDir dir;
+    auto storage = open_sqlite_storage(dir.file("state.db"));
+    storage->create_enrollment_token(make_token("one", 1));
+    {
+        Transaction tx(*storage);
+        CHECK(storage->consume_enrollment_token("hash-of-one", 1).uses_left == 0);
+        // e.g. adding the agent failed: no commit
+    }
+    CHECK(storage->consume_enrollment_token("hash-of-one", 2).uses_left == 0);
+    CHECK(tag_of([&] { storage->consume_enrollment_token("hash-of-one", 3); }) == "token-used-up");
+}
+
+TEST_CASE("agents are added found listed by name and updated", "[storage][agents]") {
+    TempDir dir;
+    const std::string path = dir.file("state.db");
+    {
+        auto storage = open_sqlite_storage(path);
+        for (const char* name : {"mike", "alpha", "zulu", "Bravo"}) {
+            storage->add_agent(make_agent(name));
+        }
+        CHECK(tag_of([&] { storage->add_agent(make_agent("mike")); }) == "exists");
+        auto bad = make_agent("x");
+        bad.state = "weird";
+        CHECK(tag_of([&] { storage->add_agent(bad); }) == "invalid-argument");
+        CHECK_FALSE(storage->find_agent("x").has_value());
+
+        auto pending = make_agent("pend");
+        pending.state = "pending";
+        pending.labels = {"windows", "gpu"};
+        pending.last_seen_ms = 42;
+        storage->add_agent(pending);
+    }
+    auto storage = open_sqlite_storage(path);
+    std::vector<std::string> names;
+    for (const auto& agent : storage->list_agents()) {
+        names.push_back(agent.name);
+    }
+    CHECK(names == std::vector<std::string>{"Bravo", "alpha", "mike", "pend", "zulu"});
+
+    auto pend = storage->find_agent("pend");
+    REQUIRE(pend.has_value());
+    CHECK(pend->state == "pending");
+    CHECK(pend->labels == std::vector<std::string>{"windows", "gpu"});
+    CHECK(pend->last_seen_ms == 42);
+    CHECK(pend->stored_key_hex == "00ffpend");
+    CHECK(pend->created_ms == 5000);
+    CHECK(pend->facts_json == R"({"os":"linux"})");
+    CHECK_FALSE(pend->revoked);
+    CHECK_FALSE(storage->find_agent("nobody").has_value());
+
+    storage->update_agent_seen("mike", R"({"os":"linux","arch":"aarch64"})", 777);
+    storage->set_agent_revoked("mike", true);
+    storage->set_agent_state("pend", "approved");
+    const auto mike = storage->find_agent("mike");
+    CHECK(mike->last_seen_ms == 777);
+    CHECK(mike->facts_json == R"({"os":"linux","arch":"aarch64"})");
+    CHECK(mike->revoked);
+    CHECK(storage->find_agent("pend")->state == "approved");
+    storage->set_agent_revoked("mike", false);
+    CHECK_FALSE(storage->find_agent("mike")->revoked);
+
+    CHECK(tag_of([&] { storage->update_agent_seen("nobody", "{}", 1); }) == "not-found");
+    CHECK(tag_of([&] { storage->set_agent_revoked("nobody", true); }) == "not-found");
+    CHECK(tag_of([&] { storage->set_agent_state("nobody", "approved"); }) == "not-found");
+    CHECK(tag_of([&] { storage->set_agent_state("mike", "gone"); }) == "invalid-argument");
+}
+
+TEST_CASE("transactions commit roll back and nest", "[storage][tx]") {
+    TempDir dir;
+    auto storage = open_sqlite_storage(dir.file("state.db"));
+
+    {
+        Transaction tx(*storage);
+        storage->set_setting("a", "1");
+        tx.commit();
+        CHECK(tag_of([&] { tx.commit(); }) == "storage-error");
+    }
+    CHECK(storage->get_setting("a") == "1");
+
+    {
+        Transaction tx(*storage);
+        storage->set_setting("a", "2");
+    }  // destroyed without commit
+    CHECK(storage->get_setting("a") == "1");
+
+    {
+        Transaction tx(*storage);
+        storage->set_setting("b", "x");
+        tx.rollback();
+    }
+    CHECK_FALSE(storage->get_setting("b").has_value());
+
+    // in_transaction: an exception rolls back and propagates.
+    CHECK_THROWS_WITH(storage->in_transaction([&] {
+        storage->set_setting("a", "3");
+        throw std::runtime_error("boom");
+    }),
+                      "boom");
+    CHECK(storage->get_setting("a") == "1");
+    storage->in_transaction([&] { storage->set_setting("a", "4"); });
+    CHECK(storage->get_setting("a") == "4");
+
+    // Nesting: the inner level is rolled back, the outer one commits.
+    storage->in_transaction([&] {
+        storage->set_setting("outer", "yes");
+        CHECK(tag_of([&] {
+                  storage->in_transaction([&] {
+                      storage->set_setting("inner", "yes");
+                      storage->add_agent(make_agent("dup"));
+                      storage->add_agent(make_agent("dup"));  // "exists"
+                  });
+              }) == "exists");
+        storage->in_transaction([&] { storage->set_setting("inner2", "yes"); });
+    });
+    CHECK(storage->get_setting("outer") == "yes");
+    CHECK_FALSE(storage->get_setting("inner").has_value());
+    CHECK_FALSE(storage->find_agent("dup").has_value());
+    CHECK(storage->get_setting("inner2") == "yes");
+
+    CHECK(tag_of([&] { storage->commit_transaction(); }) == "storage-error");
+    CHECK(tag_of([&] { storage->rollback_transaction(); }) == "storage-error");
+}
+
+TEST_CASE("another connection sees only committed data", "[storage][tx]") {
+    TempDir dir;
+    const std::string path = dir.file("state.db");
+    auto storage = open_sqlite_storage(path);
+    storage->set_setting("v", "old");
+    Transaction tx(*storage);
+    storage->set_setting("v", "new");
+    CHECK(query_text(path, "SELECT value FROM settings WHERE name = 'v'") == "old");  // WAL reader
+    tx.commit();
+    CHECK(query_text(path, "SELECT value FROM settings WHERE name = 'v'") == "new");
+}
