@@ -147,6 +147,7 @@ json::object Hello::to_json() const {
   if (agent) o["agent"] = *agent;
   if (nonce) o["nonce"] = *nonce;
   if (resume) o["resume"] = json::object{{"session", resume->session}, {"received", resume->received}};
+  if (facts) o["facts"] = *facts;
   return o;
 }
 
@@ -181,6 +182,7 @@ Parsed<Hello> Hello::parse(const json::object& object) {
     if (rf.error()) return *rf.error();
     h.resume = std::move(req);
   }
+  if (const json::object* facts = f.optional_object("facts")) h.facts = *facts;
   return finish(f, std::move(h));
 }
 

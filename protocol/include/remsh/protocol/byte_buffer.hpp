@@ -10,6 +10,7 @@
 #include <cstring>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace remsh::protocol {
@@ -26,6 +27,19 @@ inline std::string_view as_chars(ByteView b) {
 class ByteBuffer {
  public:
   ByteBuffer() = default;
+  ByteBuffer(const ByteBuffer&) = default;
+  ByteBuffer& operator=(const ByteBuffer&) = default;
+  // A moved-from buffer is empty (not a vector with a stale read offset).
+  ByteBuffer(ByteBuffer&& other) noexcept
+      : storage_(std::move(other.storage_)), head_(std::exchange(other.head_, 0)) {
+    other.storage_.clear();
+  }
+  ByteBuffer& operator=(ByteBuffer&& other) noexcept {
+    storage_ = std::move(other.storage_);
+    head_ = std::exchange(other.head_, 0);
+    other.storage_.clear();
+    return *this;
+  }
 
   std::size_t size() const { return storage_.size() - head_; }
   bool empty() const { return size() == 0; }

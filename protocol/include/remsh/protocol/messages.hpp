@@ -67,6 +67,9 @@ struct Hello {
   std::optional<std::string> agent;  // agent: its name (absent when enrolling)
   std::optional<std::string> nonce;  // agent: client nonce for authentication (hex)
   std::optional<ResumeRequest> resume;
+  // agent: facts about its host, shown to operators (os, arch, cpus, memory_mb, hostname,
+  // ...); opaque to the protocol.
+  std::optional<boost::json::object> facts;
 
   boost::json::object to_json() const;
   static Parsed<Hello> parse(const boost::json::object& object);

@@ -1,0 +1,413 @@
+#include "daemon/agent_hub.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <iostream>
+
+#include "remsh/protocol/auth.hpp"
+#include "remsh/protocol/handshake.hpp"
+
+namespace remsh::master {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using protocol::ByteBuffer;
+using protocol::ByteView;
+using protocol::ErrorTag;
+using protocol::ProtocolError;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+void log_line(const std::string& text) { std::cerr << "remsh-master: " << text << std::endl; }
+
+protocol::Capabilities master_capabilities() {
+  protocol::Capabilities caps;
+  caps.pty = true;
+  return caps;
+}
+
+std::vector<protocol::Codec> agree_codecs(const std::vector<protocol::Codec>& theirs) {
+  std::vector<protocol::Codec> out;
+  for (protocol::Codec c : protocol::default_codecs()) {
+    if (std::find(theirs.begin(), theirs.end(), c) != theirs.end()) out.push_back(c);
+  }
+  return out;
+}
+
+template <typename Stream>
+asio::awaitable<void> write_all(Stream& stream, ByteBuffer& out) {
+  if (out.empty()) co_return;
+  co_await asio::async_write(stream, asio::buffer(out.data(), out.size()), asio::use_awaitable);
+  out.clear();
+}
+
+template <typename Stream>
+tcp::socket& lowest(Stream& s) {
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    return s;
+  } else {
+    return s.next_layer();
+  }
+}
+
+}  // namespace
+
+AgentHub::AgentHub(asio::io_context& io, StateDir& state, AgentHubOptions options)
+    : io_(io), state_(state), options_(std::move(options)), tls_(ssl::context::tls_server) {
+  tls_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                   ssl::context::single_dh_use);
+  // TLS 1.2 only with ECDHE + AEAD (Wine's SChannel offers 1.2); 1.3 suites are all AEAD.
+  SSL_CTX_set_min_proto_version(tls_.native_handle(), TLS1_2_VERSION);
+  SSL_CTX_set_cipher_list(tls_.native_handle(),
+                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                          "ECDHE-ECDSA-CHACHA20-POLY1305");
+  tls_.use_certificate_chain_file(state_.cert_file().string());
+  tls_.use_private_key_file(state_.key_file().string(), ssl::context::pem);
+}
+
+void AgentHub::listen() {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(options_.listen_host, ec);
+  if (ec) throw std::runtime_error("bad --agents-listen address " + options_.listen_host);
+  tcp::endpoint endpoint(address, options_.listen_port);
+  acceptor_.emplace(io_);
+  acceptor_->open(endpoint.protocol());
+  acceptor_->set_option(tcp::acceptor::reuse_address(true));
+  acceptor_->bind(endpoint, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen for agents on " + options_.listen_host + ":" +
+                             std::to_string(options_.listen_port) + ": " + ec.message());
+  }
+  acceptor_->listen();
+  bound_port_ = acceptor_->local_endpoint().port();
+}
+
+std::string AgentHub::token_address() const {
+  if (!options_.advertised_address.empty()) return options_.advertised_address;
+  std::string host = options_.listen_host;
+  if (host == "0.0.0.0" || host == "::") host = "127.0.0.1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return host + ":" + std::to_string(bound_port_);
+}
+
+void AgentHub::stop() {
+  stopping_ = true;
+  if (acceptor_) {
+    boost::system::error_code ec;
+    acceptor_->close(ec);
+  }
+  for (auto& [name, link] : links_) {
+    link->session().send_control(0, protocol::Goodbye{"master shutting down"}.to_json());
+    link->wake();
+  }
+}
+
+std::shared_ptr<AgentLink> AgentHub::find(const std::string& name) {
+  auto it = links_.find(name);
+  return it == links_.end() ? nullptr : it->second;
+}
+
+asio::awaitable<void> AgentHub::accept_loop() {
+  while (!stopping_) {
+    auto [ec, socket] = co_await acceptor_->async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (stopping_ || ec == asio::error::operation_aborted) co_return;
+      log_line("accept failed: " + ec.message());
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true));
+    asio::co_spawn(io_, handle_connection(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> AgentHub::expire_loop() {
+  asio::steady_timer timer(io_);
+  while (!stopping_) {
+    timer.expires_after(std::chrono::seconds(1));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    for (auto it = links_.begin(); it != links_.end();) {
+      auto& link = it->second;
+      if (!link->online() && Clock::now() - link->detached_at() > options_.resume_grace) {
+        log_line("agent " + link->name() + ": session " + link->session_id() +
+                 " expired without a resume");
+        link->end("the agent did not come back within the resume grace period");
+        it = links_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+asio::awaitable<void> AgentHub::handle_connection(tcp::socket socket) {
+  std::string peer;
+  boost::system::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  peer = ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
+  try {
+    if (options_.plaintext) {
+      co_await run_connection(socket, peer);
+    } else {
+      ssl::stream<tcp::socket> stream(std::move(socket), tls_);
+      asio::steady_timer deadline(io_, std::chrono::seconds(protocol::kHandshakeTimeoutS));
+      deadline.async_wait([&stream](boost::system::error_code e) {
+        if (!e) stream.next_layer().close();
+      });
+      co_await stream.async_handshake(ssl::stream_base::server, asio::use_awaitable);
+      deadline.cancel();
+      co_await run_connection(stream, peer);
+    }
+  } catch (const std::exception& e) {
+    log_line("agent connection " + peer + " ended: " + e.what());
+  }
+}
+
+template <typename Stream>
+asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer) {
+  protocol::Hello hello;
+  hello.software = "remsh-master/0.1.0";
+  hello.capabilities = master_capabilities();
+  protocol::MasterHandshake hs(hello);
+  hs.start();
+
+  // The whole handshake must finish within 10 s, however slowly the peer trickles bytes.
+  asio::steady_timer deadline(io_, std::chrono::seconds(protocol::kHandshakeTimeoutS));
+  bool timed_out = false;
+  deadline.async_wait([&](boost::system::error_code e) {
+    if (!e) {
+      timed_out = true;
+      boost::system::error_code ignored;
+      lowest(stream).close(ignored);
+    }
+  });
+
+  std::vector<std::uint8_t> buf(16 * 1024);
+  std::shared_ptr<AgentLink> link;
+  std::string enrolled_name;
+  for (;;) {
+    co_await write_all(stream, hs.outgoing());
+    using S = protocol::MasterHandshake::State;
+    if (hs.state() == S::done || hs.state() == S::failed) break;
+    if (hs.state() == S::hello_received) {
+      const auto& h = hs.agent_hello();
+      if (!h.agent) {
+        hs.expect_enrollment();
+      } else {
+        auto record = state_.storage().find_agent(*h.agent);
+        if (!record || record->revoked) {
+          log_line("refused " + peer + ": unknown or revoked agent " + *h.agent);
+          hs.reject({ErrorTag::auth_failed, "unknown or revoked agent, or wrong secret"});
+        } else {
+          hs.challenge(random_hex(32));
+        }
+      }
+      if (auto e = hs.receive({})) throw std::runtime_error(e->describe());
+      continue;
+    }
+    if (hs.state() == S::auth_received) {
+      const auto& h = hs.agent_hello();
+      auto record = state_.storage().find_agent(*h.agent);
+      auto key = record ? protocol::from_hex(record->stored_key_hex) : std::nullopt;
+      protocol::Digest stored{};
+      if (key && key->size() == stored.size()) std::copy(key->begin(), key->end(), stored.begin());
+      if (!record || record->revoked || !key ||
+          !protocol::verify_auth_proof(stored, *h.agent, *h.nonce, hs.nonce(), hs.auth().proof)) {
+        log_line("refused " + peer + ": failed authentication as " + *h.agent);
+        hs.reject({ErrorTag::auth_failed, "unknown or revoked agent, or wrong secret"});
+        continue;
+      }
+      // Resume the agent's session if it asks for the one we still hold.
+      protocol::Welcome welcome;
+      welcome.codecs = agree_codecs(h.capabilities.codecs);
+      welcome.keepalive_s = std::max(hello.capabilities.keepalive_s, h.capabilities.keepalive_s);
+      welcome.dead_after_s = 3 * welcome.keepalive_s;
+      auto existing = find(*h.agent);
+      if (existing && h.resume && h.resume->session == existing->session_id()) {
+        existing->invalidate();
+        existing->session().connection_lost();
+        if (auto e = existing->session().resume(h.resume->received)) {
+          log_line("agent " + *h.agent + ": cannot resume: " + e->describe());
+        } else {
+          link = existing;
+          welcome.resumed = true;
+          welcome.received = link->session().received();
+        }
+      }
+      if (!link) {
+        if (existing) {
+          existing->end("the agent started a new session");
+          links_.erase(*h.agent);
+        }
+        protocol::SessionConfig config;
+        config.is_master = true;
+        config.local = hello.capabilities;
+        config.remote = h.capabilities;
+        config.codecs = welcome.codecs;
+        link = std::make_shared<AgentLink>(io_.get_executor(), *h.agent, "s-" + random_hex(8),
+                                           std::move(config));
+        links_[*h.agent] = link;
+      }
+      welcome.session = link->session_id();
+      // The replay (queued by resume) must follow the welcome on the wire.
+      ByteBuffer replay = std::move(link->session().outgoing());
+      link->session().outgoing().clear();
+      hs.welcome(welcome);
+      co_await write_all(stream, hs.outgoing());
+      link->session().outgoing().append(replay.view());
+      boost::json::object facts = h.facts.value_or(boost::json::object{});
+      facts["software"] = h.software;
+      state_.storage().update_agent_seen(*h.agent, boost::json::serialize(facts), now_ms());
+      log_line("agent " + *h.agent + " connected from " + peer +
+               (welcome.resumed ? " (session " + welcome.session + " resumed)" : ""));
+      break;
+    }
+    if (hs.state() == S::enroll_received) {
+      const auto& enroll = hs.enroll();
+      try {
+        auto token = state_.storage().consume_enrollment_token(sha256_hex(enroll.token), now_ms());
+        std::string name = enroll.name.value_or("agent");
+        if (name.empty()) name = "agent";
+        if (state_.storage().find_agent(name)) name += "-" + random_hex(2);
+        const std::string secret = random_hex(32);
+        auto secret_bytes = protocol::from_hex(secret).value();
+        AgentRecord record;
+        record.name = name;
+        record.stored_key_hex = protocol::to_hex(ByteView{protocol::stored_key(secret_bytes)});
+        record.labels = token.labels;
+        record.created_ms = now_ms();
+        record.state = token.approve ? "pending" : "approved";
+        state_.storage().add_agent(record);
+        hs.enrolled({name, secret});
+        enrolled_name = name;
+        log_line("enrolled agent " + name + " from " + peer);
+      } catch (const StorageError& e) {
+        std::string why = e.tag == "token-expired"    ? "this enrollment token has expired"
+                          : e.tag == "token-used-up" ? "this enrollment token is used up"
+                                                      : "unknown enrollment token";
+        log_line("refused enrolment from " + peer + ": " + why);
+        hs.reject({ErrorTag::auth_failed, why});
+      }
+      continue;
+    }
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf),
+                                                   asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (timed_out) log_line("handshake with " + peer + " timed out");
+      co_return;
+    }
+    if (auto e = hs.receive(ByteView{buf.data(), n})) {
+      if (hs.state() == protocol::MasterHandshake::State::failed &&
+          e->tag != ErrorTag::bad_banner) {
+        hs.reject(*e);
+        co_await write_all(stream, hs.outgoing());
+      }
+      log_line("handshake with " + peer + " failed: " + e->describe());
+      co_return;
+    }
+  }
+  deadline.cancel();
+  if (!link) co_return;  // enrolment done or refused: the connection ends here
+  const std::uint64_t connection = link->attach(now_ms());
+  co_await serve(stream, link, connection, hs.take_leftover());
+  link->detach(connection);
+  if (link->online() == false) log_line("agent " + link->name() + " disconnected");
+}
+
+template <typename Stream>
+asio::awaitable<void> AgentHub::serve(Stream& stream, std::shared_ptr<AgentLink> link,
+                                      std::uint64_t connection, ByteBuffer leftover) {
+  protocol::Session& session = link->session();
+  auto last_rx = Clock::now();
+  auto last_tx = Clock::now();
+  std::optional<ProtocolError> failure;
+
+  auto fail = [&](const ProtocolError& e) {
+    failure = e;
+    log_line("agent " + link->name() + ": " + e.describe());
+  };
+  if (!leftover.empty()) {
+    if (auto e = session.receive(leftover.view())) fail(*e);
+    link->handle_events();
+  }
+
+  auto reader = [&]() -> asio::awaitable<void> {
+    std::vector<std::uint8_t> buf(256 * 1024);
+    while (!failure && link->is_current(connection)) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf),
+                                                     asio::as_tuple(asio::use_awaitable));
+      if (ec || !link->is_current(connection)) co_return;
+      last_rx = Clock::now();
+      if (auto e = session.receive(ByteView{buf.data(), n})) {
+        fail(*e);
+        co_return;
+      }
+      link->handle_events();
+    }
+  };
+  auto writer = [&]() -> asio::awaitable<void> {
+    ByteBuffer sending;
+    while (link->is_current(connection)) {
+      if (session.outgoing().empty()) {
+        if (failure) co_return;
+        co_await link->writer().wait();
+        continue;
+      }
+      std::swap(sending, session.outgoing());
+      auto [ec, n] = co_await asio::async_write(
+          stream, asio::buffer(sending.data(), sending.size()), asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      sending.clear();
+      last_tx = Clock::now();
+    }
+  };
+  auto ticker = [&]() -> asio::awaitable<void> {
+    asio::steady_timer timer(io_);
+    const auto keepalive = std::chrono::seconds(protocol::kDefaultKeepaliveS);
+    const auto dead_after = std::chrono::seconds(protocol::kDefaultDeadAfterS);
+    std::uint64_t token = 0;
+    while (!failure && link->is_current(connection)) {
+      timer.expires_after(std::chrono::seconds(1));
+      co_await timer.async_wait(asio::use_awaitable);
+      session.flush_ack();
+      if (Clock::now() - last_tx >= keepalive) session.send_ping(++token);
+      link->wake();
+      if (Clock::now() - last_rx >= dead_after) {
+        fail({ErrorTag::keepalive_timeout, "nothing received for 45 s"});
+        co_return;
+      }
+    }
+  };
+
+  co_await (reader() || writer() || ticker());
+  if (failure) {
+    // Best effort: tell the agent why, unsequenced, then end the session for good.
+    ByteBuffer out;
+    std::string text =
+        boost::json::serialize(protocol::ErrorMessage::from(*failure).to_json());
+    protocol::append_frame(out, {.type = protocol::FrameType::control}, protocol::as_bytes(text));
+    co_await asio::async_write(stream, asio::buffer(out.data(), out.size()),
+                               asio::as_tuple(asio::use_awaitable));
+    if (failure->tag != ErrorTag::keepalive_timeout && link->is_current(connection)) {
+      link->detach(connection);
+      link->end("protocol error: " + failure->describe());
+      links_.erase(link->name());
+    }
+  }
+  boost::system::error_code ignored;
+  lowest(stream).shutdown(tcp::socket::shutdown_both, ignored);
+  lowest(stream).close(ignored);
+}
+
+}  // namespace remsh::master

@@ -1,0 +1,62 @@
+// AgentHub: the agents' listening socket and every agent's link. It authenticates agents
+// (or enrols new ones), resumes their sessions, and runs the read/write/keepalive loops of
+// each connection.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "daemon/agent_link.hpp"
+#include "daemon/state_dir.hpp"
+
+namespace remsh::master {
+
+struct AgentHubOptions {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 7443;
+  bool plaintext = false;                    // --insecure-plaintext (loopback tests)
+  std::chrono::seconds resume_grace{300};
+  std::string advertised_address;            // put in enrolment tokens; default: listen address
+};
+
+class AgentHub {
+ public:
+  AgentHub(boost::asio::io_context& io, StateDir& state, AgentHubOptions options);
+
+  // Binds the listening socket (throws with a clear message when it cannot).
+  void listen();
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> expire_loop();  // ends sessions whose grace ran out
+  void stop();
+
+  std::shared_ptr<AgentLink> find(const std::string& name);
+  const AgentHubOptions& options() const { return options_; }
+  std::uint16_t bound_port() const { return bound_port_; }
+  std::string token_address() const;
+
+ private:
+  boost::asio::awaitable<void> handle_connection(boost::asio::ip::tcp::socket socket);
+  template <typename Stream>
+  boost::asio::awaitable<void> run_connection(Stream& stream, std::string peer);
+  template <typename Stream>
+  boost::asio::awaitable<void> serve(Stream& stream, std::shared_ptr<AgentLink> link,
+                                     std::uint64_t connection, protocol::ByteBuffer leftover);
+
+  boost::asio::io_context& io_;
+  StateDir& state_;
+  AgentHubOptions options_;
+  boost::asio::ssl::context tls_;
+  std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::uint16_t bound_port_ = 0;
+  std::map<std::string, std::shared_ptr<AgentLink>> links_;
+  bool stopping_ = false;
+};
+
+}  // namespace remsh::master

@@ -1,0 +1,70 @@
+#include "daemon/agent_link.hpp"
+
+#include "daemon/command_run.hpp"
+
+namespace remsh::master {
+
+AgentLink::AgentLink(boost::asio::any_io_executor executor, std::string name,
+                     std::string session_id, protocol::SessionConfig config)
+    : name_(std::move(name)),
+      session_id_(std::move(session_id)),
+      session_(std::move(config)),
+      writer_(executor) {}
+
+std::uint64_t AgentLink::attach(std::int64_t now_ms) {
+  connection_ = ++connections_;
+  connected_since_ms_ = now_ms;
+  return connection_;
+}
+
+void AgentLink::detach(std::uint64_t connection) {
+  if (connection_ != connection) return;
+  connection_ = 0;
+  detached_at_ = std::chrono::steady_clock::now();
+  session_.connection_lost();
+  writer_.notify();
+}
+
+std::optional<std::uint32_t> AgentLink::start(const protocol::ExecRequest& request,
+                                              std::shared_ptr<CommandRun> run) {
+  auto channel = session_.open_channel(request.to_json());
+  if (!channel) return std::nullopt;
+  run->set_channel(*channel);
+  runs_[*channel] = std::move(run);
+  wake();
+  return channel;
+}
+
+void AgentLink::handle_events() {
+  std::vector<std::shared_ptr<CommandRun>> touched;
+  auto run_for = [&](std::uint32_t channel) -> std::shared_ptr<CommandRun> {
+    auto it = runs_.find(channel);
+    if (it == runs_.end()) return nullptr;
+    touched.push_back(it->second);
+    return it->second;
+  };
+  while (auto event = session_.poll()) {
+    if (auto* m = std::get_if<protocol::ChannelMessage>(&*event)) {
+      if (auto run = run_for(m->channel)) run->on_message(m->message);
+    } else if (auto* d = std::get_if<protocol::ChannelData>(&*event)) {
+      if (auto run = run_for(d->channel)) run->on_data(std::move(*d));
+    } else if (auto* c = std::get_if<protocol::ChannelCredit>(&*event)) {
+      if (auto run = run_for(c->channel)) run->pump_input();
+    } else if (auto* f = std::get_if<protocol::ChannelFailed>(&*event)) {
+      if (auto run = run_for(f->channel)) run->on_failed(f->error);
+    } else if (auto* closed = std::get_if<protocol::ChannelClosed>(&*event)) {
+      runs_.erase(closed->channel);
+    }
+    // Connection messages (goodbye, error) are handled by the serve loop's outcome.
+  }
+  for (auto& run : touched) run->flush_log();
+  wake();
+}
+
+void AgentLink::end(const std::string& why) {
+  auto runs = std::move(runs_);
+  runs_.clear();
+  for (auto& [channel, run] : runs) run->on_link_gone(why);
+}
+
+}  // namespace remsh::master

@@ -1,0 +1,68 @@
+// AgentLink: the master's side of one agent's session. It outlives connections: when the
+// link drops, the session (with its replay buffer and channels) waits for the agent to come
+// back and resume, for a grace period; commands keep their state meanwhile.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "daemon/notifier.hpp"
+#include "remsh/protocol/messages.hpp"
+#include "remsh/protocol/session.hpp"
+
+namespace remsh::master {
+
+class CommandRun;
+
+class AgentLink : public std::enable_shared_from_this<AgentLink> {
+ public:
+  AgentLink(boost::asio::any_io_executor executor, std::string name, std::string session_id,
+            protocol::SessionConfig config);
+
+  const std::string& name() const { return name_; }
+  const std::string& session_id() const { return session_id_; }
+  protocol::Session& session() { return session_; }
+
+  bool online() const { return connection_ != 0; }
+  std::int64_t connected_since_ms() const { return connected_since_ms_; }
+
+  // A connection took over (new or resumed); returns its number. Older serve loops notice
+  // they were replaced and stop.
+  std::uint64_t attach(std::int64_t now_ms);
+  bool is_current(std::uint64_t connection) const { return connection_ == connection; }
+  void detach(std::uint64_t connection);
+  // Another connection is about to take over: the current one stops touching the session.
+  void invalidate() { connection_ = 0; }
+  std::chrono::steady_clock::time_point detached_at() const { return detached_at_; }
+
+  // Starts a command; nullopt when the agent has no free channel.
+  std::optional<std::uint32_t> start(const protocol::ExecRequest& request,
+                                     std::shared_ptr<CommandRun> run);
+
+  // Dispatches what the session received, then stores logs in one go.
+  void handle_events();
+  // The session is over for good (grace expired, protocol error, revoked): fail its runs.
+  void end(const std::string& why);
+
+  // Wakes the connection's writer.
+  void wake() { writer_.notify(); }
+  Notifier& writer() { return writer_; }
+
+ private:
+  std::string name_;
+  std::string session_id_;
+  protocol::Session session_;
+  Notifier writer_;
+  std::uint64_t connection_ = 0;
+  std::uint64_t connections_ = 0;
+  std::int64_t connected_since_ms_ = 0;
+  std::chrono::steady_clock::time_point detached_at_ = std::chrono::steady_clock::now();
+  std::map<std::uint32_t, std::shared_ptr<CommandRun>> runs_;
+};
+
+}  // namespace remsh::master

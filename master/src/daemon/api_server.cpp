@@ -1,0 +1,522 @@
+#include "daemon/api_server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <deque>
+#include <iostream>
+
+#include "remsh/protocol/enrollment_token.hpp"
+#include "remsh/protocol/json_fields.hpp"
+#include "remsh/protocol/stream_codec.hpp"
+
+namespace remsh::master {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace json = boost::json;
+namespace ssl = asio::ssl;
+using asio::ip::tcp;
+
+namespace {
+
+struct ApiError {
+  http::status status;
+  std::string tag;
+  std::string message;
+};
+
+json::object error_body(const std::string& tag, const std::string& message) {
+  return {{"error", json::object{{"tag", tag}, {"message", message}}}};
+}
+
+std::string query_param(std::string_view target, std::string_view name) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name) return std::string(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+std::string path_of(std::string_view target) { return std::string(target.substr(0, target.find('?'))); }
+
+bool is_loopback(const std::string& host) {
+  boost::system::error_code ec;
+  auto a = asio::ip::make_address(host, ec);
+  return !ec && a.is_loopback();
+}
+
+// Duration in seconds from a JSON number field; nullopt when absent.
+std::optional<std::int64_t> parse_id(const std::string& text) {
+  if (text.empty() || text.size() > 18) return std::nullopt;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+  }
+  return std::stoll(text);
+}
+
+// ---- WebSocket output: one writer, a queue, completion callbacks for credit ----
+
+template <typename Ws>
+class WsOutput : public OutputWatcher, public std::enable_shared_from_this<WsOutput<Ws>> {
+ public:
+  WsOutput(Ws& ws, asio::any_io_executor ex) : ws_(ws), wake_(ex) {}
+
+  void on_started(std::int64_t id) override {
+    text(json::serialize(json::object{{"type", "started"}, {"id", id}}));
+  }
+  void on_output(std::uint8_t stream, std::shared_ptr<const std::vector<std::uint8_t>> bytes,
+                 std::function<void()> done) override {
+    std::string msg;
+    msg.reserve(bytes->size() + 1);
+    msg.push_back(static_cast<char>(stream));
+    msg.append(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+    queue_.push_back({true, std::move(msg), std::move(done)});
+    wake_.notify();
+  }
+  void on_finished(const json::object& record) override {
+    json::object o = record;
+    o["type"] = "result";
+    text(json::serialize(o));
+    finished_ = true;
+    wake_.notify();
+  }
+  void on_error(const std::string& tag, const std::string& message) override {
+    text(json::serialize(json::object{{"type", "error"}, {"tag", tag}, {"message", message}}));
+    finished_ = true;
+    wake_.notify();
+  }
+  void text(std::string s) {
+    queue_.push_back({false, std::move(s), {}});
+    wake_.notify();
+  }
+  void binary(std::string s, std::function<void()> done = {}) {
+    queue_.push_back({true, std::move(s), std::move(done)});
+    wake_.notify();
+  }
+  bool idle() const { return queue_.empty(); }
+
+  // Writes queued messages until finished and drained (or the client is gone).
+  asio::awaitable<void> write_loop() {
+    auto self = this->shared_from_this();
+    for (;;) {
+      if (queue_.empty()) {
+        if (finished_ || broken_) break;
+        co_await wake_.wait();
+        continue;
+      }
+      Item item = std::move(queue_.front());
+      queue_.pop_front();
+      if (!broken_) {
+        ws_.binary(item.binary);
+        auto [ec, n] = co_await ws_.async_write(asio::buffer(item.data),
+                                                asio::as_tuple(asio::use_awaitable));
+        if (ec) broken_ = true;
+      }
+      if (item.done) item.done();  // credit flows even when the client went away
+    }
+    // Release any credit still held, then close politely.
+    while (!queue_.empty()) {
+      if (queue_.front().done) queue_.front().done();
+      queue_.pop_front();
+    }
+    if (!broken_) {
+      co_await ws_.async_close(websocket::close_code::normal, asio::as_tuple(asio::use_awaitable));
+    }
+  }
+  bool finished() const { return finished_; }
+  void set_broken() {
+    broken_ = true;
+    wake_.notify();
+  }
+
+ private:
+  struct Item {
+    bool binary;
+    std::string data;
+    std::function<void()> done;
+  };
+  Ws& ws_;
+  Notifier wake_;
+  std::deque<Item> queue_;
+  bool finished_ = false;
+  bool broken_ = false;
+};
+
+}  // namespace
+
+ApiServer::ApiServer(asio::io_context& io, StateDir& state, AgentHub& hub, std::string host,
+                     std::uint16_t port)
+    : io_(io), state_(state), hub_(hub), host_(std::move(host)), port_(port),
+      tls_(ssl::context::tls_server) {
+  tls_enabled_ = !is_loopback(host_);
+  if (tls_enabled_) {
+    SSL_CTX_set_min_proto_version(tls_.native_handle(), TLS1_2_VERSION);
+    tls_.use_certificate_chain_file(state_.cert_file().string());
+    tls_.use_private_key_file(state_.key_file().string(), ssl::context::pem);
+  }
+}
+
+void ApiServer::listen() {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host_, ec);
+  if (ec) throw std::runtime_error("bad --api-listen address " + host_);
+  tcp::endpoint endpoint(address, port_);
+  acceptor_.emplace(io_);
+  acceptor_->open(endpoint.protocol());
+  acceptor_->set_option(tcp::acceptor::reuse_address(true));
+  acceptor_->bind(endpoint, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen for the API on " + host_ + ":" +
+                             std::to_string(port_) + ": " + ec.message());
+  }
+  acceptor_->listen();
+  bound_port_ = acceptor_->local_endpoint().port();
+}
+
+void ApiServer::stop() {
+  stopping_ = true;
+  boost::system::error_code ec;
+  if (acceptor_) acceptor_->close(ec);
+}
+
+asio::awaitable<void> ApiServer::accept_loop() {
+  while (!stopping_) {
+    auto [ec, socket] = co_await acceptor_->async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (stopping_ || ec == asio::error::operation_aborted) co_return;
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true));
+    if (tls_enabled_) {
+      asio::co_spawn(io_, session(beast::ssl_stream<beast::tcp_stream>(std::move(socket), tls_)),
+                     asio::detached);
+    } else {
+      asio::co_spawn(io_, session(beast::tcp_stream(std::move(socket))), asio::detached);
+    }
+  }
+}
+
+namespace {
+
+// ---- REST handlers ----
+
+json::object agents_json(StateDir& state, AgentHub& hub) {
+  json::array list;
+  for (const auto& a : state.storage().list_agents()) {
+    auto link = hub.find(a.name);
+    const bool online = link && link->online();
+    boost::system::error_code ec;
+    json::value facts = json::parse(a.facts_json, ec);
+    json::object f = (!ec && facts.is_object()) ? facts.get_object() : json::object{};
+    json::array labels;
+    for (const auto& l : a.labels) labels.emplace_back(l);
+    json::object o{{"name", a.name},
+                   {"state", a.revoked ? "revoked" : online ? "online" : "offline"},
+                   {"approval", a.state},
+                   {"labels", labels},
+                   {"facts", f}};
+    o["os"] = f.contains("os") ? f["os"] : json::value("");
+    o["arch"] = f.contains("arch") ? f["arch"] : json::value("");
+    o["version"] = f.contains("software") ? f["software"] : json::value("");
+    o["last_seen_ms"] = online ? json::value(now_ms())
+                        : a.last_seen_ms ? json::value(*a.last_seen_ms)
+                                         : json::value(nullptr);
+    if (online) o["connected_since_ms"] = link->connected_since_ms();
+    list.push_back(std::move(o));
+  }
+  return {{"agents", list}};
+}
+
+json::object create_token(StateDir& state, AgentHub& hub, const json::object& body) {
+  protocol::JsonFields f(body, "token");
+  EnrollmentTokenRecord record;
+  record.uses_left = static_cast<int>(f.optional_uint("uses", 1, 1000000).value_or(1));
+  auto expires = f.optional_uint("expires_s", 1, 10ull * 365 * 24 * 3600);
+  record.labels = f.strings("labels", 64, 128);
+  record.approve = f.boolean("approve", false);
+  if (f.error()) throw ApiError{http::status::bad_request, "bad-request", f.error()->message};
+  const std::string secret = random_hex(24);
+  record.id = "t-" + random_hex(4);
+  record.secret_hash = sha256_hex(secret);
+  record.created_ms = now_ms();
+  if (expires) record.expires_ms = record.created_ms + static_cast<std::int64_t>(*expires) * 1000;
+  state.storage().create_enrollment_token(record);
+  protocol::EnrollmentToken token;
+  token.master = hub.token_address();
+  token.fingerprint = hub.options().plaintext ? "" : state.fingerprint();
+  token.plaintext = hub.options().plaintext;
+  token.secret = secret;
+  return {{"id", record.id}, {"token", token.encode()}};
+}
+
+json::object commands_json(StateDir& state, std::size_t limit) {
+  json::array list;
+  for (const auto& c : state.storage().list_commands(limit)) list.push_back(command_json(c));
+  return {{"commands", list}};
+}
+
+}  // namespace
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+template <typename Ws>
+asio::awaitable<void> ApiServer::run_ws(Ws& ws) {
+  using namespace asio::experimental::awaitable_operators;
+  auto out = std::make_shared<WsOutput<Ws>>(ws, io_.get_executor());
+  beast::flat_buffer buf;
+  auto [ec, n] = co_await ws.async_read(buf, asio::as_tuple(asio::use_awaitable));
+  if (ec) co_return;
+  boost::system::error_code pec;
+  json::value v = json::parse(beast::buffers_to_string(buf.data()), pec);
+  auto refuse = [&](const std::string& tag, const std::string& message) {
+    out->on_error(tag, message);
+  };
+  std::shared_ptr<CommandRun> run;
+  if (pec || !v.is_object()) {
+    refuse("bad-request", "the first message must be a JSON object (see docs/api.md)");
+  } else {
+    // The request uses the exec fields of the protocol's open message (docs/api.md).
+    const json::object& o = v.get_object();
+    auto parsed = protocol::ExecRequest::parse(o);
+    const json::value* agent = o.if_contains("agent");
+    if (!agent || !agent->is_string()) {
+      refuse("bad-request", "\"agent\" (a string) is required");
+    } else if (auto* e = std::get_if<protocol::ProtocolError>(&parsed)) {
+      refuse("bad-request", e->message);
+    } else {
+      const std::string name(agent->get_string());
+      auto request = std::get<protocol::ExecRequest>(parsed);
+      auto link = hub_.find(name);
+      auto record = state_.storage().find_agent(name);
+      if (!record) {
+        refuse("agent-unknown", "no agent named " + name + " (see remsh agents)");
+      } else if (record->revoked) {
+        refuse("agent-revoked", "agent " + name + " is revoked");
+      } else if (!link || !link->online()) {
+        refuse("agent-offline", "agent " + name + " is not connected");
+      } else {
+        json::value command = request.shell ? json::value(*request.shell) : json::value(json::array(request.argv.begin(), request.argv.end()));
+        const std::int64_t id = state_.storage().create_command(name, json::serialize(command), request.cwd, now_ms());
+        run = std::make_shared<CommandRun>(id, state_.storage(), link);
+        remember(run);
+        run->watch(out);
+        if (!link->start(request, run)) {
+          CommandFinish how;
+          how.state = "failed";
+          how.error_tag = "agent-busy";
+          how.error_message = "agent " + name + " has no free channel";
+          how.finished_ms = now_ms();
+          state_.storage().finish_command(id, how);
+          refuse("agent-busy", *how.error_message);
+          run.reset();
+        }
+      }
+    }
+  }
+  auto client = [&]() -> asio::awaitable<void> {
+    for (;;) {
+      beast::flat_buffer in;
+      auto [rec, rn] = co_await ws.async_read(in, asio::as_tuple(asio::use_awaitable));
+      if (rec) break;
+      if (!run) continue;
+      const std::string data = beast::buffers_to_string(in.data());
+      if (ws.got_binary()) {
+        if (data.empty() || data[0] != 0) continue;
+        if (data.size() == 1) {
+          run->end_input();
+        } else {
+          run->send_input(std::vector<std::uint8_t>(data.begin() + 1, data.end()));
+          // Read no more from the client than the agent accepts (end-to-end flow control).
+          while (run->input_blocked() && !run->finished()) co_await sleep_for(std::chrono::milliseconds(2));
+        }
+      } else {
+        boost::system::error_code jec;
+        json::value m = json::parse(data, jec);
+        if (jec || !m.is_object()) continue;
+        const json::object& mo = m.get_object();
+        const json::value* type = mo.if_contains("type");
+        if (!type || !type->is_string()) continue;
+        if (type->get_string() == "signal" && mo.contains("signal") && mo.at("signal").is_string()) {
+          auto parsed = protocol::Signal::parse(mo);
+          if (auto* sig = std::get_if<protocol::Signal>(&parsed)) run->send_signal(sig->signal);
+        } else if (type->get_string() == "resize") {
+          auto parsed = protocol::Resize::parse(mo);
+          if (auto* r = std::get_if<protocol::Resize>(&parsed)) run->resize(r->cols, r->rows);
+        }
+      }
+    }
+    // The client went away (or we closed after the result): the command keeps running and
+    // its output is still stored; it just gets no more input.
+    if (run) run->end_input();
+    out->set_broken();
+  };
+  co_await (out->write_loop() && client());
+}
+
+template <typename Ws>
+asio::awaitable<void> ApiServer::log_ws(Ws& ws, std::int64_t id, bool follow) {
+  using namespace asio::experimental::awaitable_operators;
+  auto out = std::make_shared<WsOutput<Ws>>(ws, io_.get_executor());
+  auto producer = [&]() -> asio::awaitable<void> {
+    auto record = state_.storage().get_command(id);
+    if (!record) {
+      out->on_error("not-found", "no command " + std::to_string(id));
+      co_return;
+    }
+    std::map<std::uint8_t, protocol::StreamDecoder> decoders;
+    std::int64_t last = -1;
+    for (;;) {
+      auto chunks = state_.storage().read_log_chunks(id, last, 64);
+      for (auto& c : chunks) {
+        last = c.index;
+        protocol::ByteBuffer plain;
+        std::uint8_t flags = c.codec;
+        if (auto e = decoders[c.stream].decode(flags, protocol::ByteView{c.data}, plain, SIZE_MAX)) {
+          out->on_error("log-damaged", "stored log of command " + std::to_string(id) + ": " + e->describe());
+          co_return;
+        }
+        if (plain.empty()) continue;
+        std::string msg(1, static_cast<char>(c.stream));
+        msg.append(protocol::as_chars(plain.view()));
+        out->binary(std::move(msg));
+      }
+      // Keep memory bounded: let the client take what was queued before reading more.
+      while (!out->idle()) co_await sleep_for(std::chrono::milliseconds(2));
+      if (!chunks.empty()) continue;
+      record = state_.storage().get_command(id);
+      if (!follow || !record || record->state != "running") {
+        out->on_finished(command_json(*record));
+        co_return;
+      }
+      co_await sleep_for(std::chrono::milliseconds(100));
+    }
+  };
+  auto client = [&]() -> asio::awaitable<void> {
+    beast::flat_buffer in;
+    co_await ws.async_read(in, asio::as_tuple(asio::use_awaitable));  // only close frames matter
+    out->set_broken();
+  };
+  co_await (out->write_loop() && (producer() && client()));
+}
+
+template <typename Stream>
+asio::awaitable<void> ApiServer::session(Stream stream) {
+  beast::flat_buffer buffer;
+  try {
+    if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+      co_await stream.async_handshake(ssl::stream_base::server, asio::use_awaitable);
+    }
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(1 << 20);
+      parser.header_limit(16 * 1024);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
+      auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      auto req = parser.release();
+      beast::get_lowest_layer(stream).expires_never();
+
+      http::response<http::string_body> res{http::status::ok, req.version()};
+      res.set(http::field::server, "remsh-master");
+      res.set(http::field::content_type, "application/json");
+      res.keep_alive(req.keep_alive());
+      const std::string target(req.target());
+      const std::string path = path_of(target);
+      try {
+        // Authorization first: nothing, not even a 404, for a caller without a token.
+        std::string auth(req[http::field::authorization]);
+        const std::string prefix = "Bearer ";
+        if (auth.rfind(prefix, 0) != 0 ||
+            !state_.storage().find_api_token_by_hash(sha256_hex(auth.substr(prefix.size())))) {
+          throw ApiError{http::status::unauthorized, "unauthorized",
+                         "missing or wrong API token (see STATE_DIR/admin.token)"};
+        }
+        if (websocket::is_upgrade(req)) {
+          websocket::stream<Stream> ws(std::move(stream));
+          ws.read_message_max(4 << 20);
+          co_await ws.async_accept(req, asio::use_awaitable);
+          if (path == "/api/v1/run") {
+            co_await run_ws(ws);
+          } else if (path.rfind("/api/v1/commands/", 0) == 0 && path.size() > 21 &&
+                     path.substr(path.size() - 4) == "/log") {
+            auto id = parse_id(path.substr(17, path.size() - 21));
+            co_await log_ws(ws, id.value_or(-1), query_param(target, "follow") == "1");
+          } else {
+            auto out = std::make_shared<WsOutput<websocket::stream<Stream>>>(ws, io_.get_executor());
+            out->on_error("not-found", "no WebSocket endpoint " + path);
+            co_await out->write_loop();
+          }
+          co_return;
+        }
+        json::object body;
+        if (req.method() == http::verb::get && path == "/api/v1/agents") {
+          body = agents_json(state_, hub_);
+        } else if (req.method() == http::verb::post && path == "/api/v1/tokens") {
+          boost::system::error_code pec;
+          json::value v = req.body().empty() ? json::value(json::object{}) : json::parse(req.body(), pec);
+          if (pec || !v.is_object()) {
+            throw ApiError{http::status::bad_request, "bad-request", "body must be a JSON object"};
+          }
+          body = create_token(state_, hub_, v.get_object());
+        } else if (req.method() == http::verb::get && path == "/api/v1/commands") {
+          auto limit = parse_id(query_param(target, "limit")).value_or(20);
+          body = commands_json(state_, static_cast<std::size_t>(std::clamp<std::int64_t>(limit, 1, 10000)));
+        } else if (req.method() == http::verb::get && path.rfind("/api/v1/commands/", 0) == 0) {
+          auto id = parse_id(path.substr(17));
+          auto record = id ? state_.storage().get_command(*id) : std::nullopt;
+          if (!record) throw ApiError{http::status::not_found, "not-found", "no command " + path.substr(17)};
+          body = command_json(*record);
+        } else {
+          throw ApiError{http::status::not_found, "not-found", "no endpoint " + std::string(req.method_string()) + " " + path};
+        }
+        res.body() = json::serialize(body);
+      } catch (const ApiError& e) {
+        res.result(e.status);
+        res.body() = json::serialize(error_body(e.tag, e.message));
+      } catch (const StorageError& e) {
+        res.result(http::status::internal_server_error);
+        res.body() = json::serialize(error_body(e.tag, e.what()));
+      }
+      res.prepare_payload();
+      auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+      if (wec || !res.keep_alive()) break;
+    }
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+  } catch (const std::exception& e) {
+    std::cerr << "remsh-master: API connection ended: " << e.what() << std::endl;
+  }
+}
+
+template asio::awaitable<void> ApiServer::session(beast::tcp_stream);
+template asio::awaitable<void> ApiServer::session(beast::ssl_stream<beast::tcp_stream>);
+
+}  // namespace remsh::master

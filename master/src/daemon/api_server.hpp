@@ -1,0 +1,60 @@
+// ApiServer: the master's HTTP/JSON + WebSocket API (docs/api.md). Loopback by default;
+// bound elsewhere it speaks HTTPS with the master's certificate. Every request needs a
+// bearer token whose hash is in the database.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "daemon/agent_hub.hpp"
+#include "daemon/command_run.hpp"
+#include "daemon/state_dir.hpp"
+
+namespace remsh::master {
+
+class ApiServer {
+ public:
+  ApiServer(boost::asio::io_context& io, StateDir& state, AgentHub& hub, std::string host,
+            std::uint16_t port);
+
+  void listen();
+  boost::asio::awaitable<void> accept_loop();
+  void stop();
+  std::uint16_t bound_port() const { return bound_port_; }
+  bool tls() const { return tls_enabled_; }
+
+  // Used by the request handlers (api_routes.cpp).
+  StateDir& state() { return state_; }
+  AgentHub& hub() { return hub_; }
+  boost::asio::io_context& io() { return io_; }
+  void remember(std::shared_ptr<CommandRun> run) { runs_[run->id()] = run; }
+
+ private:
+  template <typename Stream>
+  boost::asio::awaitable<void> session(Stream stream);
+  template <typename Ws>
+  boost::asio::awaitable<void> run_ws(Ws& ws);
+  template <typename Ws>
+  boost::asio::awaitable<void> log_ws(Ws& ws, std::int64_t id, bool follow);
+
+  boost::asio::io_context& io_;
+  StateDir& state_;
+  AgentHub& hub_;
+  std::string host_;
+  std::uint16_t port_;
+  std::uint16_t bound_port_ = 0;
+  bool tls_enabled_ = false;
+  boost::asio::ssl::context tls_;
+  std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::map<std::int64_t, std::weak_ptr<CommandRun>> runs_;
+  bool stopping_ = false;
+};
+
+}  // namespace remsh::master

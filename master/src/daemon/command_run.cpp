@@ -1,0 +1,220 @@
+#include "daemon/command_run.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "daemon/agent_link.hpp"
+#include "daemon/state_dir.hpp"
+
+namespace remsh::master {
+
+namespace json = boost::json;
+
+boost::json::object command_json(const CommandRecord& r) {
+  json::object o{{"id", r.id},
+                 {"agent", r.agent},
+                 {"state", r.state},
+                 {"started_ms", r.started_ms},
+                 {"stdout_bytes", r.stdout_bytes},
+                 {"stderr_bytes", r.stderr_bytes}};
+  boost::system::error_code ec;
+  json::value argv = json::parse(r.argv_json, ec);
+  o["command"] = ec ? json::value(r.argv_json) : argv;
+  o["exit_code"] = r.exit_code ? json::value(*r.exit_code) : json::value(nullptr);
+  o["signal"] = r.signal ? json::value(*r.signal) : json::value(nullptr);
+  o["finished_ms"] = r.finished_ms ? json::value(*r.finished_ms) : json::value(nullptr);
+  if (r.cwd) o["cwd"] = *r.cwd;
+  if (r.error_tag) {
+    o["error"] = json::object{{"tag", *r.error_tag}, {"message", r.error_message.value_or("")}};
+  }
+  json::value result = json::parse(r.result_json, ec);
+  if (!ec) o["result"] = result;
+  return o;
+}
+
+CommandRun::CommandRun(std::int64_t id, Storage& storage, std::shared_ptr<AgentLink> link)
+    : id_(id), storage_(storage), link_(link) {}
+
+void CommandRun::watch(std::shared_ptr<OutputWatcher> watcher) {
+  watchers_.push_back(watcher);
+  if (started_) watcher->on_started(id_);
+}
+
+template <typename F>
+void CommandRun::for_each_watcher(F f) {
+  for (auto& w : watchers_) {
+    if (auto watcher = w.lock()) f(*watcher);
+  }
+}
+
+void CommandRun::on_message(const protocol::ControlMessage& m) {
+  if (m.type == "opened") {
+    started_ = true;
+    for_each_watcher([&](OutputWatcher& w) { w.on_started(id_); });
+  } else if (m.type == "result") {
+    auto parsed = protocol::ExecResult::parse(m.body);
+    if (auto* r = std::get_if<protocol::ExecResult>(&parsed)) result_ = *r;
+  } else if (m.type == "error") {
+    auto parsed = protocol::ErrorMessage::parse(m.body);
+    auto e = std::get_if<protocol::ErrorMessage>(&parsed);
+    CommandFinish how;
+    how.state = "failed";
+    how.error_tag = e ? e->tag : "internal";
+    how.error_message = e ? e->message : "malformed error";
+    finish(std::move(how));
+  } else if (m.type == "close") {
+    if (auto link = link_.lock()) link->session().close_channel(channel_);
+    CommandFinish how;
+    if (result_) {
+      how.state = result_->reason == "cancelled" ? "cancelled" : "finished";
+      how.exit_code = result_->exit_code;
+      how.signal = result_->signal;
+      how.result_json = json::serialize(result_->to_json());
+      if (result_->reason == "timeout" || result_->reason == "no-output-timeout") {
+        how.error_tag = "timeout";
+        how.error_message = result_->reason;
+      }
+    } else {
+      how.state = "failed";
+      how.error_tag = "internal";
+      how.error_message = "the agent closed the channel without a result";
+    }
+    finish(std::move(how));
+  }
+}
+
+void CommandRun::on_data(protocol::ChannelData data) {
+  const std::size_t n = data.bytes.size();
+  if (!data.wire.empty() || data.end_of_stream) {
+    LogChunk chunk;
+    chunk.command_id = id_;
+    chunk.index = next_index_++;
+    chunk.stream = data.stream;
+    chunk.codec = static_cast<std::uint8_t>(data.codec);
+    chunk.data = std::move(data.wire);
+    chunk.raw_length = static_cast<std::uint32_t>(n);
+    pending_log_.push_back(std::move(chunk));
+  }
+  if (n == 0) return;
+  auto bytes = std::make_shared<const std::vector<std::uint8_t>>(std::move(data.bytes));
+  int holders = 1;  // the log store
+  for (auto& w : watchers_) {
+    if (!w.expired()) ++holders;
+  }
+  auto remaining = std::make_shared<int>(holders);
+  auto self = shared_from_this();
+  auto done = [self, remaining, n] {
+    if (--*remaining == 0) {
+      if (auto link = self->link_.lock()) {
+        link->session().consumed(self->channel_, n);
+        link->wake();
+      }
+    }
+  };
+  after_flush_.push_back(done);
+  for_each_watcher([&](OutputWatcher& w) { w.on_output(data.stream, bytes, done); });
+}
+
+void CommandRun::flush_log() {
+  if (!pending_log_.empty()) {
+    try {
+      storage_.append_log_chunks(pending_log_);
+    } catch (const StorageError& e) {
+      // Losing log bytes silently is the one thing we never do: fail the command loudly.
+      pending_log_.clear();
+      CommandFinish how;
+      how.state = "failed";
+      how.error_tag = "storage-error";
+      how.error_message = e.what();
+      finish(std::move(how));
+    }
+    pending_log_.clear();
+  }
+  auto callbacks = std::move(after_flush_);
+  after_flush_.clear();
+  for (auto& cb : callbacks) cb();
+}
+
+void CommandRun::on_failed(const protocol::ProtocolError& error) {
+  CommandFinish how;
+  how.state = "failed";
+  how.error_tag = std::string(protocol::tag_name(error.tag));
+  how.error_message = error.message;
+  finish(std::move(how));
+}
+
+void CommandRun::on_link_gone(const std::string& why) {
+  CommandFinish how;
+  how.state = "lost";
+  how.error_tag = "agent-lost";
+  how.error_message = why;
+  finish(std::move(how));
+}
+
+void CommandRun::finish(CommandFinish how) {
+  if (finished_) return;
+  flush_log();
+  finished_ = true;
+  how.finished_ms = now_ms();
+  try {
+    storage_.finish_command(id_, how);
+  } catch (const StorageError&) {
+  }
+  auto record = storage_.get_command(id_);
+  json::object o = record ? command_json(*record) : json::object{{"id", id_}, {"state", how.state}};
+  for_each_watcher([&](OutputWatcher& w) {
+    if (!started_ && how.error_tag) {
+      w.on_error(*how.error_tag, how.error_message.value_or(""));
+    } else {
+      w.on_finished(o);
+    }
+  });
+}
+
+// ---- client to agent ----
+
+bool CommandRun::input_blocked() const { return !input_backlog_.empty(); }
+
+void CommandRun::send_input(const std::vector<std::uint8_t>& bytes) {
+  if (input_ended_ || finished_) return;
+  input_backlog_.insert(input_backlog_.end(), bytes.begin(), bytes.end());
+  pump_input();
+}
+
+void CommandRun::end_input() {
+  if (input_ended_) return;
+  input_eof_pending_ = true;
+  pump_input();
+}
+
+void CommandRun::pump_input() {
+  auto link = link_.lock();
+  if (!link || finished_ || input_ended_ || !link->session().channel_open(channel_)) return;
+  while (!input_backlog_.empty()) {
+    std::size_t n = link->session().send_data(channel_, protocol::stream_id::stdin_,
+                                              protocol::ByteView{input_backlog_});
+    if (n == 0) break;
+    input_backlog_.erase(input_backlog_.begin(), input_backlog_.begin() + static_cast<long>(n));
+  }
+  if (input_backlog_.empty() && input_eof_pending_) {
+    link->session().send_data(channel_, protocol::stream_id::stdin_, {}, true);
+    input_ended_ = true;
+  }
+  link->wake();
+}
+
+void CommandRun::send_signal(const std::string& name) {
+  auto link = link_.lock();
+  if (!link || finished_ || !link->session().channel_open(channel_)) return;
+  link->session().send_control(channel_, protocol::Signal{name, true}.to_json());
+  link->wake();
+}
+
+void CommandRun::resize(std::uint32_t cols, std::uint32_t rows) {
+  auto link = link_.lock();
+  if (!link || finished_ || !link->session().channel_open(channel_)) return;
+  link->session().send_control(channel_, protocol::Resize{cols, rows}.to_json());
+  link->wake();
+}
+
+}  // namespace remsh::master

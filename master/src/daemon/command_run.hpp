@@ -1,0 +1,91 @@
+// CommandRun: one command on one agent, seen from the master. It turns the exec channel's
+// events into stored log chunks, a stored result, and output for whoever watches (API
+// clients); and it grants the agent credit only once every byte is stored and every
+// watcher has taken it, so a slow watcher slows the command instead of filling memory.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "remsh/protocol/messages.hpp"
+#include "remsh/protocol/session.hpp"
+#include "storage/storage.hpp"
+
+namespace remsh::master {
+
+class AgentLink;
+
+// Someone watching a command's output (a WebSocket client).
+class OutputWatcher {
+ public:
+  virtual ~OutputWatcher() = default;
+  virtual void on_started(std::int64_t id) = 0;
+  // Call done() once the bytes are taken care of (written to the client).
+  virtual void on_output(std::uint8_t stream, std::shared_ptr<const std::vector<std::uint8_t>> bytes,
+                         std::function<void()> done) = 0;
+  virtual void on_finished(const boost::json::object& record) = 0;
+  virtual void on_error(const std::string& tag, const std::string& message) = 0;
+};
+
+class CommandRun : public std::enable_shared_from_this<CommandRun> {
+ public:
+  CommandRun(std::int64_t id, Storage& storage, std::shared_ptr<AgentLink> link);
+
+  std::int64_t id() const { return id_; }
+  std::uint32_t channel() const { return channel_; }
+  bool finished() const { return finished_; }
+  void set_channel(std::uint32_t channel) { channel_ = channel; }
+
+  void watch(std::shared_ptr<OutputWatcher> watcher);
+
+  // From the agent (via AgentLink).
+  void on_message(const protocol::ControlMessage& message);
+  void on_data(protocol::ChannelData data);
+  void on_failed(const protocol::ProtocolError& error);
+  void on_link_gone(const std::string& why);  // the session ended for good
+
+  // From a client.
+  void send_input(const std::vector<std::uint8_t>& bytes);
+  void end_input();
+  void send_signal(const std::string& name);
+  void resize(std::uint32_t cols, std::uint32_t rows);
+  bool input_blocked() const;  // no credit for stdin right now
+
+  // Writes the chunks gathered since the last call (AgentLink batches a whole read).
+  void flush_log();
+
+ private:
+  void finish(CommandFinish how);
+  void credit_when_done(std::size_t bytes, int holders);
+  template <typename F>
+  void for_each_watcher(F f);
+
+  std::int64_t id_;
+  Storage& storage_;
+  std::weak_ptr<AgentLink> link_;
+  std::uint32_t channel_ = 0;
+  std::vector<std::weak_ptr<OutputWatcher>> watchers_;
+  std::vector<LogChunk> pending_log_;
+  std::vector<std::function<void()>> after_flush_;
+  std::int64_t next_index_ = 0;
+  bool started_ = false;
+  bool finished_ = false;
+  std::optional<protocol::ExecResult> result_;
+  std::vector<std::uint8_t> input_backlog_;
+  bool input_ended_ = false;
+  bool input_eof_pending_ = false;
+
+ public:
+  // Sends input that waited for credit; called by AgentLink on ChannelCredit.
+  void pump_input();
+};
+
+boost::json::object command_json(const CommandRecord& record);
+
+}  // namespace remsh::master
