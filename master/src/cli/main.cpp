@@ -1,0 +1,373 @@
+// remsh: the command-line client of the master's API (docs/api.md).
+#include "cli_error.hpp"
+#include "commands.hpp"
+#include "duration.hpp"
+#include "exit_codes.hpp"
+#include "master_url.hpp"
+#include "output_sink.hpp"
+#include "run_request.hpp"
+#include "token_source.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#ifndef REMSH_VERSION
+#define REMSH_VERSION "0"
+#endif
+
+namespace {
+
+using namespace remsh::cli;
+
+constexpr const char* main_footer = R"(Environment:
+  REMSH_MASTER              the master's API address (as --master)
+  REMSH_MASTER_FINGERPRINT  pinned certificate fingerprint (as --master-fingerprint)
+  REMSH_TOKEN_FILE          a file holding the API token (used when --token-file is not given)
+  REMSH_TOKEN               the API token itself (used when neither of the above is set)
+  The token is the file's or variable's text without surrounding whitespace; the master writes
+  the admin token to STATE_DIR/admin.token when it first starts.
+
+Exit codes:
+  0        success (`run`: the remote command exited 0)
+  1-125    `run`: the remote command's own exit code
+  2        bad command line
+  127      `run`: the command could not be started on the agent (exec-failed)
+  128+N    `run`: the remote command was killed by signal N (130 INT, 137 KILL, 143 TERM)
+  255      any other error: master unreachable, unauthorized, unknown or offline agent, ...
+Errors are printed as `remsh: <tag>: <message>`, the tag being a stable machine word.)";
+
+constexpr const char* global_note =
+    "Global options (see `remsh --help`) may also follow the subcommand: --master URL,\n"
+    "--token-file FILE, --insecure, --master-fingerprint HEX.";
+
+constexpr const char* run_footer = R"(Usage forms:
+  remsh run AGENT [OPTIONS] -- CMD [ARGS...]
+  remsh run --label L [OPTIONS] -- CMD [ARGS...]
+  remsh run AGENT [OPTIONS] --shell 'LINE'
+
+Examples:
+  remsh run a1 -- make -j2
+  remsh run a1 --cwd src --env CC=clang -- sh -c 'make && make test'
+  remsh run --label linux -- uname -a
+
+The command's stdout and stderr come out on remsh's stdout and stderr as they are produced.
+remsh's stdin goes to the command (a pipe or a file; a terminal only with --pty, otherwise the
+command gets an empty stdin). With --label, every online agent with that label runs the
+command at once, stdin is not forwarded, every output line starts with "[AGENT] ", and remsh
+exits with the highest exit code of them all.
+
+Ctrl-C sends INT to the command; if it has not ended 5 s later, or on a second Ctrl-C, KILL.
+If remsh's own stdout is closed (`remsh run ... | head`), the command gets TERM.
+
+Exit code: the remote command's exit code; 128+N when it was killed by signal N;
+127 when it could not be started (exec-failed); 255 for any other error (unknown or offline
+agent, master unreachable, connection lost, command lost or cancelled, timeout...), printed as
+`remsh: <tag>: <message>`.
+
+)";
+
+constexpr const char* logs_footer = R"(Without ID: the recent commands, newest last, as
+  ID  AGENT  STATE  EXIT  STARTED  COMMAND
+(EXIT: the exit code, the signal's name, or -; STARTED in local time).
+With ID: the command's stored stdout and stderr on remsh's stdout and stderr; with -f, then
+its live output until it ends.
+
+Exit code: 0 once the output is printed, whatever the command's own result (a command that
+failed to start, was lost or cancelled is also reported on stderr); with --exit-code, the
+command's exit code as `remsh run` gives it (128+N for signal N, 127 exec-failed, 255 lost,
+cancelled or still running). 255 for errors (unknown command, master unreachable...).
+
+)";
+
+CLI::Validator duration_validator() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            const auto s = parse_duration_s(text);
+            if (!s || *s <= 0) {
+                return "'" + text + "' is not a duration like 90, 30s, 10m, 2h, 7d or 1h30m";
+            }
+            return {};
+        },
+        "");
+}
+
+CLI::Validator url_validator() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            std::string error;
+            if (!parse_master_url(text, &error)) {
+                return error;
+            }
+            return {};
+        },
+        "");
+}
+
+CLI::Validator fingerprint_validator() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            if (!text.empty() && !normalize_fingerprint(text)) {
+                return "'" + text + "' is not a SHA-256 fingerprint (64 hex digits, ':' allowed)";
+            }
+            return {};
+        },
+        "");
+}
+
+CLI::Validator env_validator() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            if (!split_env_assignment(text)) {
+                return "'" + text + "' is not K=V";
+            }
+            return {};
+        },
+        "");
+}
+
+struct GlobalOptions {
+    std::string master = "http://127.0.0.1:7080";
+    std::string token_file;
+    bool insecure = false;
+    std::string fingerprint;
+};
+
+ConnectionSettings make_settings(const GlobalOptions& g) {
+    ConnectionSettings s;
+    std::string error;
+    auto url = parse_master_url(g.master, &error);
+    if (!url) {
+        throw CliError("bad-master-url", error);
+    }
+    s.url = std::move(*url);
+    s.token_source = choose_token_source(
+        g.token_file.empty() ? std::nullopt : std::optional<std::string>(g.token_file),
+        std::getenv("REMSH_TOKEN_FILE"), std::getenv("REMSH_TOKEN"));
+    s.token = load_token(s.token_source);
+    s.insecure = g.insecure;
+    if (!g.fingerprint.empty()) {
+        s.fingerprint = normalize_fingerprint(g.fingerprint).value_or(std::string());
+    }
+    return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::signal(SIGPIPE, SIG_IGN);  // a closed stdout shows up as EPIPE (see fd_io.hpp)
+
+    // Everything after the first "--" is the remote command, untouched by option parsing.
+    std::vector<std::string> args(argv + 1, argv + argc);
+    std::vector<std::string> after_dashes;
+    bool had_dashes = false;
+    if (auto it = std::find(args.begin(), args.end(), "--"); it != args.end()) {
+        had_dashes = true;
+        after_dashes.assign(it + 1, args.end());
+        args.erase(it, args.end());
+    }
+
+    CLI::App app{"remsh: the command-line client of a remsh master (run commands on agents, "
+                 "list agents and commands, create enrollment tokens)",
+                 "remsh"};
+    app.fallthrough();
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "remsh " REMSH_VERSION);
+
+    GlobalOptions global;
+    app.add_option("--master", global.master,
+                   "the master's API address, http://HOST:PORT or https://HOST:PORT")
+        ->envname("REMSH_MASTER")
+        ->type_name("URL")
+        ->capture_default_str()
+        ->check(url_validator());
+    app.add_option("--token-file", global.token_file,
+                   "a file holding the API token (else env REMSH_TOKEN_FILE, else env "
+                   "REMSH_TOKEN holding the token itself)")
+        ->type_name("FILE");
+    app.add_flag("--insecure", global.insecure,
+                 "https: do not check the master's certificate at all (tests only)");
+    app.add_option("--master-fingerprint", global.fingerprint,
+                   "https: accept only the master certificate with this SHA-256 fingerprint "
+                   "(of its DER form, 64 hex digits; `openssl x509 -fingerprint -sha256` output "
+                   "works too). Without it and without --insecure the certificate must be valid "
+                   "for the host by the system's CAs")
+        ->envname("REMSH_MASTER_FINGERPRINT")
+        ->type_name("HEX")
+        ->check(fingerprint_validator());
+
+    // remsh token create
+    CLI::App* token = app.add_subcommand("token", "manage enrollment tokens (to add agents)");
+    token->require_subcommand(1);
+    CLI::App* token_create = token->add_subcommand(
+        "create",
+        "create an enrollment token; prints a summary, then the token alone on the last line "
+        "(`remsh token create | tail -n 1`); an agent enrolls with `remsh-agent enroll TOKEN`");
+    TokenCreateOptions token_options;
+    int uses = 1;
+    std::string expires;
+    token_create
+        ->add_option("--uses", uses, "how many agents may enroll with it (default 1)")
+        ->type_name("N")
+        ->check(CLI::PositiveNumber);
+    token_create
+        ->add_option("--expires", expires,
+                     "it expires after DURATION: 90 (seconds), 30s, 10m, 2h, 7d, 1h30m "
+                     "(default: never)")
+        ->type_name("DURATION")
+        ->check(duration_validator());
+    token_create
+        ->add_option("--label", token_options.labels,
+                     "a label for the agents that enroll with it (repeat for several)")
+        ->allow_extra_args(false)
+        ->type_name("L");
+
+    // remsh agents
+    CLI::App* agents = app.add_subcommand(
+        "agents", "list the agents: NAME STATE LABELS OS/ARCH VERSION LAST-SEEN");
+    AgentsOptions agents_options;
+    agents->add_flag("--json", agents_options.json, "print the master's JSON answer instead");
+
+    // remsh run
+    CLI::App* run = app.add_subcommand(
+        "run", "run a command on an agent (or on every online agent with a label), "
+               "streaming its output; exits with its exit code");
+    RunOptions run_options;
+    std::vector<std::string> run_positionals;
+    std::vector<std::string> run_env;
+    std::string run_timeout;
+    std::string run_shell;
+    run->add_option("AGENT", run_positionals,
+                    "the agent's name (the command follows `--`)")
+        ->type_name("");
+    run->add_option("--label", run_options.label,
+                    "run on every online agent with this label instead of one AGENT "
+                    "(output lines prefixed with [AGENT]; exit code: the highest)")
+        ->type_name("L");
+    run->add_option("--cwd", run_options.cwd,
+                    "working directory on the agent (relative to the agent's work directory)")
+        ->type_name("DIR");
+    run->add_option("--env", run_env, "set an environment variable for the command (repeat)")
+        ->allow_extra_args(false)
+        ->type_name("K=V")
+        ->check(env_validator());
+    run->add_option("--timeout", run_timeout,
+                    "kill the command after SECONDS (or a duration: 30s, 10m, 2h)")
+        ->type_name("SECONDS")
+        ->check(duration_validator());
+    run->add_flag("--pty", run_options.pty,
+                  "run the command in a pseudo-terminal (interactive programs); the local "
+                  "terminal goes raw and is forwarded, with its size");
+    run->add_option("--shell", run_shell,
+                    "run this shell line (the agent's shell) instead of an argv after `--`")
+        ->type_name("LINE");
+
+    // remsh logs
+    CLI::App* logs = app.add_subcommand(
+        "logs", "without ID: the recent commands; with ID: that command's output");
+    LogsOptions logs_options;
+    logs->add_option("ID", logs_options.id, "the command's id (see `remsh logs`)")->type_name("");
+    logs->add_flag("-f,--follow", logs_options.follow,
+                   "with ID: keep printing the live output until the command ends");
+    logs->add_flag("--exit-code", logs_options.exit_code,
+                   "with ID: exit with the command's exit code, as `remsh run` would");
+    logs->add_option("-n,--limit", logs_options.limit, "without ID: how many commands (default 20)")
+        ->type_name("N")
+        ->check(CLI::Range(1, 10000));
+    logs->add_flag("--json", logs_options.json, "without ID: print the master's JSON answer");
+
+    app.footer(main_footer);
+    token->footer(global_note);
+    token_create->footer(global_note);
+    agents->footer(global_note);
+    run->footer(std::string(run_footer) + global_note);
+    logs->footer(std::string(logs_footer) + global_note);
+
+    try {
+        std::vector<const char*> parse_argv;
+        parse_argv.push_back(argv[0]);
+        for (const std::string& a : args) {
+            parse_argv.push_back(a.c_str());
+        }
+        app.parse(static_cast<int>(parse_argv.size()), parse_argv.data());
+
+        if (had_dashes && !run->parsed()) {
+            throw CLI::ExtrasError("`--` and a command only go with `remsh run`", CLI::ExitCodes::ExtrasError);
+        }
+        if (run->parsed()) {
+            std::vector<std::string> command = run_positionals;
+            if (!run_options.label.empty() && had_dashes && !command.empty()) {
+                throw CLI::ValidationError("run", "give either AGENT or --label L, not both");
+            }
+            if (run_options.label.empty()) {
+                if (command.empty()) {
+                    throw CLI::ValidationError("AGENT", "give an AGENT or --label L");
+                }
+                run_options.agent = command.front();
+                command.erase(command.begin());
+            }
+            if (had_dashes && !command.empty()) {
+                throw CLI::ValidationError("run", "the command goes after `--`, as in "
+                                                  "`remsh run AGENT -- CMD ARGS...`; "
+                                                  "unexpected: " + command.front());
+            }
+            command.insert(command.end(), after_dashes.begin(), after_dashes.end());
+            if (!run_shell.empty()) {
+                if (!command.empty()) {
+                    throw CLI::ValidationError("--shell", "give either --shell LINE or a command after `--`");
+                }
+                run_options.shell = run_shell;
+            } else if (command.empty()) {
+                throw CLI::ValidationError("run", "no command: `remsh run AGENT -- CMD ARGS...`");
+            }
+            if (!run_options.label.empty() && run_options.pty) {
+                throw CLI::ValidationError("--pty", "--pty needs a single AGENT, not --label");
+            }
+            run_options.command = std::move(command);
+            for (const std::string& e : run_env) {
+                run_options.env.push_back(*split_env_assignment(e));
+            }
+            if (!run_timeout.empty()) {
+                run_options.timeout_s = parse_duration_s(run_timeout);
+            }
+        }
+        if (token_create->parsed()) {
+            if (token_create->count("--uses") > 0) {
+                token_options.uses = uses;
+            }
+            if (!expires.empty()) {
+                token_options.expires_s = parse_duration_s(expires);
+            }
+        }
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);
+        return code == 0 ? exit_ok : exit_usage;
+    }
+
+    try {
+        const ConnectionSettings settings = make_settings(global);
+        if (token_create->parsed()) {
+            return token_create_command(settings, token_options);
+        }
+        if (agents->parsed()) {
+            return agents_command(settings, agents_options);
+        }
+        if (run->parsed()) {
+            return run_command(settings, run_options);
+        }
+        if (logs->parsed()) {
+            return logs_command(settings, logs_options);
+        }
+    } catch (const CliError& e) {
+        print_error(e.tag, e.what());
+        return exit_code_for_error_tag(e.tag);
+    } catch (const std::exception& e) {
+        print_error("error", e.what());
+        return exit_error;
+    }
+    return exit_usage;
+}

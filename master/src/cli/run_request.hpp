@@ -1,0 +1,34 @@
+// The first message of a `GET /api/v1/run` WebSocket: what to run, where and how.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace remsh::cli {
+
+struct RunRequest {
+    std::string agent;
+    std::vector<std::string> argv;    // used when `shell` is unset
+    std::optional<std::string> shell;  // a shell line instead of argv
+    std::optional<std::string> cwd;
+    std::vector<std::pair<std::string, std::string>> env;  // later entries win
+    std::optional<std::int64_t> timeout_s;
+    bool with_stdin = true;  // "stdin": the client sends stdin (at least its end)
+    struct Size {
+        int cols = 80;
+        int rows = 24;
+    };
+    std::optional<Size> pty;
+};
+
+// {"agent":..,"argv":[..],"cwd":..,"env":{..},"timeout_s":..,"stdin":true,"pty":{..}}
+std::string run_request_json(const RunRequest& request);
+
+// "K=V" -> {"K","V"} (V may be empty or hold '='); nullopt without '=' or with an empty K.
+std::optional<std::pair<std::string, std::string>> split_env_assignment(std::string_view text);
+
+}  // namespace remsh::cli
