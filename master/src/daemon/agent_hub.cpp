@@ -37,9 +37,10 @@ protocol::Capabilities master_capabilities() {
   return caps;
 }
 
-std::vector<protocol::Codec> agree_codecs(const std::vector<protocol::Codec>& theirs) {
+std::vector<protocol::Codec> agree_codecs(const std::vector<protocol::Codec>& ours,
+                                          const std::vector<protocol::Codec>& theirs) {
   std::vector<protocol::Codec> out;
-  for (protocol::Codec c : protocol::default_codecs()) {
+  for (protocol::Codec c : ours) {
     if (std::find(theirs.begin(), theirs.end(), c) != theirs.end()) out.push_back(c);
   }
   return out;
@@ -179,6 +180,7 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
   protocol::Hello hello;
   hello.software = "remsh-master/0.1.0";
   hello.capabilities = master_capabilities();
+  hello.capabilities.codecs = options_.codecs;
   protocol::MasterHandshake hs(hello);
   hs.start();
 
@@ -230,7 +232,7 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
       }
       // Resume the agent's session if it asks for the one we still hold.
       protocol::Welcome welcome;
-      welcome.codecs = agree_codecs(h.capabilities.codecs);
+      welcome.codecs = agree_codecs(options_.codecs, h.capabilities.codecs);
       welcome.keepalive_s = std::max(hello.capabilities.keepalive_s, h.capabilities.keepalive_s);
       welcome.dead_after_s = 3 * welcome.keepalive_s;
       auto existing = find(*h.agent);

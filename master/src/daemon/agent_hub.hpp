@@ -24,6 +24,7 @@ struct AgentHubOptions {
   bool plaintext = false;                    // --insecure-plaintext (loopback tests)
   std::chrono::seconds resume_grace{300};
   std::string advertised_address;            // put in enrolment tokens; default: listen address
+  std::vector<protocol::Codec> codecs = protocol::default_codecs();  // accepted, by preference
 };
 
 class AgentHub {

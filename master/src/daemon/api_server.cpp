@@ -325,6 +325,7 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws) {
         json::value command = request.shell ? json::value(*request.shell) : json::value(json::array(request.argv.begin(), request.argv.end()));
         const std::int64_t id = state_.storage().create_command(name, json::serialize(command), request.cwd, now_ms());
         run = std::make_shared<CommandRun>(id, state_.storage(), link);
+        run->set_pty(request.pty.has_value());
         remember(run);
         run->watch(out);
         if (!link->start(request, run)) {

@@ -191,13 +191,13 @@ void CommandRun::pump_input() {
   auto link = link_.lock();
   if (!link || finished_ || input_ended_ || !link->session().channel_open(channel_)) return;
   while (!input_backlog_.empty()) {
-    std::size_t n = link->session().send_data(channel_, protocol::stream_id::stdin_,
+    std::size_t n = link->session().send_data(channel_, input_stream_,
                                               protocol::ByteView{input_backlog_});
     if (n == 0) break;
     input_backlog_.erase(input_backlog_.begin(), input_backlog_.begin() + static_cast<long>(n));
   }
   if (input_backlog_.empty() && input_eof_pending_) {
-    link->session().send_data(channel_, protocol::stream_id::stdin_, {}, true);
+    link->session().send_data(channel_, input_stream_, {}, true);
     input_ended_ = true;
   }
   link->wake();

@@ -41,6 +41,8 @@ class CommandRun : public std::enable_shared_from_this<CommandRun> {
   std::uint32_t channel() const { return channel_; }
   bool finished() const { return finished_; }
   void set_channel(std::uint32_t channel) { channel_ = channel; }
+  // With a pty, input goes to the terminal stream (3), not stdin (0).
+  void set_pty(bool pty) { input_stream_ = pty ? protocol::stream_id::tty : protocol::stream_id::stdin_; }
 
   void watch(std::shared_ptr<OutputWatcher> watcher);
 
@@ -80,6 +82,7 @@ class CommandRun : public std::enable_shared_from_this<CommandRun> {
   std::vector<std::uint8_t> input_backlog_;
   bool input_ended_ = false;
   bool input_eof_pending_ = false;
+  std::uint8_t input_stream_ = protocol::stream_id::stdin_;
 
  public:
   // Sends input that waited for credit; called by AgentLink on ChannelCredit.

@@ -9,7 +9,10 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <iostream>
+
+#include "remsh/protocol/stream_codec.hpp"
 
 #include "daemon/agent_hub.hpp"
 #include "daemon/api_server.hpp"
@@ -51,6 +54,11 @@ int main(int argc, char** argv) {
                  "(default: the agents-listen address, or this host's name when it is 0.0.0.0)");
   app.add_option("--resume-grace", grace_s, "seconds a disconnected agent's session is kept for it to resume")->capture_default_str()
       ->check(CLI::Range(1, 86400));
+  std::string codecs = "zstd,deflate";
+  app.add_option("--codecs", codecs,
+                 "stream codecs to accept from agents, by preference (deflate is always "
+                 "included: every agent has it)")
+      ->capture_default_str();
   app.add_flag("--insecure-plaintext", plaintext,
                "agents connect without TLS (loopback tests only; agents need the same flag)");
   CLI11_PARSE(app, argc, argv);
@@ -67,6 +75,22 @@ int main(int argc, char** argv) {
     return 2;
   }
   hub_options.plaintext = plaintext;
+  hub_options.codecs.clear();
+  for (std::size_t pos = 0; pos <= codecs.size();) {
+    std::size_t comma = codecs.find(',', pos);
+    if (comma == std::string::npos) comma = codecs.size();
+    auto codec = remsh::protocol::codec_from_name(codecs.substr(pos, comma - pos));
+    if (!codec || *codec == remsh::protocol::Codec::none) {
+      std::cerr << "remsh-master: unknown codec in --codecs " << codecs << " (zstd, deflate)\n";
+      return 2;
+    }
+    hub_options.codecs.push_back(*codec);
+    pos = comma + 1;
+  }
+  if (std::find(hub_options.codecs.begin(), hub_options.codecs.end(),
+                remsh::protocol::Codec::deflate) == hub_options.codecs.end()) {
+    hub_options.codecs.push_back(remsh::protocol::Codec::deflate);
+  }
   hub_options.resume_grace = std::chrono::seconds(grace_s);
   hub_options.advertised_address = advertise;
   if (advertise.empty() && (hub_options.listen_host == "0.0.0.0" || hub_options.listen_host == "::")) {

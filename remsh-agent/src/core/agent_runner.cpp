@@ -1,0 +1,395 @@
+#include "core/agent_runner.hpp"
+
+#include "core/exec_channel.hpp"
+#include "core/handshake_driver.hpp"
+#include "core/log.hpp"
+#include "platform/first_of.hpp"
+#include "platform/random.hpp"
+#include "platform/transport.hpp"
+#include "remsh/protocol/auth.hpp"
+#include "remsh/protocol/handshake.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <cstdio>
+
+#ifndef REMSH_VERSION
+#define REMSH_VERSION "0"
+#endif
+
+namespace remsh::agent {
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using protocol::ErrorTag;
+using protocol::ProtocolError;
+
+namespace {
+
+constexpr const char* kSoftware = "remsh-agent/" REMSH_VERSION;
+constexpr auto kTick = std::chrono::seconds(1);
+constexpr auto kFlushGrace = std::chrono::seconds(2);  // for a goodbye or error before closing
+constexpr std::size_t kReadBuffer = 64 * 1024;
+
+std::string seconds_text(std::chrono::milliseconds d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(d.count()) / 1000.0);
+  return buf;
+}
+
+}  // namespace
+
+// One TCP/TLS connection of the session: lives from the welcome to the close.
+struct AgentRunner::Connection {
+  Connection(const asio::any_io_executor& executor, std::unique_ptr<Transport> t)
+      : transport(std::move(t)), tick(executor) {}
+
+  std::unique_ptr<Transport> transport;
+  asio::steady_timer tick;
+  Clock::time_point established = Clock::now();
+  Clock::time_point last_received = established;
+  Clock::time_point last_sent = established;
+  bool ended = false;
+  bool flush_first = false;  // write what is queued (a goodbye, an error) before closing
+  bool closed = false;
+  std::string reason;  // why it ended, for the log
+};
+
+struct AgentRunner::Established {
+  std::unique_ptr<Transport> transport;
+  protocol::ByteBuffer leftover;  // the session's first bytes, read with the welcome
+};
+
+AgentRunner::AgentRunner(asio::any_io_executor executor, RunnerOptions options)
+    : executor_(std::move(executor)),
+      options_(std::move(options)),
+      secret_(protocol::from_hex(options_.config.secret).value_or(std::vector<std::uint8_t>{})),
+      writer_wake_(executor_),
+      send_ready_(executor_),
+      stop_wake_(executor_),
+      backoff_(options_.backoff),
+      backoff_timer_(executor_),
+      jitter_(std::random_device{}()) {}
+
+AgentRunner::~AgentRunner() { abandon_channels(); }
+
+// ---- the reconnect loop ----
+
+asio::awaitable<void> AgentRunner::run() {
+  while (!stopping_) {
+    std::string why;
+    bool served = false;
+    Clock::duration lasted{};
+    try {
+      auto first = co_await first_of(establish(), wait_for_stop());
+      if (first.index() == 1) break;
+      Established est = std::move(std::get<0>(first));
+      Connection connection(executor_, std::move(est.transport));
+      connection_ = &connection;
+      co_await serve(connection, std::move(est.leftover));
+      connection_ = nullptr;
+      served = true;
+      why = connection.reason;
+      lasted = Clock::now() - connection.established;
+    } catch (const std::exception& e) {
+      connection_ = nullptr;
+      why = e.what();
+    }
+    // Unsent bytes belong to the dead connection; sequenced frames wait in the replay buffer.
+    if (session_) session_->connection_lost();
+    if (stopping_) break;
+    log_line((served ? "connection lost: " : "connection failed: ") + why);
+    if (served) backoff_.connection_ended(lasted);
+    const auto delay = backoff_.next(std::uniform_real_distribution<double>(0.0, 1.0)(jitter_));
+    log_line("reconnecting in " + seconds_text(delay));
+    backoff_timer_.expires_after(delay);
+    boost::system::error_code ignored;  // stop() cancels the wait
+    co_await backoff_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+  log_line("stopped");
+}
+
+asio::awaitable<void> AgentRunner::wait_for_stop() {
+  const asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+  while (!stopping_) {
+    co_await stop_wake_.wait();
+    // Cancelled because establish() finished first: end, or the group never completes.
+    if (state.cancelled() != asio::cancellation_type::none) co_return;
+  }
+}
+
+void AgentRunner::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  log_line("stopping: ending " + std::to_string(channels_.size()) + " channel(s)");
+  abandon_channels();
+  if (connection_ && !connection_->ended && session_) {
+    session_->send_control(0, protocol::Goodbye{"agent shutting down"}.to_json());
+    end_connection(*connection_, "agent shutting down", /*flush=*/true);
+  }
+  stop_wake_.notify();
+  backoff_timer_.cancel();
+}
+
+// ---- connect and handshake ----
+
+protocol::Capabilities AgentRunner::local_capabilities() const {
+  protocol::Capabilities caps;  // zstd + deflate, default sizes
+  caps.resume = true;
+  caps.pty = true;
+  return caps;
+}
+
+asio::awaitable<AgentRunner::Established> AgentRunner::establish() {
+  const AgentConfig& config = options_.config;
+  if (config.plaintext && !options_.allow_plaintext) {
+    throw std::runtime_error("the master is configured as plaintext; refusing without --insecure-plaintext");
+  }
+  TransportOptions transport_options{config.master, config.plaintext, config.fingerprint,
+                                     options_.connect_timeout};
+  std::unique_ptr<Transport> transport = co_await connect_transport(executor_, transport_options);
+  log_line("connected to " + config.master + " (" + transport->peer() +
+           (config.plaintext ? ", plaintext)" : ", TLS)"));
+
+  protocol::Hello hello;
+  hello.software = kSoftware;
+  hello.capabilities = local_capabilities();
+  hello.nonce = random_hex(32);
+  if (session_) hello.resume = protocol::ResumeRequest{session_id_, session_->received()};
+  protocol::AgentHandshake handshake(hello, protocol::AgentCredentials{config.name, secret_},
+                                     std::nullopt);
+  co_await drive_handshake(*transport, handshake, options_.handshake_timeout);
+
+  const protocol::Welcome& welcome = handshake.welcome();
+  keepalive_s_ = welcome.keepalive_s;
+  dead_after_s_ = welcome.dead_after_s;
+  if (welcome.resumed && session_ && welcome.session == session_id_) {
+    session_->connection_lost();
+    if (auto error = session_->resume(welcome.received)) {
+      // We cannot give the master what it lacks: tell it, and start clean next time.
+      protocol::ByteBuffer frame;
+      protocol::append_frame(frame, {.type = protocol::FrameType::control},
+                             protocol::as_bytes(protocol::serialize(protocol::ErrorMessage::from(*error).to_json())));
+      abandon_channels();
+      session_.reset();
+      session_id_.clear();
+      try {
+        co_await transport->write(asio::buffer(frame.data(), frame.size()));
+      } catch (const std::exception&) {
+        // best effort
+      }
+      throw std::runtime_error("cannot resume: " + error->describe());
+    }
+    log_line("session " + session_id_ + " resumed (replaying " +
+             std::to_string(session_->outgoing().size()) + " bytes)");
+  } else {
+    if (session_) {
+      log_line("session " + session_id_ + " was not resumed: ending its " +
+               std::to_string(channels_.size()) + " channel(s)");
+      abandon_channels();
+    }
+    protocol::SessionConfig session_config;
+    session_config.is_master = false;
+    session_config.local = local_capabilities();
+    session_config.remote = handshake.master_hello().capabilities;
+    session_config.codecs = welcome.codecs;
+    session_ = std::make_unique<protocol::Session>(std::move(session_config));
+    session_id_ = welcome.session;
+    log_line("session " + session_id_ + " started");
+  }
+  co_return Established{std::move(transport), handshake.take_leftover()};
+}
+
+// ---- serving one connection ----
+
+asio::awaitable<void> AgentRunner::serve(Connection& c, protocol::ByteBuffer leftover) {
+  if (!leftover.empty()) receive(c, leftover.view());
+  send_ready_.notify();  // channels that waited through the outage may go on
+  wake_writer();         // the replay, and whatever was produced meanwhile
+  // All three run until the connection ends; each ends it (end_connection) on its way out,
+  // which wakes the others. (`&&` would also cancel the others if one threw.)
+  co_await (reader(c) && writer(c) && ticker(c));
+}
+
+void AgentRunner::end_connection(Connection& c, std::string why, bool flush) {
+  if (c.ended) return;
+  c.ended = true;
+  c.reason = std::move(why);
+  c.flush_first = flush;
+  if (!flush) {
+    c.transport->close();
+    c.closed = true;
+  }
+  writer_wake_.notify();
+  c.tick.cancel();
+}
+
+asio::awaitable<void> AgentRunner::reader(Connection& c) {
+  std::vector<std::uint8_t> buf(kReadBuffer);
+  while (!c.ended) {
+    std::size_t n = 0;
+    try {
+      n = co_await c.transport->read_some(asio::buffer(buf));
+    } catch (const boost::system::system_error& e) {
+      end_connection(c, e.code() == asio::error::eof ? "the master closed the connection" : e.code().message(),
+                     false);
+      break;
+    } catch (const std::exception& e) {
+      end_connection(c, e.what(), false);
+      break;
+    }
+    if (c.ended) break;
+    c.last_received = Clock::now();
+    receive(c, protocol::ByteView{buf.data(), n});
+  }
+}
+
+void AgentRunner::receive(Connection& c, protocol::ByteView bytes) {
+  auto error = session_->receive(bytes);
+  // Frames before a bad one were accepted (and count as received): act on them.
+  dispatch_events(c);
+  if (error) {
+    send_connection_error(*error);
+    end_connection(c, "protocol error: " + error->describe(), /*flush=*/true);
+  }
+  send_ready_.notify();  // credit or ACKs may have arrived
+  if (!session_->outgoing().empty()) wake_writer();
+}
+
+asio::awaitable<void> AgentRunner::writer(Connection& c) {
+  for (;;) {
+    while (!c.ended && session_->outgoing().empty()) co_await writer_wake_.wait();
+    if (c.ended && (!c.flush_first || c.closed || session_->outgoing().empty())) break;
+    const bool last = c.ended;  // flushing a goodbye or an error: one write, then close
+    protocol::ByteBuffer chunk;
+    std::swap(chunk, session_->outgoing());
+    try {
+      co_await c.transport->write(asio::buffer(chunk.data(), chunk.size()));
+    } catch (const std::exception& e) {
+      end_connection(c, std::string("writing: ") + e.what(), false);
+      break;
+    }
+    c.last_sent = Clock::now();
+    if (last) break;
+  }
+  c.transport->close();
+  c.closed = true;
+  c.tick.cancel();
+}
+
+asio::awaitable<void> AgentRunner::ticker(Connection& c) {
+  while (!c.ended) {
+    c.tick.expires_after(kTick);
+    boost::system::error_code ignored;
+    co_await c.tick.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    if (c.ended) break;
+    const auto now = Clock::now();
+    if (now - c.last_received >= std::chrono::seconds(dead_after_s_)) {
+      const std::string why = "nothing received from the master for " + std::to_string(dead_after_s_) + " s";
+      send_connection_error({ErrorTag::keepalive_timeout, why});
+      end_connection(c, why, /*flush=*/true);
+      break;
+    }
+    session_->flush_ack();
+    if (now - c.last_sent >= std::chrono::seconds(keepalive_s_)) session_->send_ping(++ping_token_);
+    if (!session_->outgoing().empty()) wake_writer();
+  }
+  // A goodbye or error being flushed gets a short grace; then the connection closes anyway.
+  if (c.flush_first && !c.closed) {
+    c.tick.expires_after(kFlushGrace);
+    boost::system::error_code ignored;
+    co_await c.tick.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    c.transport->close();
+    c.closed = true;
+  }
+}
+
+// An error on channel 0 that ends the connection: unsequenced, since the session itself
+// is what failed (docs/protocol.md 12).
+void AgentRunner::send_connection_error(const ProtocolError& error) {
+  const std::string text = protocol::serialize(protocol::ErrorMessage::from(error).to_json());
+  protocol::append_frame(session_->outgoing(), {.type = protocol::FrameType::control},
+                         protocol::as_bytes(text));
+  wake_writer();
+}
+
+// ---- session events ----
+
+void AgentRunner::dispatch_events(Connection& c) {
+  while (auto event = session_->poll()) {
+    if (auto* m = std::get_if<protocol::ChannelMessage>(&*event)) {
+      if (m->message.type == "open") {
+        open_channel(m->channel, m->message);
+      } else if (auto it = channels_.find(m->channel); it != channels_.end()) {
+        auto channel = it->second;  // it may erase itself from the table
+        channel->on_message(m->message);
+      } else if (m->message.type != "close" && session_->channel_open(m->channel)) {
+        session_->fail_channel(m->channel, {ErrorTag::internal, "channel has no handler"});
+      } else if (m->message.type == "close") {
+        session_->close_channel(m->channel);
+      }
+    } else if (auto* d = std::get_if<protocol::ChannelData>(&*event)) {
+      if (auto it = channels_.find(d->channel); it != channels_.end()) {
+        auto channel = it->second;
+        channel->on_data(std::move(*d));
+      } else {
+        session_->consumed(d->channel, d->bytes.size());
+      }
+    } else if (std::holds_alternative<protocol::ChannelCredit>(*event)) {
+      send_ready_.notify();
+    } else if (auto* f = std::get_if<protocol::ChannelFailed>(&*event)) {
+      log_line("channel " + std::to_string(f->channel) + " failed: " + f->error.describe());
+      if (auto it = channels_.find(f->channel); it != channels_.end()) {
+        auto channel = it->second;
+        channel->on_failed();
+      }
+    } else if (auto* closed = std::get_if<protocol::ChannelClosed>(&*event)) {
+      channels_.erase(closed->channel);
+    } else if (auto* cm = std::get_if<protocol::ConnectionMessage>(&*event)) {
+      const auto& body = cm->message.body;
+      if (cm->message.type == "goodbye") {
+        auto g = protocol::Goodbye::parse(body);
+        const auto* goodbye = std::get_if<protocol::Goodbye>(&g);
+        end_connection(c, "the master said goodbye" + (goodbye ? ": " + goodbye->reason : std::string()), false);
+      } else {
+        auto e = protocol::ErrorMessage::parse(body);
+        const auto* error = std::get_if<protocol::ErrorMessage>(&e);
+        end_connection(c, "the master sent an error" + (error ? ": " + error->tag + ": " + error->message : std::string()),
+                       false);
+      }
+    }
+  }
+}
+
+void AgentRunner::open_channel(std::uint32_t id, const protocol::ControlMessage& open) {
+  auto kind = open.body.find("kind");
+  if (kind == open.body.end() || !kind->value().is_string() || kind->value().get_string() != "exec") {
+    session_->fail_channel(id, {ErrorTag::unsupported, "this agent runs only exec channels"});
+    wake_writer();
+    return;
+  }
+  auto parsed = protocol::ExecRequest::parse(open.body);
+  if (auto* error = std::get_if<ProtocolError>(&parsed)) {
+    session_->fail_channel(id, *error);
+    wake_writer();
+    return;
+  }
+  ChannelHost& host = *this;
+  auto channel = std::make_shared<ExecChannel>(host, id, options_.config.work_dir);
+  channels_[id] = channel;
+  channel->start(std::get<protocol::ExecRequest>(parsed));
+}
+
+void AgentRunner::channel_finished(std::uint32_t channel) { channels_.erase(channel); }
+
+void AgentRunner::abandon_channels() {
+  auto channels = std::move(channels_);
+  channels_.clear();
+  for (auto& [id, channel] : channels) channel->abandon();
+  send_ready_.notify();
+}
+
+}  // namespace remsh::agent

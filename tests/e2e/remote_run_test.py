@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""End-to-end tests of remote run (issue: agent, master and CLI). One test per ctest entry:
+    remote_run_test.py NAME     (REMSH_BUILD_DIR points at the build)
+"""
+import os
+import signal
+import subprocess
+import threading
+import time
+
+from harness import Cluster, binary, rss_kb, run_tests, sha256, wait_until
+
+TESTS = {}
+
+
+def test(fn):
+    TESTS[fn.__name__] = fn
+    return fn
+
+
+def plaintext(fn):
+    fn.plaintext = True
+    return fn
+
+
+@test
+def output_streams_and_exit_code(c: Cluster):
+    c.start_master()
+    c.add_agent("a1")
+    r = c.remsh("run", "a1", "--", "sh", "-c", "echo out; echo err >&2; exit 7")
+    assert r.returncode == 7, r
+    assert r.stdout == b"out\n", r.stdout
+    assert r.stderr == b"err\n", r.stderr
+
+
+@test
+def all_byte_values_on_stdout_and_stderr(c: Cluster):
+    c.start_master()
+    c.add_agent("a1")
+    data = bytes(range(256)) * 64
+    script = "import sys; d=bytes(range(256))*64; sys.stdout.buffer.write(d); sys.stderr.buffer.write(d[::-1])"
+    r = c.remsh("run", "a1", "--", "python3", "-c", script)
+    assert r.returncode == 0, r.stderr[-300:]
+    assert r.stdout == data
+    assert r.stderr == data[::-1]
+
+
+@test
+def exit_codes_and_signals(c: Cluster):
+    c.start_master()
+    c.add_agent("a1")
+    for code in (0, 1, 255):
+        r = c.remsh("run", "a1", "--", "sh", "-c", f"exit {code}")
+        assert r.returncode == code, (code, r)
+    r = c.remsh("run", "a1", "--", "sh", "-c", "kill -9 $$")
+    assert r.returncode == 137, r
+    r = c.remsh("run", "a1", "--", "sh", "-c", "kill -TERM $$")
+    assert r.returncode == 143, r
+
+
+@test
+def missing_program_is_exec_failed(c: Cluster):
+    c.start_master()
+    c.add_agent("a1")
+    r = c.remsh("run", "a1", "--", "/nonexistent/program")
+    assert r.returncode != 0
+    assert b"exec-failed" in r.stderr, r.stderr
+    r = c.remsh("run", "nosuchagent", "--", "true")
+    assert r.returncode != 0 and b"agent-unknown" in r.stderr, r
+
+
+@test
+def stdin_is_passed_through(c: Cluster):
+    c.start_master()
+    c.add_agent("a1")
+    r = c.remsh("run", "a1", "--", "cat", input=b"hello-stdin\n")
+    assert r.stdout == b"hello-stdin\n", r
+    big = os.urandom(3_000_000)
+    r = c.remsh("run", "a1", "--", "sha256sum", input=big)
+    assert r.stdout.split()[0].decode() == sha256(big), r
+
+
+@test
+def big_output_is_byte_exact_live_and_stored(c: Cluster):
+    c.start_master()
+    work = c.add_agent("a1")
+    src = os.path.join(work, "big.bin")
+    with open(src, "wb") as f:
+        for _ in range(100):
+            f.write(os.urandom(1_000_000))
+    want = sha256(open(src, "rb").read())
+    p = c.remsh_popen("run", "a1", "--", "cat", "big.bin", stdout=subprocess.PIPE)
+    h = __import__("hashlib").sha256()
+    while True:
+        chunk = p.stdout.read(1 << 20)
+        if not chunk:
+            break
+        h.update(chunk)
+    assert p.wait(timeout=120) == 0
+    assert h.hexdigest() == want
+    listing = c.remsh("logs").stdout.decode().strip().splitlines()
+    cid = listing[-1].split()[0]
+    r = c.remsh("logs", cid, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert sha256(r.stdout) == want
+
+
+@test
+def timeout_kills_the_process_tree(c: Cluster):
+    c.start_master()
+    work = c.add_agent("a1")
+    pidfile = os.path.join(work, "grandchild.pid")
+    start = time.monotonic()
+    r = c.remsh("run", "a1", "--timeout", "2", "--", "sh", "-c",
+                f"sh -c 'trap \"\" TERM; echo $$ > {pidfile}; sleep 300' & sleep 300")
+    took = time.monotonic() - start
+    assert r.returncode != 0
+    assert took < 30, took
+    pid = int(open(pidfile).read())
+    wait_until("the grandchild to die", lambda: not os.path.exists(f"/proc/{pid}"), 10)
+
+
+@test
+def eight_concurrent_commands(c: Cluster):
+    c.start_master()
+    c.add_agent("a1")
+    results = {}
+
+    def one(i):
+        results[i] = c.remsh("run", "a1", "--", "sh", "-c", f"sleep 0.5; seq 1 {20000 + i}; exit {i}")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for i in range(8):
+        r = results[i]
+        assert r.returncode == i, (i, r.stderr)
+        want = "".join(f"{n}\n" for n in range(1, 20001 + i)).encode()
+        assert r.stdout == want, i
+    assert time.monotonic() - start < 30
+
+
+@test
+def slow_reader_bounds_agent_memory(c: Cluster):
+    c.start_master()
+    c.add_agent("a1")
+    agent = c.agents["a1"]
+    base = rss_kb(agent.pid)
+    # 300 MB of incompressible output, read 64 KiB every 20 ms for 4 s: the agent must stop
+    # reading the pipe rather than buffer it.
+    p = c.remsh_popen("run", "a1", "--", "sh", "-c", "head -c 300000000 /dev/urandom",
+                      stdout=subprocess.PIPE)
+    peak = 0
+    end = time.monotonic() + 4
+    got = 0
+    while time.monotonic() < end:
+        got += len(p.stdout.read(65536))
+        time.sleep(0.02)
+        peak = max(peak, rss_kb(agent.pid))
+    p.kill()
+    p.wait()
+    assert got > 0
+    assert peak - base < 64 * 1024, f"agent RSS grew by {peak - base} KiB with a slow reader"
+
+
+@test
+def wrong_fingerprint_is_refused(c: Cluster):
+    c.start_master()
+    import base64
+    import json
+    tok = c.token()
+    body = tok[len("remsh1_"):]
+    raw = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    raw["f"] = "0" * 64
+    forged = "remsh1_" + base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+    r, cfg, work = c.enroll("evil", token=forged)
+    assert r.returncode != 0
+    assert b"fingerprint" in (r.stderr + r.stdout), r
+
+
+@test
+def wrong_secret_is_refused(c: Cluster):
+    c.start_master()
+    r, cfg, work = c.enroll("a1")
+    assert r.returncode == 0, r
+    import json
+    path = os.path.join(cfg, "agent.json")
+    conf = json.load(open(path))
+    conf["secret"] = "0" * 64
+    json.dump(conf, open(path, "w"))
+    c.start_agent("a1", cfg)
+    wait_until("the master to refuse the agent",
+               lambda: "auth-failed" in c.log("agent-a1.log") or "auth" in c.log("master.log"), 20)
+    assert c.agent_state("a1") != "online"
+
+
+@test
+def plaintext_agent_refused_by_tls_master(c: Cluster):
+    c.start_master()
+    tok = c.token()
+    args = [binary("remsh-agent"), "enroll", tok, "--config-dir", os.path.join(c.tmp, "cfg"),
+            "--name", "p", "--insecure-plaintext"]
+    # A TLS token with the plaintext flag: the agent still speaks TLS and pins; a plaintext
+    # client against the TLS port gets nowhere.
+    import socket as s
+    sock = s.create_connection(("127.0.0.1", c.agent_port), timeout=5)
+    sock.sendall(b"remsh\0\0\1")
+    sock.settimeout(5)
+    try:
+        data = sock.recv(100)
+    except OSError:
+        data = b""
+    sock.close()
+    assert not data.startswith(b"remsh"), data
+    del args
+
+
+@test
+def token_is_single_use_by_default(c: Cluster):
+    c.start_master()
+    tok = c.token()
+    r1, _, _ = c.enroll("a1", token=tok)
+    assert r1.returncode == 0, r1
+    r2, _, _ = c.enroll("a2", token=tok)
+    assert r2.returncode != 0
+    assert b"used up" in r2.stderr + r2.stdout, r2
+
+
+@test
+def agent_reconnects_after_master_restart(c: Cluster):
+    c.start_master()
+    c.add_agent("a1")
+    c.stop_master()
+    c.start_master()
+    c.wait_online("a1", timeout=40)
+    r = c.remsh("run", "a1", "--", "echo", "back")
+    assert r.stdout == b"back\n", r
+
+
+@test
+def master_unreachable_is_a_clear_error(c: Cluster):
+    env = c.env()
+    env["REMSH_MASTER"] = "http://127.0.0.1:1"
+    env["REMSH_TOKEN"] = "x"
+    env.pop("REMSH_TOKEN_FILE", None)
+    r = subprocess.run([binary("remsh"), "agents"], env=env, capture_output=True, timeout=30)
+    assert r.returncode != 0
+    assert b"unreachable" in r.stderr, r.stderr
+
+
+@test
+@plaintext
+def plaintext_mode_works_when_both_sides_ask(c: Cluster):
+    c.start_master()
+    c.add_agent("a1")
+    r = c.remsh("run", "a1", "--", "echo", "plain")
+    assert r.stdout == b"plain\n", r
+
+
+if __name__ == "__main__":
+    run_tests(TESTS)
