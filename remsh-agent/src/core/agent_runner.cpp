@@ -4,6 +4,7 @@
 #include "core/handshake_driver.hpp"
 #include "core/log.hpp"
 #include "platform/first_of.hpp"
+#include "platform/host_facts.hpp"
 #include "platform/random.hpp"
 #include "platform/transport.hpp"
 #include "remsh/protocol/auth.hpp"
@@ -158,6 +159,7 @@ asio::awaitable<AgentRunner::Established> AgentRunner::establish() {
   hello.software = kSoftware;
   hello.capabilities = local_capabilities();
   hello.nonce = random_hex(32);
+  hello.facts = host_facts();
   if (session_) hello.resume = protocol::ResumeRequest{session_id_, session_->received()};
   protocol::AgentHandshake handshake(hello, protocol::AgentCredentials{config.name, secret_},
                                      std::nullopt);
