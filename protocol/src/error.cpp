@@ -38,6 +38,12 @@ constexpr std::array kTags{
     TagEntry{ErrorTag::exists, "exists", false},
     TagEntry{ErrorTag::path_outside_workdir, "path-outside-workdir", false},
     TagEntry{ErrorTag::io_error, "io-error", false},
+    TagEntry{ErrorTag::disk_full, "disk-full", false},
+    TagEntry{ErrorTag::not_a_directory, "not-a-directory", false},
+    TagEntry{ErrorTag::is_a_directory, "is-a-directory", false},
+    TagEntry{ErrorTag::permission_denied, "permission-denied", false},
+    TagEntry{ErrorTag::verify_failed, "verify-failed", false},
+    TagEntry{ErrorTag::bad_archive, "bad-archive", false},
 };
 
 // The table is indexed by the enum's value; keep both in the same order.
@@ -48,7 +54,7 @@ constexpr bool table_in_enum_order() {
   return true;
 }
 static_assert(table_in_enum_order());
-static_assert(kTags.size() == static_cast<std::size_t>(ErrorTag::io_error) + 1);
+static_assert(kTags.size() == static_cast<std::size_t>(ErrorTag::bad_archive) + 1);
 
 const TagEntry& entry(ErrorTag tag) { return kTags[static_cast<std::size_t>(tag)]; }
 

@@ -1,5 +1,7 @@
 #include "remsh/protocol/messages.hpp"
 
+#include "remsh/protocol/fs_request.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -18,7 +20,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::size_t kMaxNameLength = 256;
-constexpr std::size_t kMaxPathLength = 4096;
 
 template <typename T>
 Parsed<T> finish(const JsonFields& fields, T value) {
@@ -468,7 +469,9 @@ std::optional<ProtocolError> validate_control(const ControlMessage& m) {
   if (m.type == "opened") return check<Opened>(b);
   if (m.type == "signal") return check<Signal>(b);
   if (m.type == "resize") return check<Resize>(b);
-  if (m.type == "result") return check<ExecResult>(b);
+  // Without the channel's kind: a result with a reason is exec's; fs results are objects
+  // whose fields depend on the operation (docs/protocol.md 9.6).
+  if (m.type == "result") return b.contains("reason") ? check<ExecResult>(b) : std::nullopt;
   if (m.type == "close") return std::nullopt;
   if (m.type == "open") {
     auto it = b.find("kind");
@@ -476,6 +479,7 @@ std::optional<ProtocolError> validate_control(const ControlMessage& m) {
       return ProtocolError{ErrorTag::bad_message, "open.kind: is required"};
     }
     if (it->value().get_string() == "exec") return check<ExecRequest>(b);
+    if (it->value().get_string() == "fs") return check<FsRequest>(b);
     return ProtocolError{ErrorTag::unsupported,
                          "unknown channel kind \"" + std::string(it->value().get_string()) + "\""};
   }

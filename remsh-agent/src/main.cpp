@@ -76,7 +76,14 @@ int main(int argc, char** argv) {
   enroll_cmd->add_option("token", enroll_options.token, "the token from `remsh token create`")->required();
   enroll_cmd->add_option("--config-dir", enroll_dir, "where to save agent.json")->required();
   enroll_cmd->add_option("--name", name, "the agent's name (default: the host name)");
-  enroll_cmd->add_option("--work-dir", work_dir, "where commands run (default: CONFIG_DIR/work)");
+  enroll_cmd->add_option("--work-dir", work_dir, "where commands run and the root of every relative path the master gives (default: CONFIG_DIR/work)");
+  std::vector<std::string> allow_paths;
+  enroll_cmd->add_option("--allow-path", allow_paths,
+                         "let the master's file operations reach this directory outside the work "
+                         "directory too (repeat for several; saved in agent.json, which only the "
+                         "owner can change)")
+      ->allow_extra_args(false)
+      ->type_name("DIR");
   enroll_cmd->add_flag("--insecure-plaintext", enroll_options.allow_plaintext,
                        "accept a token for a master without TLS (loopback tests only)");
 
@@ -97,6 +104,7 @@ int main(int argc, char** argv) {
     enroll_options.config_dir = enroll_dir;
     if (!name.empty()) enroll_options.name = name;
     if (!work_dir.empty()) enroll_options.work_dir = work_dir;
+    for (const auto& p : allow_paths) enroll_options.allowed_paths.emplace_back(p);
     return enroll(enroll_options);
   }
   return run_agent(run_dir, run_plaintext);

@@ -21,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (auto* d = std::get_if<ChannelData>(&*event)) {
       session.consumed(d->channel, d->bytes.size());
     } else if (auto* m = std::get_if<ChannelMessage>(&*event)) {
-      if (m->message.type == "open") {
+      // A later frame may have failed the channel already (the agent checks the same).
+      if (m->message.type == "open" && session.channel_open(m->channel)) {
         session.send_control(m->channel, Opened{}.to_json());
         session.send_data(m->channel, 1, as_bytes("output"), true);
       } else if (m->message.type == "close") {

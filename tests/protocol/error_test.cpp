@@ -5,7 +5,7 @@
 using namespace remsh::protocol;
 
 TEST_CASE("error tags round-trip through their wire names", "[error]") {
-  for (int i = 0; i <= static_cast<int>(ErrorTag::io_error); ++i) {
+  for (int i = 0; i <= static_cast<int>(ErrorTag::bad_archive); ++i) {
     auto tag = static_cast<ErrorTag>(i);
     auto name = tag_name(tag);
     CAPTURE(name);

@@ -7,6 +7,7 @@
 #include "remsh/protocol/messages.hpp"
 #include "remsh/protocol/sequence.hpp"
 #include "remsh/protocol/stream_codec.hpp"
+#include "remsh/protocol/tree_archive.hpp"
 #include "test_bytes.hpp"
 
 using namespace remsh::protocol;
@@ -184,4 +185,60 @@ TEST_CASE("vectors: auth", "[vectors]") {
   REQUIRE(proof == str(v.at("proof_hex")));
   REQUIRE(verify_auth_proof(stored, str(v.at("agent")), str(v.at("agent_nonce")),
                             str(v.at("master_nonce")), proof));
+}
+
+namespace {
+
+// Records what a reader decodes, in the vectors' terms.
+struct RecordingHandler : TreeArchiveHandler {
+  json::array entries;
+  std::string content;
+  std::optional<ProtocolError> on_entry(const TreeEntry& e) override {
+    json::object o{{"path", e.path}, {"mode", e.mode}, {"mtime_ms", e.mtime_ms}};
+    o["type"] = e.type == TreeEntryType::directory ? "directory" : e.type == TreeEntryType::file ? "file" : "symlink";
+    if (e.type == TreeEntryType::file) o["size"] = e.size;
+    if (e.type == TreeEntryType::symlink) o["target"] = e.target;
+    entries.push_back(std::move(o));
+    content.clear();
+    return std::nullopt;
+  }
+  std::optional<ProtocolError> on_file_data(ByteView b) override {
+    content.append(as_chars(b));
+    return std::nullopt;
+  }
+  std::optional<ProtocolError> on_file_end() override {
+    entries.back().as_object()["content_hex"] = to_hex(as_bytes(content));
+    return std::nullopt;
+  }
+  std::optional<ProtocolError> on_archive_end() override { return std::nullopt; }
+};
+
+}  // namespace
+
+TEST_CASE("vectors: tree archives", "[vectors]") {
+  auto v = load_vectors("tree_archive.json");
+  for (const auto& c : v.at("valid").as_array()) {
+    INFO(str(c.at("name")));
+    auto bytes = from_hex(str(c.at("hex")));
+    TreeArchiveReader reader;
+    RecordingHandler h;
+    REQUIRE_FALSE(reader.feed(bytes, h));
+    REQUIRE_FALSE(reader.finish());
+    for (auto& e : h.entries) {
+      if (e.as_object().contains("content_hex") && e.as_object().at("content_hex").as_string().empty()) {
+        e.as_object().erase("content_hex");
+      }
+    }
+    CHECK(json::value(h.entries) == c.at("entries"));
+  }
+  for (const auto& c : v.at("invalid").as_array()) {
+    INFO(str(c.at("name")));
+    auto bytes = from_hex(str(c.at("hex")));
+    TreeArchiveReader reader;
+    RecordingHandler h;
+    auto e = reader.feed(bytes, h);
+    if (!e) e = reader.finish();
+    REQUIRE(e);
+    CHECK(tag_name(e->tag) == str(c.at("error")));
+  }
 }

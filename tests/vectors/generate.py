@@ -157,6 +157,16 @@ def messages_file():
                             "max_rss_kb": 3000}),
         ("result: signaled", {"type": "result", "reason": "signaled", "signal": "KILL"}),
         ("close", {"type": "close"}),
+        ("open fs write", {"type": "open", "kind": "fs", "op": "write", "path": "src/main.c",
+                           "mode": 420, "mtime_ms": 1764000000000, "size": 1234,
+                           "sha256": "ab" * 32}),
+        ("open fs remove several", {"type": "open", "kind": "fs", "op": "remove",
+                                    "paths": ["build", "a/b.o"]}),
+        ("open fs list with glob", {"type": "open", "kind": "fs", "op": "list", "path": ".",
+                                    "recursive": True, "glob": "*.c"}),
+        ("result of fs stat", {"type": "result", "exists": True,
+                               "entry": {"type": "file", "size": 3, "mode": 420,
+                                         "mtime_ms": 0}}),
     ]
     invalid = [
         ("not JSON", b"hello", "bad-message"),
@@ -206,6 +216,17 @@ def messages_file():
         ("resize cols 0", j({"type": "resize", "cols": 0, "rows": 5}).encode(), "bad-message"),
         ("result exited without exit_code", j({"type": "result", "reason": "exited"}).encode(),
          "bad-message"),
+        ("fs unknown op", j({"type": "open", "kind": "fs", "op": "explode",
+                              "path": "a"}).encode(), "unsupported"),
+        ("fs without path", j({"type": "open", "kind": "fs", "op": "stat"}).encode(),
+         "bad-message"),
+        ("fs chmod without mode", j({"type": "open", "kind": "fs", "op": "chmod",
+                                     "path": "a"}).encode(), "bad-message"),
+        ("fs write sha256 not lowercase hex", j({"type": "open", "kind": "fs", "op": "write",
+                                                 "path": "a", "sha256": "AB" * 32}).encode(),
+         "bad-message"),
+        ("fs rename without to", j({"type": "open", "kind": "fs", "op": "rename",
+                                    "path": "a"}).encode(), "bad-message"),
         ("welcome dead_after not above keepalive",
          j({"type": "welcome", "session": "s", "codecs": ["deflate"], "keepalive_s": 15,
             "dead_after_s": 15}).encode(), "bad-message"),
@@ -327,11 +348,54 @@ def auth_file():
     }
 
 
+def tree_archive_file():
+    """docs/protocol.md 9.7."""
+    def entry(kind, path, mode, mtime, size=None, target=None):
+        p = path.encode()
+        out = kind + struct.pack(">H", len(p)) + p + struct.pack(">Iq", mode, mtime)
+        if size is not None:
+            out += struct.pack(">Q", size)
+        if target is not None:
+            t = target.encode()
+            out += struct.pack(">H", len(t)) + t
+        return out
+    example = (b"RTA1" + entry(b"d", "a", 0o755, 1700000000000)
+               + entry(b"f", "a/b", 0o644, -1, size=2) + b"hi"
+               + entry(b"l", "a/c", 0o777, 0, target="b") + b"E")
+    valid = [
+        ("empty archive", b"RTA1E", []),
+        ("directory file symlink", example,
+         [{"type": "directory", "path": "a", "mode": 0o755, "mtime_ms": 1700000000000},
+          {"type": "file", "path": "a/b", "mode": 0o644, "mtime_ms": -1, "size": 2,
+           "content_hex": b"hi".hex()},
+          {"type": "symlink", "path": "a/c", "mode": 0o777, "mtime_ms": 0, "target": "b"}]),
+    ]
+    invalid = [
+        ("bad magic", b"RTA2E"),
+        ("unknown entry type", b"RTA1x"),
+        ("path with ..", b"RTA1" + entry(b"d", "a/../b", 0o755, 0) + b"E"),
+        ("absolute path", b"RTA1" + entry(b"d", "/etc", 0o755, 0) + b"E"),
+        ("empty component", b"RTA1" + entry(b"d", "a//b", 0o755, 0) + b"E"),
+        ("mode above 07777", b"RTA1" + entry(b"d", "a", 0o10000, 0) + b"E"),
+        ("truncated content", b"RTA1" + entry(b"f", "a", 0o644, 0, size=5) + b"hi"),
+        ("no end marker", b"RTA1" + entry(b"d", "a", 0o755, 0)),
+        ("bytes after the end", b"RTA1E" + b"d"),
+    ]
+    return {
+        "description": "Tree archives (docs/protocol.md 9.7). Valid archives decode to "
+                       "'entries'; invalid ones (whole stream given) must fail with "
+                       "bad-archive.",
+        "valid": [{"name": n, "hex": b.hex(), "entries": e} for n, b, e in valid],
+        "invalid": [{"name": n, "hex": b.hex(), "error": "bad-archive"} for n, b in invalid],
+    }
+
+
 def main():
     out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent)
     for name, make in [("frames", frames_file), ("messages", messages_file),
                        ("streams", streams_file), ("sequence", sequence_file),
-                       ("banner", banner_file), ("auth", auth_file)]:
+                       ("banner", banner_file), ("auth", auth_file),
+                       ("tree_archive", tree_archive_file)]:
         (out / f"{name}.json").write_text(json.dumps(make(), indent=1) + "\n")
         print(f"wrote {out / (name + '.json')}")
 

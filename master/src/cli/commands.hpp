@@ -44,4 +44,48 @@ struct LogsOptions {
 };
 int logs_command(const ConnectionSettings& settings, const LogsOptions& options);
 
+// Files (docs/api.md, "Files"): operands are local paths or AGENT:PATH.
+struct CpOptions {
+    std::string source;
+    std::string destination;
+    bool recursive = false;
+};
+int cp_command(const ConnectionSettings& settings, const CpOptions& options);
+
+struct SyncOptions {
+    std::string source;       // local directory
+    std::string destination;  // AGENT:DIR
+    bool delete_extra = false;
+    bool dry_run = false;
+};
+int sync_command(const ConnectionSettings& settings, const SyncOptions& options);
+
+struct LsOptions {
+    std::string target;
+    bool long_format = false;
+    bool recursive = false;
+    bool json = false;
+    std::string glob;
+};
+int ls_command(const ConnectionSettings& settings, const LsOptions& options);
+
+struct StatOptions {
+    std::string target;
+    bool json = false;
+};
+int stat_command(const ConnectionSettings& settings, const StatOptions& options);
+
+struct RmOptions {
+    std::vector<std::string> targets;
+    bool recursive = false;
+    bool force = false;
+};
+int rm_command(const ConnectionSettings& settings, const RmOptions& options);
+
+struct MkdirOptions {
+    std::vector<std::string> targets;
+    bool parents = false;
+};
+int mkdir_command(const ConnectionSettings& settings, const MkdirOptions& options);
+
 }  // namespace remsh::cli

@@ -84,6 +84,25 @@ cancelled or still running). 255 for errors (unknown command, master unreachable
 
 )";
 
+constexpr const char* files_footer = R"(Paths on an agent are relative to its work directory (AGENT: alone is the
+work directory itself); `..` or symlinks leading out of it are refused (path-outside-workdir)
+unless the agent's owner allowed more places (remsh-agent enroll --allow-path).
+A local operand containing ':' before any '/' is read as AGENT:PATH: write ./a:b for a local one.
+
+Examples:
+  remsh cp build.tar.gz a1:incoming/        remsh cp a1:out/report.xml .
+  remsh cp -r src a1:src                    remsh cp -r a1:results ./results
+  remsh sync ./src a1:src --delete          remsh ls -l a1:src
+  remsh rm -r a1:build                      remsh mkdir -p a1:cache/ccache
+
+Files are written on the agent under a temporary name and renamed into place only once complete
+and verified (size and sha256): an interrupted or failed copy leaves no partial file. Progress is
+shown on a terminal for transfers longer than a second.
+Exit code: 0 on success, 2 bad command line, 255 any error (`remsh: <tag>: <message>`, tags
+such as not-found, exists, is-a-directory, disk-full, permission-denied, path-outside-workdir).
+
+)";
+
 CLI::Validator duration_validator() {
     return CLI::Validator(
         [](std::string& text) -> std::string {
@@ -172,7 +191,7 @@ int main(int argc, char** argv) {
     }
 
     CLI::App app{"remsh: the command-line client of a remsh master (run commands on agents, "
-                 "list agents and commands, create enrollment tokens)",
+                 "copy files to and from them, list agents and commands, create enrollment tokens)",
                  "remsh"};
     app.fallthrough();
     app.require_subcommand(1);
@@ -280,12 +299,60 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 10000));
     logs->add_flag("--json", logs_options.json, "without ID: print the master's JSON answer");
 
+    // remsh cp / sync / ls / stat / rm / mkdir
+    CLI::App* cp = app.add_subcommand(
+        "cp", "copy files and directories between this machine and an agent (SRC or DST is "
+              "AGENT:PATH, scp-like); exact bytes, verified by sha256");
+    CpOptions cp_options;
+    cp->add_flag("-r,--recursive", cp_options.recursive,
+                 "copy directories with everything in them (symlinks as links, modes, mtimes, "
+                 "empty directories)");
+    cp->add_option("SRC", cp_options.source, "a local path or AGENT:PATH")->required()->type_name("");
+    cp->add_option("DST", cp_options.destination, "a local path or AGENT:PATH")->required()->type_name("");
+    CLI::App* sync = app.add_subcommand(
+        "sync", "make AGENT:DIR match a local directory, sending only the files that differ "
+                "(by size, mode and sha256); prints what was sent");
+    SyncOptions sync_options;
+    sync->add_option("LOCAL_DIR", sync_options.source, "the local directory")->required()->type_name("");
+    sync->add_option("AGENT:DIR", sync_options.destination, "the directory on the agent (created if missing)")
+        ->required()
+        ->type_name("");
+    sync->add_flag("--delete", sync_options.delete_extra, "also remove what AGENT:DIR has and LOCAL_DIR lacks");
+    sync->add_flag("-n,--dry-run", sync_options.dry_run, "only print what would be sent and deleted");
+    CLI::App* ls = app.add_subcommand("ls", "list a directory on an agent (names; -l for details)");
+    LsOptions ls_options;
+    ls->add_option("AGENT:PATH", ls_options.target, "what to list (AGENT: alone: the work directory)")
+        ->required()
+        ->type_name("");
+    ls->add_flag("-l", ls_options.long_format, "long format: mode, size, mtime, name (-> target)");
+    ls->add_flag("-R,--recursive", ls_options.recursive, "list sub-directories too");
+    ls->add_option("--glob", ls_options.glob, "only names matching PATTERN (*, ?, [..])")->type_name("PATTERN");
+    ls->add_flag("--json", ls_options.json, "print the agent's entries as JSON lines");
+    CLI::App* stat = app.add_subcommand("stat", "show type, size, mode and mtime of a path on an agent");
+    StatOptions stat_options;
+    stat->add_option("AGENT:PATH", stat_options.target, "the path")->required()->type_name("");
+    stat->add_flag("--json", stat_options.json, "print the agent's answer (exists: false when absent, exit 0)");
+    CLI::App* rm = app.add_subcommand("rm", "remove files (with -r, directories) on an agent");
+    RmOptions rm_options;
+    rm->add_option("AGENT:PATH", rm_options.targets, "what to remove")->required()->type_name("");
+    rm->add_flag("-r,--recursive", rm_options.recursive, "remove directories and their contents");
+    rm->add_flag("-f,--force", rm_options.force, "no error for paths that do not exist");
+    CLI::App* mkdir = app.add_subcommand("mkdir", "create directories on an agent");
+    MkdirOptions mkdir_options;
+    mkdir->add_option("AGENT:PATH", mkdir_options.targets, "the directories")->required()->type_name("");
+    mkdir->add_flag("-p,--parents", mkdir_options.parents, "create missing parents; no error if it exists");
+
     app.footer(main_footer);
     token->footer(global_note);
     token_create->footer(global_note);
     agents->footer(global_note);
     run->footer(std::string(run_footer) + global_note);
     logs->footer(std::string(logs_footer) + global_note);
+    cp->footer(std::string(files_footer) + global_note);
+    sync->footer(std::string(files_footer) + global_note);
+    for (CLI::App* sub : {ls, stat, rm, mkdir}) {
+        sub->footer(std::string(files_footer) + global_note);
+    }
 
     try {
         std::vector<const char*> parse_argv;
@@ -361,6 +428,24 @@ int main(int argc, char** argv) {
         }
         if (logs->parsed()) {
             return logs_command(settings, logs_options);
+        }
+        if (cp->parsed()) {
+            return cp_command(settings, cp_options);
+        }
+        if (sync->parsed()) {
+            return sync_command(settings, sync_options);
+        }
+        if (ls->parsed()) {
+            return ls_command(settings, ls_options);
+        }
+        if (stat->parsed()) {
+            return stat_command(settings, stat_options);
+        }
+        if (rm->parsed()) {
+            return rm_command(settings, rm_options);
+        }
+        if (mkdir->parsed()) {
+            return mkdir_command(settings, mkdir_options);
         }
     } catch (const CliError& e) {
         print_error(e.tag, e.what());

@@ -1,6 +1,5 @@
 #include "daemon/agent_link.hpp"
 
-#include "daemon/command_run.hpp"
 
 namespace remsh::master {
 
@@ -25,9 +24,9 @@ void AgentLink::detach(std::uint64_t connection) {
   writer_.notify();
 }
 
-std::optional<std::uint32_t> AgentLink::start(const protocol::ExecRequest& request,
-                                              std::shared_ptr<CommandRun> run) {
-  auto channel = session_.open_channel(request.to_json());
+std::optional<std::uint32_t> AgentLink::start(const boost::json::object& open,
+                                              std::shared_ptr<ChannelUser> run) {
+  auto channel = session_.open_channel(open);
   if (!channel) return std::nullopt;
   run->set_channel(*channel);
   runs_[*channel] = std::move(run);
@@ -36,8 +35,8 @@ std::optional<std::uint32_t> AgentLink::start(const protocol::ExecRequest& reque
 }
 
 void AgentLink::handle_events() {
-  std::vector<std::shared_ptr<CommandRun>> touched;
-  auto run_for = [&](std::uint32_t channel) -> std::shared_ptr<CommandRun> {
+  std::vector<std::shared_ptr<ChannelUser>> touched;
+  auto run_for = [&](std::uint32_t channel) -> std::shared_ptr<ChannelUser> {
     auto it = runs_.find(channel);
     if (it == runs_.end()) return nullptr;
     touched.push_back(it->second);

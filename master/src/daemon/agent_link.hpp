@@ -17,7 +17,19 @@
 
 namespace remsh::master {
 
-class CommandRun;
+// Whoever drives one channel of the session on the master's side (a command, a file
+// operation): AgentLink hands it the channel's events.
+class ChannelUser {
+ public:
+  virtual ~ChannelUser() = default;
+  virtual void set_channel(std::uint32_t channel) = 0;
+  virtual void on_message(const protocol::ControlMessage& message) = 0;
+  virtual void on_data(protocol::ChannelData data) = 0;
+  virtual void on_failed(const protocol::ProtocolError& error) = 0;
+  virtual void on_link_gone(const std::string& why) = 0;  // the session ended for good
+  virtual void pump_input() = 0;                          // credit arrived
+  virtual void flush_log() {}                             // after a batch of events
+};
 
 class AgentLink : public std::enable_shared_from_this<AgentLink> {
  public:
@@ -40,9 +52,9 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   void invalidate() { connection_ = 0; }
   std::chrono::steady_clock::time_point detached_at() const { return detached_at_; }
 
-  // Starts a command; nullopt when the agent has no free channel.
-  std::optional<std::uint32_t> start(const protocol::ExecRequest& request,
-                                     std::shared_ptr<CommandRun> run);
+  // Opens a channel with `open` (an exec or fs open message); nullopt when the agent has no
+  // free channel.
+  std::optional<std::uint32_t> start(const boost::json::object& open, std::shared_ptr<ChannelUser> user);
 
   // Dispatches what the session received, then stores logs in one go.
   void handle_events();
@@ -62,7 +74,7 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   std::uint64_t connections_ = 0;
   std::int64_t connected_since_ms_ = 0;
   std::chrono::steady_clock::time_point detached_at_ = std::chrono::steady_clock::now();
-  std::map<std::uint32_t, std::shared_ptr<CommandRun>> runs_;
+  std::map<std::uint32_t, std::shared_ptr<ChannelUser>> runs_;
 };
 
 }  // namespace remsh::master

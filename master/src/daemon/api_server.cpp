@@ -20,7 +20,9 @@
 #include <deque>
 #include <iostream>
 
+#include "daemon/fs_relay.hpp"
 #include "remsh/protocol/enrollment_token.hpp"
+#include "remsh/protocol/fs_request.hpp"
 #include "remsh/protocol/json_fields.hpp"
 #include "remsh/protocol/stream_codec.hpp"
 
@@ -86,7 +88,9 @@ class WsOutput : public OutputWatcher, public std::enable_shared_from_this<WsOut
   WsOutput(Ws& ws, asio::any_io_executor ex) : ws_(ws), wake_(ex) {}
 
   void on_started(std::int64_t id) override {
-    text(json::serialize(json::object{{"type", "started"}, {"id", id}}));
+    json::object o{{"type", "started"}};
+    if (id > 0) o["id"] = id;  // commands have an id; file operations none
+    text(json::serialize(o));
   }
   void on_output(std::uint8_t stream, std::shared_ptr<const std::vector<std::uint8_t>> bytes,
                  std::function<void()> done) override {
@@ -313,22 +317,18 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws) {
     } else {
       const std::string name(agent->get_string());
       auto request = std::get<protocol::ExecRequest>(parsed);
-      auto link = hub_.find(name);
-      auto record = state_.storage().find_agent(name);
-      if (!record) {
-        refuse("agent-unknown", "no agent named " + name + " (see remsh agents)");
-      } else if (record->revoked) {
-        refuse("agent-revoked", "agent " + name + " is revoked");
-      } else if (!link || !link->online()) {
-        refuse("agent-offline", "agent " + name + " is not connected");
+      auto found = online_agent(name);
+      if (auto* refusal = std::get_if<std::pair<std::string, std::string>>(&found)) {
+        refuse(refusal->first, refusal->second);
       } else {
+        auto link = std::get<std::shared_ptr<AgentLink>>(found);
         json::value command = request.shell ? json::value(*request.shell) : json::value(json::array(request.argv.begin(), request.argv.end()));
         const std::int64_t id = state_.storage().create_command(name, json::serialize(command), request.cwd, now_ms());
         run = std::make_shared<CommandRun>(id, state_.storage(), link);
         run->set_pty(request.pty.has_value());
         remember(run);
         run->watch(out);
-        if (!link->start(request, run)) {
+        if (!link->start(request.to_json(), run)) {
           CommandFinish how;
           how.state = "failed";
           how.error_tag = "agent-busy";
@@ -379,6 +379,76 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws) {
     out->set_broken();
   };
   co_await (out->write_loop() && client());
+}
+
+template <typename Ws>
+asio::awaitable<void> ApiServer::fs_ws(Ws& ws) {
+  using namespace asio::experimental::awaitable_operators;
+  auto out = std::make_shared<WsOutput<Ws>>(ws, io_.get_executor());
+  beast::flat_buffer buf;
+  auto [ec, n] = co_await ws.async_read(buf, asio::as_tuple(asio::use_awaitable));
+  if (ec) co_return;
+  boost::system::error_code pec;
+  json::value v = json::parse(beast::buffers_to_string(buf.data()), pec);
+  std::shared_ptr<FsRelay> relay;
+  if (pec || !v.is_object()) {
+    out->on_error("bad-request", "the first message must be a JSON object (see docs/api.md)");
+  } else {
+    // The request uses the fields of the protocol's fs open message (docs/api.md).
+    const json::object& o = v.get_object();
+    const json::value* agent = o.if_contains("agent");
+    auto parsed = protocol::FsRequest::parse(o);
+    if (!agent || !agent->is_string()) {
+      out->on_error("bad-request", "\"agent\" (a string) is required");
+    } else if (auto* e = std::get_if<protocol::ProtocolError>(&parsed)) {
+      out->on_error(e->tag == protocol::ErrorTag::unsupported ? "unsupported" : "bad-request", e->message);
+    } else {
+      auto found = online_agent(std::string(agent->get_string()));
+      if (auto* refusal = std::get_if<std::pair<std::string, std::string>>(&found)) {
+        out->on_error(refusal->first, refusal->second);
+      } else {
+        auto link = std::get<std::shared_ptr<AgentLink>>(found);
+        relay = std::make_shared<FsRelay>(link, out);
+        if (!link->start(std::get<protocol::FsRequest>(parsed).to_json(), relay)) {
+          out->on_error("agent-busy", "agent " + link->name() + " has no free channel");
+          relay.reset();
+        }
+      }
+    }
+  }
+  auto client = [&]() -> asio::awaitable<void> {
+    for (;;) {
+      beast::flat_buffer in;
+      auto [rec, rn] = co_await ws.async_read(in, asio::as_tuple(asio::use_awaitable));
+      if (rec) break;
+      if (!relay || !ws.got_binary()) continue;
+      const std::string data = beast::buffers_to_string(in.data());
+      if (data.empty() || data[0] != static_cast<char>(protocol::stream_id::file)) continue;
+      if (data.size() == 1) {
+        relay->end_input();
+      } else {
+        relay->send_input(std::vector<std::uint8_t>(data.begin() + 1, data.end()));
+        // Read no more from the client than the agent accepts (end-to-end flow control).
+        while (relay->input_blocked() && !relay->finished()) co_await sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+    // The client went away: if the operation is still going, it is abandoned.
+    if (relay) relay->cancel();
+    out->set_broken();
+  };
+  co_await (out->write_loop() && client());
+}
+
+std::variant<std::shared_ptr<AgentLink>, std::pair<std::string, std::string>> ApiServer::online_agent(
+    const std::string& name) {
+  auto record = state_.storage().find_agent(name);
+  if (!record) return std::pair<std::string, std::string>{"agent-unknown", "no agent named " + name + " (see remsh agents)"};
+  if (record->revoked) return std::pair<std::string, std::string>{"agent-revoked", "agent " + name + " is revoked"};
+  auto link = hub_.find(name);
+  if (!link || !link->online()) {
+    return std::pair<std::string, std::string>{"agent-offline", "agent " + name + " is not connected"};
+  }
+  return link;
 }
 
 template <typename Ws>
@@ -466,6 +536,8 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
           co_await ws.async_accept(req, asio::use_awaitable);
           if (path == "/api/v1/run") {
             co_await run_ws(ws);
+          } else if (path == "/api/v1/fs") {
+            co_await fs_ws(ws);
           } else if (path.rfind("/api/v1/commands/", 0) == 0 && path.size() > 21 &&
                      path.substr(path.size() - 4) == "/log") {
             auto id = parse_id(path.substr(17, path.size() - 21));

@@ -12,6 +12,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <variant>
 
 #include "daemon/agent_hub.hpp"
 #include "daemon/command_run.hpp"
@@ -41,6 +43,11 @@ class ApiServer {
   boost::asio::awaitable<void> session(Stream stream);
   template <typename Ws>
   boost::asio::awaitable<void> run_ws(Ws& ws);
+  template <typename Ws>
+  boost::asio::awaitable<void> fs_ws(Ws& ws);
+  // The online link of agent `name`, or the error tag and message to refuse with.
+  std::variant<std::shared_ptr<AgentLink>, std::pair<std::string, std::string>> online_agent(
+      const std::string& name);
   template <typename Ws>
   boost::asio::awaitable<void> log_ws(Ws& ws, std::int64_t id, bool follow);
 

@@ -13,44 +13,33 @@
 
 #include <boost/json/object.hpp>
 
+#include "daemon/agent_link.hpp"
+#include "daemon/output_watcher.hpp"
 #include "remsh/protocol/messages.hpp"
 #include "remsh/protocol/session.hpp"
 #include "storage/storage.hpp"
 
 namespace remsh::master {
 
-class AgentLink;
 
-// Someone watching a command's output (a WebSocket client).
-class OutputWatcher {
- public:
-  virtual ~OutputWatcher() = default;
-  virtual void on_started(std::int64_t id) = 0;
-  // Call done() once the bytes are taken care of (written to the client).
-  virtual void on_output(std::uint8_t stream, std::shared_ptr<const std::vector<std::uint8_t>> bytes,
-                         std::function<void()> done) = 0;
-  virtual void on_finished(const boost::json::object& record) = 0;
-  virtual void on_error(const std::string& tag, const std::string& message) = 0;
-};
-
-class CommandRun : public std::enable_shared_from_this<CommandRun> {
+class CommandRun : public ChannelUser, public std::enable_shared_from_this<CommandRun> {
  public:
   CommandRun(std::int64_t id, Storage& storage, std::shared_ptr<AgentLink> link);
 
   std::int64_t id() const { return id_; }
   std::uint32_t channel() const { return channel_; }
   bool finished() const { return finished_; }
-  void set_channel(std::uint32_t channel) { channel_ = channel; }
+  void set_channel(std::uint32_t channel) override { channel_ = channel; }
   // With a pty, input goes to the terminal stream (3), not stdin (0).
   void set_pty(bool pty) { input_stream_ = pty ? protocol::stream_id::tty : protocol::stream_id::stdin_; }
 
   void watch(std::shared_ptr<OutputWatcher> watcher);
 
   // From the agent (via AgentLink).
-  void on_message(const protocol::ControlMessage& message);
-  void on_data(protocol::ChannelData data);
-  void on_failed(const protocol::ProtocolError& error);
-  void on_link_gone(const std::string& why);  // the session ended for good
+  void on_message(const protocol::ControlMessage& message) override;
+  void on_data(protocol::ChannelData data) override;
+  void on_failed(const protocol::ProtocolError& error) override;
+  void on_link_gone(const std::string& why) override;
 
   // From a client.
   void send_input(const std::vector<std::uint8_t>& bytes);
@@ -60,7 +49,7 @@ class CommandRun : public std::enable_shared_from_this<CommandRun> {
   bool input_blocked() const;  // no credit for stdin right now
 
   // Writes the chunks gathered since the last call (AgentLink batches a whole read).
-  void flush_log();
+  void flush_log() override;
 
  private:
   void finish(CommandFinish how);
@@ -86,7 +75,7 @@ class CommandRun : public std::enable_shared_from_this<CommandRun> {
 
  public:
   // Sends input that waited for credit; called by AgentLink on ChannelCredit.
-  void pump_input();
+  void pump_input() override;
 };
 
 boost::json::object command_json(const CommandRecord& record);

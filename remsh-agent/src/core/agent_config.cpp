@@ -45,6 +45,11 @@ std::string config_to_json(const AgentConfig& c) {
   json::object o{{"master", c.master},   {"fingerprint", c.fingerprint},
                  {"plaintext", c.plaintext}, {"name", c.name},
                  {"secret", c.secret},   {"work_dir", c.work_dir.string()}};
+  if (!c.allowed_paths.empty()) {
+    json::array paths;
+    for (const auto& p : c.allowed_paths) paths.emplace_back(p.string());
+    o["allowed_paths"] = std::move(paths);
+  }
   return json::serialize(o) + "\n";
 }
 
@@ -62,6 +67,15 @@ AgentConfig config_from_json(const std::string& text) {
   if (const json::value* p = member(o, "plaintext")) {
     if (!p->is_bool()) throw ConfigError("\"plaintext\" must be true or false");
     c.plaintext = p->get_bool();
+  }
+  if (const json::value* p = member(o, "allowed_paths")) {
+    if (!p->is_array()) throw ConfigError("\"allowed_paths\" must be an array of absolute paths");
+    for (const auto& e : p->get_array()) {
+      if (!e.is_string() || !fs::path(std::string(e.get_string())).is_absolute()) {
+        throw ConfigError("\"allowed_paths\" must be an array of absolute paths");
+      }
+      c.allowed_paths.emplace_back(std::string(e.get_string()));
+    }
   }
   if (c.master.find(':') == std::string::npos) throw ConfigError("\"master\" must be host:port");
   if (c.name.empty()) throw ConfigError("\"name\" is empty");

@@ -1,7 +1,11 @@
 // AgentConfig: what `remsh-agent enroll` saves and `remsh-agent run` loads: DIR/agent.json.
 //
 //   {"master":"host:port","fingerprint":"<64 hex>","plaintext":false,"name":"builder-1",
-//    "secret":"<64 hex>","work_dir":"/abs/path"}
+//    "secret":"<64 hex>","work_dir":"/abs/path","allowed_paths":["/abs/extra"]}
+//
+// `allowed_paths` is the owner's say over the agent's file operations: absolute places
+// outside the work directory that the master may read and write (docs/protocol.md 9.6).
+// The master cannot change it.
 //
 // The file holds the agent's secret, so it is written private (0600) and atomically
 // (platform/private_file.hpp).
@@ -10,6 +14,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace remsh::agent {
 
@@ -20,6 +25,7 @@ struct AgentConfig {
   std::string name;
   std::string secret;               // 64 lowercase hex digits
   std::filesystem::path work_dir;  // absolute; where exec channels run
+  std::vector<std::filesystem::path> allowed_paths;  // absolute; extra roots for fs channels
 };
 
 class ConfigError : public std::runtime_error {

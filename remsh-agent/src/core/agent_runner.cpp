@@ -1,6 +1,7 @@
 #include "core/agent_runner.hpp"
 
 #include "core/exec_channel.hpp"
+#include "core/fs_channel.hpp"
 #include "core/handshake_driver.hpp"
 #include "core/log.hpp"
 #include "platform/first_of.hpp"
@@ -8,6 +9,7 @@
 #include "platform/random.hpp"
 #include "platform/transport.hpp"
 #include "remsh/protocol/auth.hpp"
+#include "remsh/protocol/fs_request.hpp"
 #include "remsh/protocol/handshake.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -68,6 +70,7 @@ AgentRunner::AgentRunner(asio::any_io_executor executor, RunnerOptions options)
     : executor_(std::move(executor)),
       options_(std::move(options)),
       secret_(protocol::from_hex(options_.config.secret).value_or(std::vector<std::uint8_t>{})),
+      work_area_(options_.config.work_dir, options_.config.allowed_paths),
       writer_wake_(executor_),
       send_ready_(executor_),
       stop_wake_(executor_),
@@ -324,7 +327,9 @@ void AgentRunner::dispatch_events(Connection& c) {
   while (auto event = session_->poll()) {
     if (auto* m = std::get_if<protocol::ChannelMessage>(&*event)) {
       if (m->message.type == "open") {
-        open_channel(m->channel, m->message);
+        // A later frame of the same read may already have failed the channel (an open
+        // followed by a malformed message): then there is nothing to start.
+        if (session_->channel_open(m->channel)) open_channel(m->channel, m->message);
       } else if (auto it = channels_.find(m->channel); it != channels_.end()) {
         auto channel = it->second;  // it may erase itself from the table
         channel->on_message(m->message);
@@ -367,22 +372,32 @@ void AgentRunner::dispatch_events(Connection& c) {
 }
 
 void AgentRunner::open_channel(std::uint32_t id, const protocol::ControlMessage& open) {
+  // The session validated the open (validate_control): the kind is known and well formed.
   auto kind = open.body.find("kind");
-  if (kind == open.body.end() || !kind->value().is_string() || kind->value().get_string() != "exec") {
-    session_->fail_channel(id, {ErrorTag::unsupported, "this agent runs only exec channels"});
-    wake_writer();
-    return;
-  }
-  auto parsed = protocol::ExecRequest::parse(open.body);
-  if (auto* error = std::get_if<ProtocolError>(&parsed)) {
-    session_->fail_channel(id, *error);
-    wake_writer();
-    return;
-  }
+  const std::string_view name = (kind != open.body.end() && kind->value().is_string())
+                                    ? std::string_view(kind->value().get_string())
+                                    : std::string_view();
   ChannelHost& host = *this;
-  auto channel = std::make_shared<ExecChannel>(host, id, options_.config.work_dir);
-  channels_[id] = channel;
-  channel->start(std::get<protocol::ExecRequest>(parsed));
+  if (name == "exec") {
+    auto parsed = protocol::ExecRequest::parse(open.body);
+    if (auto* error = std::get_if<ProtocolError>(&parsed)) return refuse_open(id, *error);
+    auto channel = std::make_shared<ExecChannel>(host, id, options_.config.work_dir);
+    channels_[id] = channel;
+    channel->start(std::get<protocol::ExecRequest>(parsed));
+  } else if (name == "fs") {
+    auto parsed = protocol::FsRequest::parse(open.body);
+    if (auto* error = std::get_if<ProtocolError>(&parsed)) return refuse_open(id, *error);
+    auto channel = std::make_shared<FsChannel>(host, id, work_area_);
+    channels_[id] = channel;
+    channel->start(std::get<protocol::FsRequest>(parsed));
+  } else {
+    refuse_open(id, {ErrorTag::unsupported, "this agent runs exec and fs channels only"});
+  }
+}
+
+void AgentRunner::refuse_open(std::uint32_t id, const ProtocolError& error) {
+  session_->fail_channel(id, error);
+  wake_writer();
 }
 
 void AgentRunner::channel_finished(std::uint32_t channel) { channels_.erase(channel); }

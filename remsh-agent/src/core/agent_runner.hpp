@@ -19,6 +19,7 @@
 #include "core/backoff.hpp"
 #include "core/channel_host.hpp"
 #include "core/notifier.hpp"
+#include "core/work_area.hpp"
 #include "remsh/protocol/session.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -34,7 +35,7 @@
 
 namespace remsh::agent {
 
-class ExecChannel;
+class AgentChannel;
 class Transport;
 
 struct RunnerOptions {
@@ -84,6 +85,7 @@ class AgentRunner final : private ChannelHost {
   void receive(Connection& connection, protocol::ByteView bytes);
   void dispatch_events(Connection& connection);
   void open_channel(std::uint32_t id, const protocol::ControlMessage& open);
+  void refuse_open(std::uint32_t id, const protocol::ProtocolError& error);
   void send_connection_error(const protocol::ProtocolError& error);
   void abandon_channels();
   protocol::Capabilities local_capabilities() const;
@@ -91,12 +93,13 @@ class AgentRunner final : private ChannelHost {
   boost::asio::any_io_executor executor_;
   RunnerOptions options_;
   std::vector<std::uint8_t> secret_;
+  WorkArea work_area_;  // outlives the channels, which refer to it
 
   std::unique_ptr<protocol::Session> session_;
   std::string session_id_;
   std::uint32_t keepalive_s_ = 15;
   std::uint32_t dead_after_s_ = 45;
-  std::map<std::uint32_t, std::shared_ptr<ExecChannel>> channels_;
+  std::map<std::uint32_t, std::shared_ptr<AgentChannel>> channels_;
 
   Notifier writer_wake_;
   Notifier send_ready_;

@@ -96,6 +96,7 @@ int enroll(const EnrollOptions& options) {
     config.name = granted->agent;
     config.secret = protocol::to_hex(*protocol::from_hex(granted->secret));  // lowercase
     config.work_dir = work_dir;
+    for (const auto& p : options.allowed_paths) config.allowed_paths.push_back(fs::absolute(p).lexically_normal());
     save_config(config_dir, config);
     fs::create_directories(work_dir);
   } catch (const std::exception& e) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace remsh::agent {
 
@@ -15,6 +16,7 @@ struct EnrollOptions {
   std::optional<std::string> name;                 // default: the host name
   std::optional<std::filesystem::path> work_dir;   // default: config_dir/work
   bool allow_plaintext = false;                    // --insecure-plaintext
+  std::vector<std::filesystem::path> allowed_paths;  // --allow-path (made absolute)
 };
 
 // Prints the outcome ("enrolled as NAME with MASTER", or "remsh-agent: ..." on stderr) and

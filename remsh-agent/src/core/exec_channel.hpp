@@ -16,6 +16,7 @@
 // child instead of growing a buffer.
 #pragma once
 
+#include "core/agent_channel.hpp"
 #include "core/channel_host.hpp"
 #include "core/notifier.hpp"
 #include "platform/child_process.hpp"
@@ -36,24 +37,24 @@
 
 namespace remsh::agent {
 
-class ExecChannel : public std::enable_shared_from_this<ExecChannel> {
+class ExecChannel : public AgentChannel, public std::enable_shared_from_this<ExecChannel> {
  public:
   ExecChannel(ChannelHost& host, std::uint32_t id, std::filesystem::path work_dir);
-  ~ExecChannel();
+  ~ExecChannel() override;
   ExecChannel(const ExecChannel&) = delete;
   ExecChannel& operator=(const ExecChannel&) = delete;
 
   // Handles the channel's open: starts the process and answers opened, or error + close.
   void start(const protocol::ExecRequest& request);
   // signal, resize, close, error from the master.
-  void on_message(const protocol::ControlMessage& message);
+  void on_message(const protocol::ControlMessage& message) override;
   // Stream bytes from the master (stdin, or the terminal with a pty).
-  void on_data(protocol::ChannelData data);
+  void on_data(protocol::ChannelData data) override;
   // The session already answered a broken channel rule with error + close.
-  void on_failed();
+  void on_failed() override;
   // The session is gone (not resumed, or the agent shuts down): kill the process tree and
   // never touch the session again.
-  void abandon();
+  void abandon() override;
 
   std::uint32_t id() const { return id_; }
 

@@ -39,6 +39,12 @@ enum class ErrorTag {
   exists,
   path_outside_workdir,
   io_error,
+  disk_full,
+  not_a_directory,
+  is_a_directory,
+  permission_denied,
+  verify_failed,
+  bad_archive,
 };
 
 // The wire spelling of a tag ("bad-frame"). Stable: never renamed once released.

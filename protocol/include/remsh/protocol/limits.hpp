@@ -22,6 +22,7 @@ inline constexpr std::size_t kMaxJsonDepth = 16;
 inline constexpr std::size_t kMaxStringLength = 32u * 1024;
 inline constexpr std::size_t kMaxArgvEntries = 4096;
 inline constexpr std::size_t kMaxEnvEntries = 4096;
+inline constexpr std::size_t kMaxPathLength = 4096;  // a path in a message (cwd, fs paths)
 
 // Channels.
 inline constexpr std::uint32_t kMaxChannelsCeiling = 1024;

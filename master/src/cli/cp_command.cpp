@@ -1,0 +1,311 @@
+// `remsh cp [-r] SRC DST`: copies between this machine and an agent (scp-like operands), or
+// within one agent. Files go through the agent's `write` (temporary name, verified by size and
+// sha256, then renamed) and `read`; trees through `put_tree` / `get_tree` as one stream.
+#include "api_main.hpp"
+#include "cli_error.hpp"
+#include "commands.hpp"
+#include "exit_codes.hpp"
+#include "file_digest.hpp"
+#include "file_spec.hpp"
+#include "fs_call.hpp"
+#include "json_access.hpp"
+#include "local_tree.hpp"
+#include "local_tree_sink.hpp"
+#include "output_sink.hpp"
+#include "progress.hpp"
+#include "remote_fs.hpp"
+
+#include <boost/json/value.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace remsh::cli {
+
+namespace net = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::size_t kPiece = 256 * 1024;
+
+[[noreturn]] void local_failure(const std::string& what) {
+    const int e = errno;
+    throw CliError(e == ENOENT ? "not-found" : e == ENOSPC ? "disk-full" : e == EACCES ? "permission-denied" : "io-error",
+                   what + ": " + std::strerror(e));
+}
+
+std::optional<struct stat> local_stat(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        if (errno == ENOENT) {
+            return std::nullopt;
+        }
+        local_failure(path);
+    }
+    return st;
+}
+
+std::int64_t mtime_ms_of(const struct stat& st) {
+    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+// A local file written under a temporary name, renamed over its destination by commit();
+// removed if never committed.
+class LocalNewFile {
+public:
+    explicit LocalNewFile(std::string destination) : destination_(std::move(destination)) {
+        const auto slash = destination_.rfind('/');
+        const std::string dir = slash == std::string::npos ? "" : destination_.substr(0, slash + 1);
+        const std::string base = slash == std::string::npos ? destination_ : destination_.substr(slash + 1);
+        temp_ = dir + ".remsh-tmp-" + std::to_string(std::random_device{}()) + "-" + base.substr(0, 100);
+        fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd_ < 0) {
+            local_failure(destination_);
+        }
+    }
+    ~LocalNewFile() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+        if (!committed_) {
+            ::unlink(temp_.c_str());
+        }
+    }
+    void write(std::string_view bytes) {
+        while (!bytes.empty()) {
+            const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n < 0) {
+                local_failure(destination_);
+            }
+            bytes.remove_prefix(static_cast<std::size_t>(n));
+        }
+    }
+    void commit(std::uint32_t mode, std::int64_t mtime_ms) {
+        struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(mtime_ms / 1000), static_cast<long>((mtime_ms % 1000) * 1000000)}};
+        if (times[1].tv_nsec < 0) {
+            times[1].tv_nsec += 1000000000;
+            times[1].tv_sec -= 1;
+        }
+        if (::fchmod(fd_, mode) != 0 || ::futimens(fd_, times) != 0 || ::close(fd_) != 0) {
+            fd_ = -1;
+            local_failure(destination_);
+        }
+        fd_ = -1;
+        if (::rename(temp_.c_str(), destination_.c_str()) != 0) {
+            local_failure(destination_);
+        }
+        committed_ = true;
+    }
+
+private:
+    std::string destination_;
+    std::string temp_;
+    int fd_ = -1;
+    bool committed_ = false;
+};
+
+net::awaitable<void> upload_file(ApiClient& api, const std::string& local, const struct stat& st,
+                                 const std::string& agent, std::string remote) {
+    const RemoteInfo dest = co_await remote_stat(api, agent, remote);
+    if (dest.exists && dest.type == "directory") {
+        remote = path_join(remote, path_base_name(local));
+    }
+    std::uint64_t size = 0;
+    const std::string digest = file_sha256(local, &size);
+    const int fd = ::open(local.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        local_failure(local);
+    }
+    struct CloseFd {
+        int fd;
+        ~CloseFd() { ::close(fd); }
+    } closer{fd};
+    Progress progress(path_base_name(local), size);
+    FsCall call;
+    call.request = fs_request(agent, "write", remote);
+    call.request["size"] = size;
+    call.request["sha256"] = digest;
+    call.request["mode"] = static_cast<std::uint32_t>(st.st_mode & 07777);
+    call.request["mtime_ms"] = mtime_ms_of(st);
+    std::uint64_t sent = 0;
+    call.next_piece = [&]() -> std::string {
+        // Exactly the bytes that were hashed: a file that grew meanwhile is cut there (the
+        // agent then finds the digest of what it got, and a changed file fails verification).
+        std::string piece(static_cast<std::size_t>(std::min<std::uint64_t>(kPiece, size - sent)), '\0');
+        if (piece.empty()) {
+            return piece;
+        }
+        ssize_t n = 0;
+        do {
+            n = ::read(fd, piece.data(), piece.size());
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            local_failure(local);
+        }
+        if (n == 0) {
+            throw CliError("io-error", local + " shrank while being sent");
+        }
+        piece.resize(static_cast<std::size_t>(n));
+        sent += static_cast<std::uint64_t>(n);
+        progress.add(static_cast<std::uint64_t>(n));
+        return piece;
+    };
+    const json::object result = co_await fs_call(api, std::move(call));
+    progress.finish();
+    if (get_string(json::value(result), "sha256") != digest) {
+        throw CliError("verify-failed", "the agent stored different bytes than were sent");
+    }
+}
+
+net::awaitable<void> download_file(ApiClient& api, const std::string& agent, const std::string& remote,
+                                   const RemoteInfo& info, std::string local) {
+    if (auto st = local_stat(local); st && S_ISDIR(st->st_mode)) {
+        local = path_join(local, path_base_name(remote));
+    }
+    LocalNewFile out(local);
+    Digest digest;
+    std::uint64_t received = 0;
+    Progress progress(path_base_name(remote), info.size);
+    FsCall call;
+    call.request = fs_request(agent, "read", remote);
+    call.on_data = [&](std::uint8_t stream, std::string_view bytes) {
+        if (stream != 4) {
+            return;
+        }
+        out.write(bytes);
+        digest.update(bytes);
+        received += bytes.size();
+        progress.add(bytes.size());
+    };
+    const json::object result = co_await fs_call(api, std::move(call));
+    progress.finish();
+    const json::value r(result);
+    if (get_int(r, "size").value_or(-1) != static_cast<std::int64_t>(received) || get_string(r, "sha256") != digest.hex()) {
+        throw CliError("verify-failed", "the bytes received from the agent do not match its digest");
+    }
+    // The mode of what was read: a symlink's stat is the link's, so ask again in that case.
+    const std::uint32_t mode = info.type == "file" ? info.mode : 0644;
+    out.commit(mode, info.type == "file" ? info.mtime_ms : 0);
+}
+
+std::uint64_t total_size(const std::vector<LocalEntry>& entries) {
+    std::uint64_t n = 0;
+    for (const auto& e : entries) {
+        n += e.entry.size;
+    }
+    return n;
+}
+
+net::awaitable<void> upload_tree(ApiClient& api, const std::string& local, const std::string& agent,
+                                 std::string remote) {
+    const RemoteInfo dest = co_await remote_stat(api, agent, remote);
+    if (dest.exists && dest.type == "directory") {
+        remote = path_join(remote, path_base_name(local));  // like cp -r into an existing directory
+    } else if (dest.exists) {
+        throw CliError("not-a-directory", agent + ":" + remote + " exists and is not a directory");
+    }
+    std::vector<LocalEntry> entries = scan_local_tree(local);
+    Progress progress(path_base_name(local), total_size(entries));
+    LocalTreeSource source(std::move(entries));
+    std::uint64_t reported = 0;
+    FsCall call;
+    call.request = fs_request(agent, "put_tree", remote);
+    call.next_piece = [&]() {
+        std::string piece = source.next_piece();
+        progress.add(source.content_bytes() - reported);
+        reported = source.content_bytes();
+        return piece;
+    };
+    co_await fs_call(api, std::move(call));
+    progress.finish();
+}
+
+net::awaitable<void> download_tree(ApiClient& api, const std::string& agent, const std::string& remote,
+                                   std::string local) {
+    if (auto st = local_stat(local); st && S_ISDIR(st->st_mode)) {
+        local = path_join(local, path_base_name(remote));
+    } else if (st) {
+        throw CliError("not-a-directory", local + " exists and is not a directory");
+    }
+    LocalTreeSink sink(local);
+    protocol::TreeArchiveReader reader;
+    Progress progress(path_base_name(remote), 0);
+    FsCall call;
+    call.request = fs_request(agent, "get_tree", remote);
+    call.on_data = [&](std::uint8_t stream, std::string_view bytes) {
+        if (stream != 4) {
+            return;
+        }
+        if (auto e = reader.feed(protocol::as_bytes(bytes), sink)) {
+            throw CliError(std::string(protocol::tag_name(e->tag)), e->message);
+        }
+        progress.add(bytes.size());
+    };
+    co_await fs_call(api, std::move(call));
+    progress.finish();
+    if (auto e = reader.finish()) {
+        throw CliError(std::string(protocol::tag_name(e->tag)), e->message);
+    }
+}
+
+}  // namespace
+
+int cp_command(const ConnectionSettings& settings, const CpOptions& options) {
+    const FileSpec from = parse_file_spec(options.source);
+    const FileSpec to = parse_file_spec(options.destination);
+    if (!from.remote() && !to.remote()) {
+        print_error("usage", "neither SRC nor DST is AGENT:PATH (for local copies use cp)");
+        return exit_usage;
+    }
+    return run_api_main(settings, [&](ApiClient& api) -> net::awaitable<int> {
+        if (from.remote() && to.remote()) {
+            if (*from.agent != *to.agent) {
+                throw CliError("unsupported", "copying between two agents is not supported; copy through this machine");
+            }
+            FsCall call;
+            call.request = fs_request(*from.agent, "copy", from.path);
+            call.request["to"] = to.path;
+            co_await fs_call(api, std::move(call));
+            co_return exit_ok;
+        }
+        if (to.remote()) {
+            const auto st = local_stat(from.path);
+            if (!st) {
+                throw CliError("not-found", from.path + ": no such file or directory");
+            }
+            if (S_ISDIR(st->st_mode)) {
+                if (!options.recursive) {
+                    throw CliError("is-a-directory", from.path + " is a directory (use -r)");
+                }
+                co_await upload_tree(api, from.path, *to.agent, to.path);
+            } else {
+                co_await upload_file(api, from.path, *st, *to.agent, to.path);
+            }
+            co_return exit_ok;
+        }
+        const RemoteInfo info = co_await remote_stat(api, *from.agent, from.path);
+        if (!info.exists) {
+            throw CliError("not-found", *from.agent + ":" + from.path + " does not exist");
+        }
+        if (info.type == "directory") {
+            if (!options.recursive) {
+                throw CliError("is-a-directory", *from.agent + ":" + from.path + " is a directory (use -r)");
+            }
+            co_await download_tree(api, *from.agent, from.path, to.path);
+        } else {
+            co_await download_file(api, *from.agent, from.path, info, to.path);
+        }
+        co_return exit_ok;
+    });
+}
+
+}  // namespace remsh::cli

@@ -1,0 +1,218 @@
+#include "local_tree_sink.hpp"
+
+#include "cli_error.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include <dirent.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace remsh::cli {
+
+using protocol::ErrorTag;
+using protocol::ProtocolError;
+using protocol::TreeEntryType;
+
+namespace {
+
+ProtocolError os_error(const std::string& what) {
+    const int e = errno;
+    ErrorTag tag = ErrorTag::io_error;
+    if (e == ENOSPC || e == EDQUOT) {
+        tag = ErrorTag::disk_full;
+    } else if (e == EACCES || e == EPERM) {
+        tag = ErrorTag::permission_denied;
+    } else if (e == ENOENT) {
+        tag = ErrorTag::not_found;
+    }
+    return {tag, what + ": " + std::strerror(e)};
+}
+
+void set_times(const std::string& path, std::int64_t mtime_ms) {
+    struct timespec times[2];
+    times[0].tv_sec = 0;
+    times[0].tv_nsec = UTIME_OMIT;
+    std::int64_t sec = mtime_ms / 1000, ms = mtime_ms % 1000;
+    if (ms < 0) {
+        ms += 1000;
+        sec -= 1;
+    }
+    times[1].tv_sec = static_cast<time_t>(sec);
+    times[1].tv_nsec = static_cast<long>(ms * 1000000);
+    ::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW);  // best effort
+}
+
+// Removes whatever is at `path` (for an entry that replaces it): a file, a link, a tree.
+void remove_any(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        ::unlink(path.c_str());
+        return;
+    }
+    ::chmod(path.c_str(), 0700);
+    if (DIR* d = ::opendir(path.c_str())) {
+        std::vector<std::string> names;
+        while (struct dirent* e = ::readdir(d)) {
+            std::string_view n(e->d_name);
+            if (n != "." && n != "..") {
+                names.emplace_back(n);
+            }
+        }
+        ::closedir(d);
+        for (const auto& n : names) {
+            remove_any(path + "/" + n);
+        }
+    }
+    ::rmdir(path.c_str());
+}
+
+}  // namespace
+
+LocalTreeSink::LocalTreeSink(std::string root) : root_(std::move(root)) {
+    if (::mkdir(root_.c_str(), 0777) != 0 && errno != EEXIST) {
+        throw CliError(errno == ENOENT ? "not-found" : "io-error", root_ + ": " + std::strerror(errno));
+    }
+    struct stat st {};
+    if (::stat(root_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        throw CliError("not-a-directory", root_ + " is not a directory");
+    }
+}
+
+LocalTreeSink::~LocalTreeSink() { discard_file(); }
+
+void LocalTreeSink::discard_file() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+        ::unlink(temp_.c_str());
+    }
+}
+
+// Every directory on the way must be a real directory (lstat): a symlink sent earlier in the
+// archive could otherwise carry a later entry anywhere.
+std::optional<ProtocolError> LocalTreeSink::check_parent(const std::string& relative) const {
+    std::string path = root_;
+    std::size_t start = 0;
+    for (;;) {
+        const auto slash = relative.find('/', start);
+        if (slash == std::string::npos) {
+            return std::nullopt;
+        }
+        path += "/" + relative.substr(start, slash - start);
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) != 0) {
+            if (errno == ENOENT && ::mkdir(path.c_str(), 0777) == 0) {  // a parent not sent: make it
+                start = slash + 1;
+                continue;
+            }
+            return os_error(path);
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            return ProtocolError{ErrorTag::path_outside_workdir,
+                                 relative + ": " + path + " is not a directory (a symlink in the archive?)"};
+        }
+        start = slash + 1;
+    }
+}
+
+std::optional<ProtocolError> LocalTreeSink::on_entry(const protocol::TreeEntry& e) {
+    ++entries_;
+    if (auto error = check_parent(e.path)) {
+        return error;
+    }
+    const std::string path = root_ + "/" + e.path;
+    struct stat st {};
+    const bool exists = ::lstat(path.c_str(), &st) == 0;
+    switch (e.type) {
+        case TreeEntryType::directory:
+            if (exists && !S_ISDIR(st.st_mode)) {
+                remove_any(path);
+            }
+            if ((!exists || !S_ISDIR(st.st_mode)) && ::mkdir(path.c_str(), 0700) != 0) {
+                return os_error(path);
+            }
+            ::chmod(path.c_str(), (e.mode | 0700) & 07777);
+            directories_.push_back({path, e.mode, e.mtime_ms});
+            return std::nullopt;
+        case TreeEntryType::symlink:
+            if (exists) {
+                remove_any(path);
+            }
+            if (::symlink(e.target.c_str(), path.c_str()) != 0) {
+                return os_error(path);
+            }
+            set_times(path, e.mtime_ms);
+            return std::nullopt;
+        case TreeEntryType::file: {
+            if (exists && S_ISDIR(st.st_mode)) {
+                remove_any(path);
+            }
+            const auto slash = path.rfind('/');
+            std::mt19937_64 random(std::random_device{}());
+            temp_ = path.substr(0, slash + 1) + ".remsh-tmp-" + std::to_string(random() % 1000000000) + "-" +
+                    path.substr(slash + 1, 100);
+            fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+            if (fd_ < 0) {
+                return os_error(path);
+            }
+            final_ = path;
+            current_ = e;
+            return std::nullopt;
+        }
+    }
+    return ProtocolError{ErrorTag::bad_archive, "unknown entry type"};
+}
+
+std::optional<ProtocolError> LocalTreeSink::on_file_data(protocol::ByteView bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            auto error = os_error(final_);
+            discard_file();
+            return error;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    bytes_ += bytes.size();
+    return std::nullopt;
+}
+
+std::optional<ProtocolError> LocalTreeSink::on_file_end() {
+    if (::fchmod(fd_, current_.mode) != 0 || ::close(fd_) != 0) {
+        auto error = os_error(final_);
+        fd_ = -1;
+        ::unlink(temp_.c_str());
+        return error;
+    }
+    fd_ = -1;
+    set_times(temp_, current_.mtime_ms);
+    if (::rename(temp_.c_str(), final_.c_str()) != 0) {
+        auto error = os_error(final_);
+        ::unlink(temp_.c_str());
+        return error;
+    }
+    return std::nullopt;
+}
+
+std::optional<ProtocolError> LocalTreeSink::on_archive_end() {
+    for (auto it = directories_.rbegin(); it != directories_.rend(); ++it) {
+        ::chmod(it->path.c_str(), it->mode);
+        set_times(it->path, it->mtime_ms);
+    }
+    return std::nullopt;
+}
+
+}  // namespace remsh::cli

@@ -1,0 +1,51 @@
+// LocalTreeSink: extracts a tree archive from an agent (`remsh cp -r AGENT:DIR LOCAL`) into a
+// local directory as it arrives. The agent is not trusted with the local file system: entry
+// paths are checked by the archive reader (relative, no `..`), and every entry's parent must
+// be a real directory inside the destination (never a symlink the archive made), so nothing is
+// written outside it. Files are written under a temporary name and renamed when complete;
+// directory modes and mtimes are applied at the end.
+#pragma once
+
+#include "remsh/protocol/tree_archive.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace remsh::cli {
+
+class LocalTreeSink : public protocol::TreeArchiveHandler {
+public:
+    // `root` is created if missing (its parent must exist).
+    explicit LocalTreeSink(std::string root);
+    ~LocalTreeSink() override;
+
+    std::optional<protocol::ProtocolError> on_entry(const protocol::TreeEntry& e) override;
+    std::optional<protocol::ProtocolError> on_file_data(protocol::ByteView bytes) override;
+    std::optional<protocol::ProtocolError> on_file_end() override;
+    std::optional<protocol::ProtocolError> on_archive_end() override;
+
+    std::uint64_t entries() const { return entries_; }
+    std::uint64_t bytes() const { return bytes_; }
+
+private:
+    struct DirectoryFix {
+        std::string path;
+        std::uint32_t mode;
+        std::int64_t mtime_ms;
+    };
+    std::optional<protocol::ProtocolError> check_parent(const std::string& relative) const;
+    void discard_file();
+
+    std::string root_;
+    int fd_ = -1;
+    std::string temp_;
+    std::string final_;
+    protocol::TreeEntry current_;
+    std::vector<DirectoryFix> directories_;
+    std::uint64_t entries_ = 0;
+    std::uint64_t bytes_ = 0;
+};
+
+}  // namespace remsh::cli

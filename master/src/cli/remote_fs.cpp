@@ -1,0 +1,94 @@
+#include "remote_fs.hpp"
+
+#include "cli_error.hpp"
+#include "fs_call.hpp"
+#include "json_access.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+namespace remsh::cli {
+
+namespace net = boost::asio;
+namespace json = boost::json;
+
+RemoteInfo remote_info_from(const json::value& v) {
+    RemoteInfo info;
+    const json::value* exists = member(v, "exists");
+    info.exists = exists && exists->is_bool() && exists->get_bool();
+    const json::value* entry = member(v, "entry");
+    if (!info.exists || !entry) {
+        return info;
+    }
+    info.type = get_string(*entry, "type");
+    info.size = static_cast<std::uint64_t>(get_int(*entry, "size").value_or(0));
+    info.mode = static_cast<std::uint32_t>(get_int(*entry, "mode").value_or(0));
+    info.mtime_ms = get_int(*entry, "mtime_ms").value_or(0);
+    info.target = get_string(*entry, "target");
+    return info;
+}
+
+ManifestEntry manifest_entry_from(const json::value& v) {
+    ManifestEntry e;
+    e.path = get_string(v, "path");
+    e.type = get_string(v, "type");
+    e.size = static_cast<std::uint64_t>(get_int(v, "size").value_or(0));
+    e.mode = static_cast<std::uint32_t>(get_int(v, "mode").value_or(0));
+    e.sha256 = get_string(v, "sha256");
+    e.target = get_string(v, "target");
+    return e;
+}
+
+net::awaitable<RemoteInfo> remote_stat(ApiClient& api, const std::string& agent, const std::string& path) {
+    FsCall call;
+    call.request = fs_request(agent, "stat", path);
+    const json::object result = co_await fs_call(api, std::move(call));
+    co_return remote_info_from(json::value(result));
+}
+
+std::vector<ManifestEntry> EntryLines::add(std::string_view bytes) {
+    partial_.append(bytes);
+    std::vector<ManifestEntry> out;
+    std::size_t start = 0;
+    for (;;) {
+        const auto nl = partial_.find('\n', start);
+        if (nl == std::string::npos) {
+            break;
+        }
+        json::error_code ec;
+        json::value v = json::parse(std::string_view(partial_).substr(start, nl - start), ec);
+        if (ec) {
+            throw CliError("bad-response", "the agent sent a malformed listing line");
+        }
+        out.push_back(manifest_entry_from(v));
+        start = nl + 1;
+    }
+    partial_.erase(0, start);
+    return out;
+}
+
+net::awaitable<std::vector<ManifestEntry>> remote_entries(ApiClient& api, const std::string& agent,
+                                                          const std::string& path, const std::string& op,
+                                                          bool recursive) {
+    std::vector<ManifestEntry> entries;
+    EntryLines lines;
+    FsCall call;
+    call.request = fs_request(agent, op, path);
+    if (recursive) {
+        call.request["recursive"] = true;
+    }
+    call.on_data = [&](std::uint8_t stream, std::string_view bytes) {
+        if (stream == 1) {
+            for (auto& e : lines.add(bytes)) {
+                entries.push_back(std::move(e));
+            }
+        }
+    };
+    co_await fs_call(api, std::move(call));
+    if (!lines.empty()) {
+        throw CliError("bad-response", "the agent's listing ended mid-line");
+    }
+    co_return entries;
+}
+
+}  // namespace remsh::cli

@@ -1,0 +1,58 @@
+#include "sync_plan.hpp"
+
+#include <unordered_map>
+
+namespace remsh::cli {
+
+SyncPlan plan_sync(const std::vector<ManifestEntry>& local, const std::vector<ManifestEntry>& remote,
+                   bool delete_extra, const std::function<std::string(std::size_t)>& local_sha256) {
+    std::unordered_map<std::string, const ManifestEntry*> remote_by_path;
+    for (const auto& r : remote) {
+        remote_by_path.emplace(r.path, &r);
+    }
+    SyncPlan plan;
+    for (std::size_t i = 0; i < local.size(); ++i) {
+        const ManifestEntry& l = local[i];
+        auto it = remote_by_path.find(l.path);
+        const ManifestEntry* r = it == remote_by_path.end() ? nullptr : it->second;
+        bool differs = !r || r->type != l.type;
+        if (!differs && l.type == "symlink") {
+            differs = r->target != l.target;
+        } else if (!differs && l.type == "directory") {
+            differs = r->mode != l.mode;
+        } else if (!differs && l.type == "file") {
+            differs = r->size != l.size || r->mode != l.mode;
+            if (!differs) {
+                ++plan.hashed;
+                differs = local_sha256(i) != r->sha256;
+            }
+        }
+        if (differs) {
+            plan.send.push_back(i);
+            if (l.type == "file") {
+                plan.bytes += l.size;
+            }
+        }
+    }
+    if (delete_extra) {
+        std::unordered_map<std::string, bool> local_paths;
+        for (const auto& l : local) {
+            local_paths.emplace(l.path, true);
+        }
+        // The manifest lists a directory before its contents: once a directory is removed, its
+        // contents go with it.
+        std::string removed_prefix;
+        for (const auto& r : remote) {
+            if (!removed_prefix.empty() && r.path.compare(0, removed_prefix.size(), removed_prefix) == 0) {
+                continue;
+            }
+            if (!local_paths.count(r.path)) {
+                plan.remove.push_back(r.path);
+                removed_prefix = r.type == "directory" ? r.path + "/" : std::string();
+            }
+        }
+    }
+    return plan;
+}
+
+}  // namespace remsh::cli

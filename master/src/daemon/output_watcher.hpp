@@ -1,0 +1,27 @@
+// OutputWatcher: someone receiving a channel's output on the master (an API client on a
+// WebSocket), whether the channel runs a command or a file operation.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace remsh::master {
+
+class OutputWatcher {
+ public:
+  virtual ~OutputWatcher() = default;
+  // The work started; id: the command's id (0 for a file operation, which has none).
+  virtual void on_started(std::int64_t id) = 0;
+  // Call done() once the bytes are taken care of (written to the client).
+  virtual void on_output(std::uint8_t stream, std::shared_ptr<const std::vector<std::uint8_t>> bytes,
+                         std::function<void()> done) = 0;
+  virtual void on_finished(const boost::json::object& record) = 0;
+  virtual void on_error(const std::string& tag, const std::string& message) = 0;
+};
+
+}  // namespace remsh::master

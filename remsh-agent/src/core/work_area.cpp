@@ -1,0 +1,92 @@
+#include "core/work_area.hpp"
+
+#include "core/work_dir.hpp"
+
+namespace remsh::agent {
+namespace fs = std::filesystem;
+using protocol::ErrorTag;
+using protocol::ProtocolError;
+
+namespace {
+
+fs::path canonical_or_given(const fs::path& p) {
+  std::error_code ec;
+  fs::path c = fs::weakly_canonical(p, ec);
+  return ec ? p.lexically_normal() : c;
+}
+
+fs::path without_trailing_separator(fs::path p) {
+  if (!p.has_filename() && p.has_relative_path()) p = p.parent_path();
+  return p;
+}
+
+}  // namespace
+
+WorkArea::WorkArea(const fs::path& work_dir, const std::vector<fs::path>& allowed_roots)
+    : work_dir_(without_trailing_separator(canonical_or_given(work_dir))) {
+  roots_.push_back(work_dir_);
+  for (const auto& r : allowed_roots) roots_.push_back(without_trailing_separator(canonical_or_given(r)));
+}
+
+bool WorkArea::contains(const fs::path& resolved) const {
+  for (const auto& r : roots_) {
+    if (is_within(r, resolved)) return true;
+  }
+  return false;
+}
+
+bool WorkArea::is_root(const fs::path& resolved) const {
+  const fs::path p = without_trailing_separator(resolved.lexically_normal());
+  for (const auto& r : roots_) {
+    if (p == r) return true;
+  }
+  return false;
+}
+
+std::variant<fs::path, ProtocolError> WorkArea::resolve(const std::string& path, bool follow_final) const {
+  const fs::path given(path);
+  // Absolute paths are only for the roots the owner allowed; relative ones start in the
+  // work directory (and may lead into an allowed root through a link).
+  return confine(given.is_absolute() ? given : work_dir_ / given, path, follow_final);
+}
+
+std::variant<fs::path, ProtocolError> WorkArea::resolve_under(const fs::path& dir, const std::string& name,
+                                                              bool follow_final) const {
+  const fs::path given(name);
+  if (given.is_absolute()) {
+    return ProtocolError{ErrorTag::path_outside_workdir, name + " is an absolute path"};
+  }
+  return confine(dir / given, name, follow_final);
+}
+
+std::variant<fs::path, ProtocolError> WorkArea::confine(const fs::path& candidate, const std::string& shown,
+                                                        bool follow_final) const {
+  const fs::path p = without_trailing_separator(candidate.lexically_normal());
+  const fs::path name = p.filename();
+  fs::path resolved;
+  std::error_code ec;
+  if (follow_final || name.empty() || name == "." || name == ".." || !p.has_parent_path()) {
+    resolved = fs::weakly_canonical(p, ec);
+  } else {
+    resolved = fs::weakly_canonical(p.parent_path(), ec);
+    if (!ec) resolved /= name;
+  }
+  if (ec) return ProtocolError{ErrorTag::io_error, shown + ": " + ec.message()};
+  // weakly_canonical stops at a dangling symlink (its target does not exist yet); creating
+  // through it would still land at the target, so follow such links by hand.
+  std::error_code absent;  // a path that does not exist is simply not a link
+  for (int hops = 0; follow_final && hops < 40 && fs::is_symlink(fs::symlink_status(resolved, absent)); ++hops) {
+    const fs::path target = fs::read_symlink(resolved, ec);
+    if (ec) break;
+    resolved = fs::weakly_canonical(target.is_absolute() ? target : resolved.parent_path() / target, ec);
+    if (ec) break;
+  }
+  if (ec) return ProtocolError{ErrorTag::io_error, shown + ": " + ec.message()};
+  resolved = without_trailing_separator(resolved);
+  if (!contains(resolved)) {
+    return ProtocolError{ErrorTag::path_outside_workdir, shown + " is outside the work directory"};
+  }
+  return resolved;
+}
+
+}  // namespace remsh::agent

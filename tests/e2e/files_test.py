@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""End-to-end tests of files (issue: the agent's filesystem primitives, remsh cp and sync).
+One test per ctest entry:   files_test.py NAME     (REMSH_BUILD_DIR points at the build)
+A test that cannot run here (needs root for a tmpfs mount) exits 77, which ctest shows as skipped.
+"""
+import hashlib
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+from harness import Cluster, run_tests, wait_until
+
+TESTS = {}
+SKIP = 77
+
+
+def test(fn):
+    TESTS[fn.__name__] = fn
+    return fn
+
+
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def make_random_file(path, size):
+    with open(path, "wb") as f:
+        left = size
+        while left > 0:
+            n = min(left, 8 << 20)
+            f.write(os.urandom(n))
+            left -= n
+
+
+def snapshot(root):
+    """Everything a tree round trip must keep: type, mode bits, content digest, link text."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, root)
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", os.readlink(full))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir", stat.S_IMODE(st.st_mode))
+            else:
+                with open(full, "rb") as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+                out[rel] = ("file", stat.S_IMODE(st.st_mode), digest)
+    return out
+
+
+def make_tree(root, files=10000):
+    """files small files in 100 directories, plus empty dirs, symlinks, executables, non-ASCII."""
+    os.makedirs(root)
+    for i in range(files):
+        d = os.path.join(root, f"d{i % 100:03d}")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, f"f{i:05d}.txt"), "wb") as f:
+            f.write(f"file {i}\n".encode() * (1 + i % 7))
+    for name in ("empty", "empty/nested-empty", "ünïcødé dir"):
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+    with open(os.path.join(root, "ünïcødé dir", "naïve façade ✓.txt"), "wb") as f:
+        f.write(b"non-ascii\n")
+    with open(os.path.join(root, "run.sh"), "wb") as f:
+        f.write(b"#!/bin/sh\necho hi\n")
+    os.chmod(os.path.join(root, "run.sh"), 0o755)
+    os.chmod(os.path.join(root, "d001", "f00001.txt"), 0o600)
+    os.symlink("d000/f00000.txt", os.path.join(root, "link-to-file"))
+    os.symlink("d002", os.path.join(root, "link-to-dir"))
+    os.symlink("/nonexistent/target", os.path.join(root, "dangling"))
+
+
+def no_temp_files(root):
+    for dirpath, _dirs, files in os.walk(root):
+        for f in files:
+            if f.startswith(".remsh-tmp-"):
+                return False
+    return True
+
+
+@test
+def one_gib_file_both_ways_byte_exact(c: Cluster):
+    c.start_master()
+    work = c.add_agent("f1")
+    src = os.path.join(c.tmp, "big.bin")
+    make_random_file(src, 1 << 30)
+    want = file_sha256(src)
+    r = c.remsh("cp", src, "f1:big.bin", timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert file_sha256(os.path.join(work, "big.bin")) == want
+    os.unlink(src)  # disk: keep at most two copies at a time
+    back = os.path.join(c.tmp, "back.bin")
+    r = c.remsh("cp", "f1:big.bin", back, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert file_sha256(back) == want
+    assert no_temp_files(work)
+
+
+@test
+def tree_of_ten_thousand_files_round_trips_exactly(c: Cluster):
+    c.start_master()
+    work = c.add_agent("f1")
+    src = os.path.join(c.tmp, "tree")
+    make_tree(src)
+    r = c.remsh("cp", "-r", src, "f1:tree", timeout=600)
+    assert r.returncode == 0, r.stderr
+    want = snapshot(src)
+    assert snapshot(os.path.join(work, "tree")) == want
+    back = os.path.join(c.tmp, "back")
+    r = c.remsh("cp", "-r", "f1:tree", back, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert snapshot(back) == want
+    # mtimes of files survive both ways (to the second at least)
+    a = os.lstat(os.path.join(src, "d003", "f00003.txt")).st_mtime
+    b = os.lstat(os.path.join(back, "d003", "f00003.txt")).st_mtime
+    assert abs(a - b) < 0.01, (a, b)
+    assert no_temp_files(back) and no_temp_files(work)
+
+
+@test
+def sync_sends_only_the_changed_files(c: Cluster):
+    c.start_master()
+    work = c.add_agent("f1")
+    src = os.path.join(c.tmp, "tree")
+    make_tree(src)
+    r = c.remsh("sync", src, "f1:proj", timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(b"sent "), r.stdout
+    assert snapshot(os.path.join(work, "proj")) == snapshot(src)
+    for i in (5, 500, 5000):  # same size, other content: only the digest tells
+        p = os.path.join(src, f"d{i % 100:03d}", f"f{i:05d}.txt")
+        data = open(p, "rb").read()
+        with open(p, "wb") as f:
+            f.write(data.upper())
+    r = c.remsh("sync", src, "f1:proj", timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(b"sent 3 of "), r.stdout
+    assert snapshot(os.path.join(work, "proj")) == snapshot(src)
+    # --delete removes what the local tree lacks; a second sync sends nothing
+    os.unlink(os.path.join(src, "d007", "f00007.txt"))
+    subprocess.run(["rm", "-rf", os.path.join(src, "empty")], check=True)
+    r = c.remsh("sync", src, "f1:proj", "--delete", timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert b"deleted 2" in r.stdout, r.stdout
+    assert snapshot(os.path.join(work, "proj")) == snapshot(src)
+    r = c.remsh("sync", src, "f1:proj", "--delete", timeout=600)
+    assert r.stdout.startswith(b"sent 0 of ") and b"deleted 0" in r.stdout, r.stdout
+
+
+@test
+def traversal_attempts_are_refused(c: Cluster):
+    c.start_master()
+    work = c.add_agent("f1")
+    outside = os.path.join(c.tmp, "outside")
+    os.makedirs(outside)
+    with open(os.path.join(outside, "secret"), "wb") as f:
+        f.write(b"secret\n")
+    os.symlink(outside, os.path.join(work, "escape"))
+    local = os.path.join(c.tmp, "local.txt")
+    with open(local, "wb") as f:
+        f.write(b"payload\n")
+    attempts = [
+        ("cp", "f1:../outside/secret", os.path.join(c.tmp, "got1")),
+        ("cp", f"f1:{outside}/secret", os.path.join(c.tmp, "got2")),
+        ("cp", "f1:escape/secret", os.path.join(c.tmp, "got3")),
+        ("cp", local, "f1:../outside/planted"),
+        ("cp", local, f"f1:{outside}/planted"),
+        ("cp", local, "f1:escape/planted"),
+        ("cp", "-r", os.path.dirname(local), "f1:escape/tree"),
+        ("ls", "f1:escape/"),
+        ("ls", "f1:.."),
+        ("rm", "-r", "f1:escape/secret"),
+        ("mkdir", "-p", "f1:escape/newdir"),
+        ("stat", "f1:/etc/passwd"),
+    ]
+    for args in attempts:
+        r = c.remsh(*args)
+        assert r.returncode == 255, (args, r)
+        assert b"path-outside-workdir" in r.stderr, (args, r.stderr)
+    assert sorted(os.listdir(outside)) == ["secret"], os.listdir(outside)
+    for name in ("got1", "got2", "got3"):
+        assert not os.path.exists(os.path.join(c.tmp, name))
+    # The link itself is an entry of the work directory: it can be listed and removed.
+    r = c.remsh("stat", "f1:escape")
+    assert r.returncode == 0 and b"symlink" in r.stdout, r
+    r = c.remsh("rm", "f1:escape")
+    assert r.returncode == 0, r.stderr
+    assert os.path.exists(os.path.join(outside, "secret"))
+
+
+@test
+def owner_allowed_path_opens_more(c: Cluster):
+    c.start_master()
+    extra = os.path.join(c.tmp, "shared-cache")
+    os.makedirs(extra)
+    r, cfg, work = c.enroll("f1", extra=("--allow-path", extra))
+    assert r.returncode == 0, r.stderr
+    c.start_agent("f1", cfg)
+    c.wait_online("f1")
+    local = os.path.join(c.tmp, "x.txt")
+    with open(local, "wb") as f:
+        f.write(b"cached\n")
+    r = c.remsh("cp", local, f"f1:{extra}/x.txt")
+    assert r.returncode == 0, r.stderr
+    assert open(os.path.join(extra, "x.txt"), "rb").read() == b"cached\n"
+    r = c.remsh("cp", local, f"f1:{c.tmp}/elsewhere.txt")
+    assert r.returncode == 255 and b"path-outside-workdir" in r.stderr, r
+
+
+@test
+def interrupted_write_leaves_no_partial_file(c: Cluster):
+    c.start_master()
+    work = c.add_agent("f1")
+    src = os.path.join(c.tmp, "big.bin")
+    make_random_file(src, 512 << 20)
+    p = c.remsh_popen("cp", src, "f1:dest.bin", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Cut the transfer off once the agent has begun writing (its temporary file exists).
+    wait_until("the agent's temporary file", lambda: not no_temp_files(work), timeout=60, interval=0.01)
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=10)
+    wait_until("the temporary file to be removed", lambda: no_temp_files(work), timeout=30)
+    assert not os.path.exists(os.path.join(work, "dest.bin"))
+    # The agent is fine afterwards, and a complete copy lands.
+    r = c.remsh("cp", src, "f1:dest.bin", timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert file_sha256(os.path.join(work, "dest.bin")) == file_sha256(src)
+
+
+@test
+def full_disk_is_a_clear_error(c: Cluster):
+    if os.geteuid() != 0:
+        print("skipped: needs root to mount a small tmpfs")
+        sys.exit(SKIP)
+    c.start_master()
+    work = c.add_agent("f1")
+    small = os.path.join(work, "small")
+    os.makedirs(small)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", small], capture_output=True)
+    if r.returncode != 0:
+        print(f"skipped: cannot mount a tmpfs here: {r.stderr.decode().strip()}")
+        sys.exit(SKIP)
+    try:
+        src = os.path.join(c.tmp, "five-mb.bin")
+        make_random_file(src, 5 << 20)
+        r = c.remsh("cp", src, "f1:small/five-mb.bin")
+        assert r.returncode == 255, r
+        assert b"disk-full" in r.stderr, r.stderr
+        assert os.listdir(small) == [], os.listdir(small)
+        tree = os.path.join(c.tmp, "tree")
+        os.makedirs(tree)
+        for i in range(3):
+            make_random_file(os.path.join(tree, f"part{i}"), 1 << 20)
+        r = c.remsh("cp", "-r", tree, "f1:small/tree")
+        assert r.returncode == 255 and b"disk-full" in r.stderr, r
+        assert no_temp_files(small)
+    finally:
+        subprocess.run(["umount", "-l", small], capture_output=True)
+
+
+@test
+def errors_are_tagged_and_nothing_is_half_done(c: Cluster):
+    c.start_master()
+    work = c.add_agent("f1")
+    d = os.path.join(c.tmp, "d")
+    os.makedirs(d)
+    r = c.remsh("cp", d, "f1:d")
+    assert r.returncode == 255 and b"is-a-directory" in r.stderr, r
+    r = c.remsh("cp", "f1:missing", os.path.join(c.tmp, "x"))
+    assert r.returncode == 255 and b"not-found" in r.stderr, r
+    local = os.path.join(c.tmp, "f.txt")
+    with open(local, "wb") as f:
+        f.write(b"x")
+    r = c.remsh("cp", local, "f1:no/such/dir/f.txt")
+    assert r.returncode == 255 and b"not-found" in r.stderr, r
+    r = c.remsh("mkdir", "f1:a/b")
+    assert r.returncode == 255 and b"not-found" in r.stderr, r
+    r = c.remsh("mkdir", "-p", "f1:a/b")
+    assert r.returncode == 0, r
+    r = c.remsh("rm", "f1:a")
+    assert r.returncode == 255 and b"is-a-directory" in r.stderr, r
+    # read-only files and directories go with rm -r
+    os.chmod(os.path.join(work, "a", "b"), 0o500)
+    r = c.remsh("rm", "-r", "f1:a")
+    assert r.returncode == 0, r.stderr
+    assert not os.path.exists(os.path.join(work, "a"))
+    r = c.remsh("stat", "--json", "f1:a")
+    assert r.returncode == 0 and b'"exists":false' in r.stdout, r
+    r = c.remsh("cp", local, "./not-remote")
+    assert r.returncode == 2, r
+
+
+if __name__ == "__main__":
+    run_tests(TESTS)

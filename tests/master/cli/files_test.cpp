@@ -1,0 +1,68 @@
+// The pure parts of the CLI's file commands: operands and the sync plan.
+#include "file_spec.hpp"
+#include "sync_plan.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace remsh::cli;
+
+TEST_CASE("file spec: AGENT:PATH only when the colon comes before any slash", "[cli][files]") {
+    CHECK(parse_file_spec("a1:src/x").agent == "a1");
+    CHECK(parse_file_spec("a1:src/x").path == "src/x");
+    CHECK(parse_file_spec("a1:").path == ".");
+    CHECK(parse_file_spec("a1:/abs").path == "/abs");
+    CHECK_FALSE(parse_file_spec("./a:b").remote());
+    CHECK_FALSE(parse_file_spec("/x:y").remote());
+    CHECK_FALSE(parse_file_spec(":x").remote());
+    CHECK_FALSE(parse_file_spec("plain").remote());
+    CHECK(path_base_name("a/b/") == "b");
+    CHECK(path_base_name("b") == "b");
+    CHECK(path_base_name("/") == "/");
+    CHECK(path_join("a/", "b") == "a/b");
+    CHECK(path_join("", "b") == "b");
+}
+
+namespace {
+
+ManifestEntry file(std::string path, std::uint64_t size, std::string sha, std::uint32_t mode = 0644) {
+    return ManifestEntry{std::move(path), "file", size, mode, std::move(sha), ""};
+}
+ManifestEntry dir(std::string path, std::uint32_t mode = 0755) {
+    return ManifestEntry{std::move(path), "directory", 0, mode, "", ""};
+}
+ManifestEntry symlink_entry(std::string path, std::string target) {
+    return ManifestEntry{std::move(path), "symlink", 0, 0777, "", std::move(target)};
+}
+
+}  // namespace
+
+TEST_CASE("sync plan: only what differs is sent and hashing only where sizes agree", "[cli][files]") {
+    std::vector<ManifestEntry> local{dir("d"), file("d/same", 3, "s1"), file("d/changed", 3, "new"),
+                                     file("d/bigger", 5, "b"), file("d/mode", 3, "m", 0755),
+                                     symlink_entry("l", "d/same"), symlink_entry("l2", "elsewhere"), file("added", 1, "a")};
+    std::vector<ManifestEntry> remote{dir("d"), file("d/same", 3, "s1"), file("d/changed", 3, "old"),
+                                      file("d/bigger", 4, "b"), file("d/mode", 3, "m"),
+                                      symlink_entry("l", "d/same"), symlink_entry("l2", "d/same"), dir("gone"), file("gone/x", 1, "x"),
+                                      file("stale", 1, "s")};
+    std::vector<std::size_t> hashed;
+    auto hash = [&](std::size_t i) {
+        hashed.push_back(i);
+        return local[i].sha256;
+    };
+    SyncPlan plan = plan_sync(local, remote, /*delete_extra=*/false, hash);
+    CHECK(plan.send == std::vector<std::size_t>{2, 3, 4, 6, 7});
+    CHECK(plan.bytes == 3 + 5 + 3 + 1);
+    CHECK(hashed == std::vector<std::size_t>{1, 2});
+    CHECK(plan.remove.empty());
+    plan = plan_sync(local, remote, /*delete_extra=*/true, hash);
+    CHECK(plan.remove == std::vector<std::string>{"gone", "stale"});
+}
+
+TEST_CASE("sync plan: a type change is resent and an empty remote gets everything", "[cli][files]") {
+    std::vector<ManifestEntry> local{file("x", 1, "a"), dir("y")};
+    std::vector<ManifestEntry> remote{dir("x"), file("y", 1, "a")};
+    auto never = [](std::size_t) -> std::string { FAIL("no hashing expected"); return ""; };
+    CHECK(plan_sync(local, remote, true, never).send == std::vector<std::size_t>{0, 1});
+    CHECK(plan_sync(local, {}, true, never).send == std::vector<std::size_t>{0, 1});
+    CHECK(plan_sync(local, {}, true, never).remove.empty());
+}
