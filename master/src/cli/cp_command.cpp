@@ -197,14 +197,6 @@ net::awaitable<void> download_file(ApiClient& api, const std::string& agent, con
     out.commit(mode, info.type == "file" ? info.mtime_ms : 0);
 }
 
-std::uint64_t total_size(const std::vector<LocalEntry>& entries) {
-    std::uint64_t n = 0;
-    for (const auto& e : entries) {
-        n += e.entry.size;
-    }
-    return n;
-}
-
 net::awaitable<void> upload_tree(ApiClient& api, const std::string& local, const std::string& agent,
                                  std::string remote) {
     const RemoteInfo dest = co_await remote_stat(api, agent, remote);
@@ -213,20 +205,7 @@ net::awaitable<void> upload_tree(ApiClient& api, const std::string& local, const
     } else if (dest.exists) {
         throw CliError("not-a-directory", agent + ":" + remote + " exists and is not a directory");
     }
-    std::vector<LocalEntry> entries = scan_local_tree(local);
-    Progress progress(path_base_name(local), total_size(entries));
-    LocalTreeSource source(std::move(entries));
-    std::uint64_t reported = 0;
-    FsCall call;
-    call.request = fs_request(agent, "put_tree", remote);
-    call.next_piece = [&]() {
-        std::string piece = source.next_piece();
-        progress.add(source.content_bytes() - reported);
-        reported = source.content_bytes();
-        return piece;
-    };
-    co_await fs_call(api, std::move(call));
-    progress.finish();
+    co_await put_local_tree(api, agent, remote, scan_local_tree(local), /*parents=*/false, path_base_name(local));
 }
 
 net::awaitable<void> download_tree(ApiClient& api, const std::string& agent, const std::string& remote,

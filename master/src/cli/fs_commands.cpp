@@ -11,7 +11,6 @@
 #include "remote_fs.hpp"
 #include "time_format.hpp"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -42,10 +41,10 @@ std::string mode_text(const std::string& type, std::uint32_t mode) {
     return s;
 }
 
-std::string long_line(const ManifestEntry& e, std::int64_t mtime_ms) {
+std::string long_line(const ManifestEntry& e) {
     char head[96];
     std::snprintf(head, sizeof head, "%s %12llu %s ", mode_text(e.type, e.mode).c_str(),
-                  static_cast<unsigned long long>(e.size), local_time(mtime_ms).c_str());
+                  static_cast<unsigned long long>(e.size), local_time(e.mtime_ms).c_str());
     std::string line = head + e.path;
     if (e.type == "symlink") {
         line += " -> " + e.target;
@@ -67,7 +66,6 @@ int ls_command(const ConnectionSettings& settings, const LsOptions& options) {
             call.request["glob"] = options.glob;
         }
         EntryLines lines;
-        std::string raw;
         call.on_data = [&](std::uint8_t stream, std::string_view bytes) {
             if (stream != 1) {
                 return;
@@ -78,29 +76,10 @@ int ls_command(const ConnectionSettings& settings, const LsOptions& options) {
                 }
                 return;
             }
-            // The lines carry mtime too: read it from the raw text alongside the entries.
-            raw.append(bytes);
             std::string out;
-            std::size_t start = 0;
-            for (;;) {
-                const auto nl = raw.find('\n', start);
-                if (nl == std::string::npos) {
-                    break;
-                }
-                json::error_code ec;
-                const json::value v = json::parse(std::string_view(raw).substr(start, nl - start), ec);
-                start = nl + 1;
-                if (ec) {
-                    continue;
-                }
-                const ManifestEntry e = manifest_entry_from(v);
-                if (options.long_format) {
-                    out += long_line(e, get_int(v, "mtime_ms").value_or(0));
-                } else {
-                    out += e.path + (e.type == "directory" ? "/" : "") + "\n";
-                }
+            for (const ManifestEntry& e : lines.add(bytes)) {
+                out += options.long_format ? long_line(e) : e.path + (e.type == "directory" ? "/" : "") + "\n";
             }
-            raw.erase(0, start);
             if (write_all(1, out) != WriteResult::ok) {
                 throw CliError("output-closed", "stdout was closed");
             }

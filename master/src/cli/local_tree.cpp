@@ -31,23 +31,6 @@ std::string base_name(std::string path) {
     return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-std::vector<std::string> sorted_names(const std::string& dir) {
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) {
-        fail(dir);
-    }
-    std::vector<std::string> names;
-    while (struct dirent* e = ::readdir(d)) {
-        std::string_view n(e->d_name);
-        if (n != "." && n != "..") {
-            names.emplace_back(n);
-        }
-    }
-    ::closedir(d);
-    std::sort(names.begin(), names.end());
-    return names;
-}
-
 bool skipped(const LocalEntry& e) { return e.entry.type == protocol::TreeEntryType{}; }
 
 void scan_into(const std::string& dir, const std::string& prefix, std::vector<LocalEntry>& out) {
@@ -66,6 +49,23 @@ void scan_into(const std::string& dir, const std::string& prefix, std::vector<Lo
 }
 
 }  // namespace
+
+std::vector<std::string> sorted_names(const std::string& dir) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) {
+        fail(dir);
+    }
+    std::vector<std::string> names;
+    while (struct dirent* e = ::readdir(d)) {
+        std::string_view n(e->d_name);
+        if (n != "." && n != "..") {
+            names.emplace_back(n);
+        }
+    }
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    return names;
+}
 
 LocalEntry local_entry(const std::string& location, const std::string& name) {
     struct stat st {};

@@ -17,6 +17,9 @@ struct LocalEntry {
     std::string location;       // the local path to read from
 };
 
+// The names in a local directory (no "." and ".."), sorted bytewise; throws CliError.
+std::vector<std::string> sorted_names(const std::string& dir);
+
 // lstat() of one path as an entry named `name`; throws CliError (not-found, io-error).
 LocalEntry local_entry(const std::string& location, const std::string& name);
 

@@ -1,13 +1,13 @@
 #include "local_tree_sink.hpp"
 
 #include "cli_error.hpp"
+#include "local_tree.hpp"
 
 #include <cerrno>
 #include <cstring>
 #include <random>
 #include <vector>
 
-#include <dirent.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -59,18 +59,12 @@ void remove_any(const std::string& path) {
         return;
     }
     ::chmod(path.c_str(), 0700);
-    if (DIR* d = ::opendir(path.c_str())) {
-        std::vector<std::string> names;
-        while (struct dirent* e = ::readdir(d)) {
-            std::string_view n(e->d_name);
-            if (n != "." && n != "..") {
-                names.emplace_back(n);
-            }
-        }
-        ::closedir(d);
-        for (const auto& n : names) {
+    try {
+        for (const auto& n : sorted_names(path)) {
             remove_any(path + "/" + n);
         }
+    } catch (const CliError&) {
+        // unreadable: rmdir below reports nothing either; the entry then fails to be made
     }
     ::rmdir(path.c_str());
 }

@@ -3,6 +3,7 @@
 #include "cli_error.hpp"
 #include "fs_call.hpp"
 #include "json_access.hpp"
+#include "progress.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -36,6 +37,7 @@ ManifestEntry manifest_entry_from(const json::value& v) {
     e.mode = static_cast<std::uint32_t>(get_int(v, "mode").value_or(0));
     e.sha256 = get_string(v, "sha256");
     e.target = get_string(v, "target");
+    e.mtime_ms = get_int(v, "mtime_ms").value_or(0);
     return e;
 }
 
@@ -89,6 +91,30 @@ net::awaitable<std::vector<ManifestEntry>> remote_entries(ApiClient& api, const 
         throw CliError("bad-response", "the agent's listing ended mid-line");
     }
     co_return entries;
+}
+
+net::awaitable<void> put_local_tree(ApiClient& api, const std::string& agent, const std::string& dir,
+                                    std::vector<LocalEntry> entries, bool parents, const std::string& label) {
+    std::uint64_t total = 0;
+    for (const auto& e : entries) {
+        total += e.entry.size;
+    }
+    Progress progress(label, total);
+    LocalTreeSource source(std::move(entries));
+    std::uint64_t reported = 0;
+    FsCall call;
+    call.request = fs_request(agent, "put_tree", dir);
+    if (parents) {
+        call.request["parents"] = true;
+    }
+    call.next_piece = [&]() {
+        std::string piece = source.next_piece();
+        progress.add(source.content_bytes() - reported);
+        reported = source.content_bytes();
+        return piece;
+    };
+    co_await fs_call(api, std::move(call));
+    progress.finish();
 }
 
 }  // namespace remsh::cli

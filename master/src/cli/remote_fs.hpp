@@ -3,6 +3,7 @@
 #pragma once
 
 #include "api_client.hpp"
+#include "local_tree.hpp"
 #include "sync_plan.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -32,6 +33,12 @@ boost::asio::awaitable<RemoteInfo> remote_stat(ApiClient& api, const std::string
 boost::asio::awaitable<std::vector<ManifestEntry>> remote_entries(ApiClient& api, const std::string& agent,
                                                                   const std::string& path, const std::string& op,
                                                                   bool recursive);
+
+// Sends `entries` (local paths relative to their root) into AGENT:DIR as one tree archive
+// (put_tree), with a progress line named `label`. `parents`: create DIR's missing parents.
+boost::asio::awaitable<void> put_local_tree(ApiClient& api, const std::string& agent, const std::string& dir,
+                                            std::vector<LocalEntry> entries, bool parents,
+                                            const std::string& label);
 
 // Splits the JSON-lines of a listing as it arrives in pieces.
 class EntryLines {

@@ -12,7 +12,6 @@
 #include "fs_call.hpp"
 #include "local_tree.hpp"
 #include "output_sink.hpp"
-#include "progress.hpp"
 #include "remote_fs.hpp"
 #include "sync_plan.hpp"
 
@@ -84,20 +83,8 @@ int sync_command(const ConnectionSettings& settings, const SyncOptions& options)
             for (std::size_t i : plan.send) {
                 chosen.push_back(scanned[i]);
             }
-            Progress progress(path_base_name(local.path), plan.bytes);
-            LocalTreeSource source(std::move(chosen));
-            std::uint64_t reported = 0;
-            FsCall call;
-            call.request = fs_request(agent, "put_tree", remote.path);
-            call.request["parents"] = true;
-            call.next_piece = [&]() {
-                std::string piece = source.next_piece();
-                progress.add(source.content_bytes() - reported);
-                reported = source.content_bytes();
-                return piece;
-            };
-            co_await fs_call(api, std::move(call));
-            progress.finish();
+            co_await put_local_tree(api, agent, remote.path, std::move(chosen), /*parents=*/true,
+                                    path_base_name(local.path));
         }
         if (!options.dry_run) {
             for (std::size_t i = 0; i < plan.remove.size(); i += 1024) {

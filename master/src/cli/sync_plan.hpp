@@ -19,6 +19,7 @@ struct ManifestEntry {
     std::uint32_t mode = 0;
     std::string sha256;  // files (remote manifest; local ones are hashed on demand)
     std::string target;  // symlinks
+    std::int64_t mtime_ms = 0;  // shown by ls; not compared
 };
 
 struct SyncPlan {

@@ -230,6 +230,7 @@ FsChannel::Outcome FsChannel::do_copy() {
   if (is_within(target_, dest)) return ProtocolError{ErrorTag::denied, "cannot copy a directory into itself"};
   if (request_.parents) make_directories(dest.parent_path(), std::nullopt, ec);
   std::uint64_t n = ec ? 0 : copy_tree(target_, dest, ec);
+  if (!ec) sync_file_system(dest.parent_path(), ec);
   if (ec) return os_error(request_.path + " -> " + *request_.to, ec);
   return json::object{{"files", n}};
 }

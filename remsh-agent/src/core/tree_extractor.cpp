@@ -75,7 +75,7 @@ std::optional<ProtocolError> TreeExtractor::on_file_data(protocol::ByteView byte
 std::optional<ProtocolError> TreeExtractor::on_file_end() {
   if (!file_) return ProtocolError{ErrorTag::bad_archive, "file end outside a file"};
   std::error_code ec;
-  file_->commit(current_.mode, current_.mtime_ms, ec);
+  file_->commit(current_.mode, current_.mtime_ms, ec, /*durable=*/false);  // flushed once at the end
   file_.reset();
   if (ec) return os_error(current_.path, ec);
   return std::nullopt;
@@ -84,6 +84,8 @@ std::optional<ProtocolError> TreeExtractor::on_file_end() {
 std::optional<ProtocolError> TreeExtractor::on_archive_end() {
   // Deepest first, so that setting a parent's mtime comes after its children changed it.
   std::error_code ec;
+  sync_file_system(root_, ec);  // the result promises the files are on disk
+  if (ec) return os_error(root_.string(), ec);
   for (auto it = directories_.rbegin(); it != directories_.rend(); ++it) {
     set_mode(it->path, it->mode, ec);
     if (!ec) set_mtime(it->path, it->mtime_ms, ec);

@@ -52,9 +52,11 @@ class NewFile {
  public:
   virtual ~NewFile() = default;
   virtual void write(std::span<const std::uint8_t> bytes, std::error_code& ec) = 0;
-  // Flushes to disk, applies mode and mtime, renames over the destination.
+  // Applies mode and mtime and renames over the destination; with `durable`, the data is
+  // flushed to disk first (a single file). Trees flush once at the end instead
+  // (sync_file_system): one flush per small file would cost more than the transfer.
   virtual void commit(std::optional<std::uint32_t> mode, std::optional<std::int64_t> mtime_ms,
-                      std::error_code& ec) = 0;
+                      std::error_code& ec, bool durable = true) = 0;
 };
 std::unique_ptr<NewFile> create_new_file(const std::filesystem::path& destination,
                                          std::error_code& ec);
@@ -68,10 +70,13 @@ bool remove_tree(const std::filesystem::path& path, std::error_code& ec);
 void replace_file(const std::filesystem::path& from, const std::filesystem::path& to,
                   std::error_code& ec);
 // Copies a file, a symlink (as a link) or a whole tree; returns the number of entries made.
+// Not flushed to disk: the caller does that once (sync_file_system).
 std::uint64_t copy_tree(const std::filesystem::path& from, const std::filesystem::path& to,
                         std::error_code& ec);
 void make_symlink(const std::string& target, const std::filesystem::path& path,
                   std::error_code& ec);
+// Flushes everything written to the file system holding `path` to disk.
+void sync_file_system(const std::filesystem::path& path, std::error_code& ec);
 void set_mode(const std::filesystem::path& path, std::uint32_t mode, std::error_code& ec);
 void set_mtime(const std::filesystem::path& path, std::int64_t mtime_ms, std::error_code& ec);
 

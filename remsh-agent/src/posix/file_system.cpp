@@ -78,7 +78,7 @@ class PosixNewFile : public NewFile {
     write_fully(fd_.get(), bytes.data(), bytes.size(), ec);
   }
   void commit(std::optional<std::uint32_t> mode, std::optional<std::int64_t> mtime_ms,
-              std::error_code& ec) override {
+              std::error_code& ec, bool durable) override {
     // Mode before the data is durable: a mode like 0444 must not stop our own writes, and
     // fchmod on the open descriptor never follows anything.
     const mode_t m = mode ? static_cast<mode_t>(*mode) : static_cast<mode_t>(0666 & ~current_umask());
@@ -96,7 +96,7 @@ class PosixNewFile : public NewFile {
       if (::futimens(fd_.get(), times) != 0) return void(ec = last_error());
     }
     // The data must be on disk before the name says the file is complete.
-    if (::fdatasync(fd_.get()) != 0) return void(ec = last_error());
+    if (durable && ::fdatasync(fd_.get()) != 0) return void(ec = last_error());
     if (::close(fd_.release()) != 0) return void(ec = last_error());
     if (::rename(temp_.c_str(), destination_.c_str()) != 0) return void(ec = last_error());
     committed_ = true;
@@ -286,13 +286,19 @@ std::uint64_t copy_tree(const fs::path& from, const fs::path& to, std::error_cod
         out->write(std::span<const std::uint8_t>(buf.data(), n), ec);
         if (ec) return 0;
       }
-      out->commit(info.mode, info.mtime_ms, ec);
+      out->commit(info.mode, info.mtime_ms, ec, /*durable=*/false);  // the caller flushes once
       return ec ? 0 : 1;
     }
     case FileType::other:
       return 0;  // sockets, devices: not copied
   }
   return 0;
+}
+
+void sync_file_system(const fs::path& path, std::error_code& ec) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECTORY));
+  if (!fd) return void(ec = last_error());
+  if (::syncfs(fd.get()) != 0) ec = last_error();
 }
 
 void make_symlink(const std::string& target, const fs::path& path, std::error_code& ec) {
