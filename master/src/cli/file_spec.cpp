@@ -5,11 +5,11 @@ namespace remsh::cli {
 FileSpec parse_file_spec(std::string_view text) {
     const auto colon = text.find(':');
     if (colon != std::string_view::npos && colon > 0 && text.substr(0, colon).find('/') == std::string_view::npos) {
-        FileSpec spec{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
-        if (spec.path.empty()) {
-            spec.path = ".";
+        std::string path(text.substr(colon + 1));
+        if (path.empty()) {
+            path.push_back('.');  // (not `= "."`: GCC 12 -O2 warns falsely, -Wrestrict)
         }
-        return spec;
+        return FileSpec{std::string(text.substr(0, colon)), std::move(path)};
     }
     return FileSpec{std::nullopt, std::string(text)};
 }
