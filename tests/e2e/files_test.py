@@ -296,6 +296,13 @@ def errors_are_tagged_and_nothing_is_half_done(c: Cluster):
     assert r.returncode == 0 and b'"exists":false' in r.stdout, r
     r = c.remsh("cp", local, "./not-remote")
     assert r.returncode == 2, r
+    # Failed operations free their channel: more failures than the agent has channels (64),
+    # then a command still runs.
+    for _ in range(70):
+        r = c.remsh("cp", local, "f1:no/such/dir/f.txt")  # the agent's write fails
+        assert r.returncode == 255 and b"not-found" in r.stderr, r
+    r = c.remsh("run", "f1", "--", "true")
+    assert r.returncode == 0, r.stderr
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@
 
 #include <fstream>
 
+#include <sys/stat.h>
+
 using namespace remsh::agent;
 using remsh::agent::test::TempDir;
 using remsh::protocol::ErrorTag;
@@ -161,6 +163,39 @@ TEST_CASE("tree extractor: files dirs and links land inside with modes and nothi
   REQUIRE(error);
   CHECK(error->tag == ErrorTag::path_outside_workdir);
   CHECK(fs::is_empty(a.outside));
+}
+
+TEST_CASE("tree extractor: a directory replaced by a link gets no mode through it", "[fs][extract]") {
+  Area a;
+  const WorkArea area = a.area();
+  const fs::path root = fs::canonical(a.work) / "dest";
+  fs::create_directory(root);
+  fs::permissions(a.outside, fs::perms::owner_all);
+  TreeExtractor x(area, root);
+  protocol::TreeEntry dir{protocol::TreeEntryType::directory, "x", 0777, 0, 0, ""};
+  protocol::TreeEntry link{protocol::TreeEntryType::symlink, "x", 0777, 0, 0, a.outside.string()};
+  REQUIRE_FALSE(x.on_entry(dir));
+  REQUIRE_FALSE(x.on_entry(link));
+  REQUIRE_FALSE(x.on_archive_end());
+  CHECK(fs::status(a.outside).permissions() == fs::perms::owner_all);
+  // And a link to the parent cannot carry an entry beside the target directory.
+  TreeExtractor y(area, root);
+  protocol::TreeEntry up{protocol::TreeEntryType::symlink, "up", 0777, 0, 0, ".."};
+  protocol::TreeEntry beside{protocol::TreeEntryType::file, "up/beside", 0644, 0, 0, ""};
+  REQUIRE_FALSE(y.on_entry(up));
+  auto error = y.on_entry(beside);
+  REQUIRE(error);
+  CHECK(error->tag == ErrorTag::path_outside_workdir);
+  CHECK_FALSE(fs::exists(fs::canonical(a.work) / "beside"));
+}
+
+TEST_CASE("open for reading: a FIFO is refused at once instead of blocking", "[fs][read]") {
+  TempDir tmp;
+  const fs::path fifo = tmp.path() / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::error_code ec;
+  CHECK_FALSE(open_for_reading(fifo, 0, ec));
+  CHECK(ec);
 }
 
 TEST_CASE("new file: nothing at the destination until commit and no leftovers when dropped", "[fs][new-file]") {

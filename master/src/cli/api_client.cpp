@@ -227,6 +227,8 @@ public:
         co_return m;
     }
 
+    void abort() override { beast::get_lowest_layer(ws_).close(); }
+
     // The first sender writes the queue out; later senders wait for their message to be done.
     awaitable<void> send(bool binary, std::string data) override {
         auto item = std::make_shared<Outgoing>(binary, std::move(data), ws_.get_executor());

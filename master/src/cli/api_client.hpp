@@ -47,6 +47,9 @@ public:
     virtual boost::asio::awaitable<std::optional<WsMessage>> read() = 0;
     // Sends one message; completes once it is written (messages go out in call order).
     virtual boost::asio::awaitable<void> send(bool binary, std::string data) = 0;
+    // Drops the connection at once: a pending read() fails (the master then abandons what
+    // the WebSocket was doing).
+    virtual void abort() = 0;
 };
 
 class ApiClient {

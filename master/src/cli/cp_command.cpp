@@ -193,7 +193,10 @@ net::awaitable<void> download_file(ApiClient& api, const std::string& agent, con
         throw CliError("verify-failed", "the bytes received from the agent do not match its digest");
     }
     // The mode of what was read: a symlink's stat is the link's, so ask again in that case.
-    const std::uint32_t mode = info.type == "file" ? info.mode : 0644;
+    // Without setuid/setgid and through the umask, as for trees (local_tree_sink.hpp).
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    const std::uint32_t mode = (info.type == "file" ? info.mode : 0666) & 01777 & ~static_cast<std::uint32_t>(mask);
     out.commit(mode, info.type == "file" ? info.mtime_ms : 0);
 }
 

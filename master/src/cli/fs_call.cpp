@@ -38,7 +38,10 @@ net::awaitable<void> upload(std::shared_ptr<WebSocket> ws, std::function<std::st
             co_await ws->send(true, std::move(message));
         }
     } catch (...) {
+        // Reading the local file failed: the read in fs_call waits for an agent that waits
+        // for our bytes; dropping the connection ends both (the agent removes its partial file).
         *failure = std::current_exception();
+        ws->abort();
     }
 }
 
@@ -64,7 +67,15 @@ net::awaitable<json::object> fs_call(ApiClient& api, FsCall call) {
         if (*failure) {
             std::rethrow_exception(*failure);  // reading the local file failed
         }
-        std::optional<WsMessage> message = co_await ws->read();
+        std::optional<WsMessage> message;
+        try {
+            message = co_await ws->read();
+        } catch (const CliError&) {
+            if (*failure) {
+                std::rethrow_exception(*failure);  // the upload's own error is the cause
+            }
+            throw;
+        }
         if (!message) {
             if (*failure) {
                 std::rethrow_exception(*failure);

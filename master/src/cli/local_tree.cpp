@@ -158,6 +158,9 @@ std::string LocalTreeSource::next_piece() {
             break;
         }
         const LocalEntry& e = entries_[next_++];
+        if (auto invalid = protocol::validate_tree_entry(e.entry)) {  // a name the format cannot carry
+            throw CliError("io-error", e.location + ": cannot be sent: " + invalid->message);
+        }
         if (e.entry.type == protocol::TreeEntryType::file && e.entry.size > 0) {
             fd_ = ::open(e.location.c_str(), O_RDONLY | O_CLOEXEC);
             if (fd_ < 0) {

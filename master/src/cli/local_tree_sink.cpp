@@ -34,6 +34,13 @@ ProtocolError os_error(const std::string& what) {
     return {tag, what + ": " + std::strerror(e)};
 }
 
+// What an agent's mode becomes here (see the header).
+std::uint32_t local_mode(std::uint32_t mode) {
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    return mode & 01777 & ~static_cast<std::uint32_t>(mask);
+}
+
 void set_times(const std::string& path, std::int64_t mtime_ms) {
     struct timespec times[2];
     times[0].tv_sec = 0;
@@ -129,15 +136,17 @@ std::optional<ProtocolError> LocalTreeSink::on_entry(const protocol::TreeEntry& 
     switch (e.type) {
         case TreeEntryType::directory:
             if (exists && !S_ISDIR(st.st_mode)) {
+                forget_fixes_at(e.path);
                 remove_any(path);
             }
             if ((!exists || !S_ISDIR(st.st_mode)) && ::mkdir(path.c_str(), 0700) != 0) {
                 return os_error(path);
             }
-            ::chmod(path.c_str(), (e.mode | 0700) & 07777);
-            directories_.push_back({path, e.mode, e.mtime_ms});
+            ::chmod(path.c_str(), 0700);
+            directories_.push_back({e.path, e.mode, e.mtime_ms});
             return std::nullopt;
         case TreeEntryType::symlink:
+            forget_fixes_at(e.path);
             if (exists) {
                 remove_any(path);
             }
@@ -147,6 +156,7 @@ std::optional<ProtocolError> LocalTreeSink::on_entry(const protocol::TreeEntry& 
             set_times(path, e.mtime_ms);
             return std::nullopt;
         case TreeEntryType::file: {
+            forget_fixes_at(e.path);
             if (exists && S_ISDIR(st.st_mode)) {
                 remove_any(path);
             }
@@ -185,7 +195,7 @@ std::optional<ProtocolError> LocalTreeSink::on_file_data(protocol::ByteView byte
 }
 
 std::optional<ProtocolError> LocalTreeSink::on_file_end() {
-    if (::fchmod(fd_, current_.mode) != 0 || ::close(fd_) != 0) {
+    if (::fchmod(fd_, local_mode(current_.mode)) != 0 || ::close(fd_) != 0) {
         auto error = os_error(final_);
         fd_ = -1;
         ::unlink(temp_.c_str());
@@ -202,11 +212,38 @@ std::optional<ProtocolError> LocalTreeSink::on_file_end() {
 }
 
 std::optional<ProtocolError> LocalTreeSink::on_archive_end() {
+    // Deepest first (a parent's mtime after its children changed it). Each path is checked
+    // again and changed through a descriptor that does not follow a link: whatever the archive
+    // did meanwhile, a mode never lands outside the destination.
     for (auto it = directories_.rbegin(); it != directories_.rend(); ++it) {
-        ::chmod(it->path.c_str(), it->mode);
-        set_times(it->path, it->mtime_ms);
+        if (auto error = check_parent(it->path)) {
+            return error;
+        }
+        const std::string path = root_ + "/" + it->path;
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW);
+        if (fd < 0) {
+            return os_error(path);
+        }
+        std::int64_t sec = it->mtime_ms / 1000, ms = it->mtime_ms % 1000;
+        if (ms < 0) {
+            ms += 1000;
+            sec -= 1;
+        }
+        const struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(sec), static_cast<long>(ms * 1000000)}};
+        const bool ok = ::fchmod(fd, local_mode(it->mode)) == 0 && ::futimens(fd, times) == 0;
+        ::close(fd);
+        if (!ok) {
+            return os_error(path);
+        }
     }
     return std::nullopt;
+}
+
+void LocalTreeSink::forget_fixes_at(const std::string& path) {
+    const std::string below = path + "/";
+    std::erase_if(directories_, [&](const DirectoryFix& f) {
+        return f.path == path || f.path.compare(0, below.size(), below) == 0;
+    });
 }
 
 }  // namespace remsh::cli

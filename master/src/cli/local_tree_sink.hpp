@@ -3,7 +3,9 @@
 // paths are checked by the archive reader (relative, no `..`), and every entry's parent must
 // be a real directory inside the destination (never a symlink the archive made), so nothing is
 // written outside it. Files are written under a temporary name and renamed when complete;
-// directory modes and mtimes are applied at the end.
+// directory modes and mtimes are applied at the end. Modes lose setuid/setgid and pass through
+// the local umask, as tar does for a user who is not root: an agent cannot plant a setuid
+// program or a world-writable file here.
 #pragma once
 
 #include "remsh/protocol/tree_archive.hpp"
@@ -31,10 +33,12 @@ public:
 
 private:
     struct DirectoryFix {
-        std::string path;
+        std::string path;  // relative to root_: checked again when applied
         std::uint32_t mode;
         std::int64_t mtime_ms;
     };
+    // A later entry replaced `path` (or a parent): its pending fixes no longer apply.
+    void forget_fixes_at(const std::string& path);
     std::optional<protocol::ProtocolError> check_parent(const std::string& relative) const;
     void discard_file();
 

@@ -66,6 +66,9 @@ std::vector<ManifestEntry> EntryLines::add(std::string_view bytes) {
         start = nl + 1;
     }
     partial_.erase(0, start);
+    if (partial_.size() > 64 * 1024) {  // an entry is a few hundred bytes: a peer gone wrong
+        throw CliError("bad-response", "the agent sent a listing line longer than 64 KiB");
+    }
     return out;
 }
 

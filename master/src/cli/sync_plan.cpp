@@ -35,9 +35,9 @@ SyncPlan plan_sync(const std::vector<ManifestEntry>& local, const std::vector<Ma
         }
     }
     if (delete_extra) {
-        std::unordered_map<std::string, bool> local_paths;
+        std::unordered_map<std::string, const ManifestEntry*> local_paths;
         for (const auto& l : local) {
-            local_paths.emplace(l.path, true);
+            local_paths.emplace(l.path, &l);
         }
         // The manifest lists a directory before its contents: once a directory is removed, its
         // contents go with it.
@@ -46,9 +46,14 @@ SyncPlan plan_sync(const std::vector<ManifestEntry>& local, const std::vector<Ma
             if (!removed_prefix.empty() && r.path.compare(0, removed_prefix.size(), removed_prefix) == 0) {
                 continue;
             }
-            if (!local_paths.count(r.path)) {
+            auto it = local_paths.find(r.path);
+            if (it == local_paths.end()) {
                 plan.remove.push_back(r.path);
                 removed_prefix = r.type == "directory" ? r.path + "/" : std::string();
+            } else if (r.type == "directory" && it->second->type != "directory") {
+                // The upload replaces this directory (with a file or a link) and everything
+                // in it; removing its contents afterwards would go through the new link.
+                removed_prefix = r.path + "/";
             }
         }
     }

@@ -2,7 +2,8 @@
 // a file goes when it is new, its type, size or mode differ, or its content does (by sha256);
 // a symlink when it is new or points elsewhere; a directory when it is new or its mode differs.
 // Unchanged entries, whatever their mtimes, are not sent. With --delete, the remote entries the
-// local tree lacks are removed (only the top-most of a removed subtree is named).
+// local tree lacks are removed (only the top-most of a removed subtree is named; nothing
+// below a remote directory that the upload replaces with a file or a link).
 #pragma once
 
 #include <cstdint>

@@ -57,6 +57,9 @@ void AgentLink::handle_events() {
     // Connection messages (goodbye, error) are handled by the serve loop's outcome.
   }
   for (auto& run : touched) run->flush_log();
+  // ACKs may have made room in the replay buffer: input that waited for room (not for
+  // credit, which comes with its own event) goes on now.
+  for (auto& [channel, run] : std::map(runs_)) run->pump_input();
   wake();
 }
 

@@ -196,7 +196,7 @@ void CommandRun::pump_input() {
     if (n == 0) break;
     input_backlog_.erase(input_backlog_.begin(), input_backlog_.begin() + static_cast<long>(n));
   }
-  if (input_backlog_.empty() && input_eof_pending_) {
+  if (input_backlog_.empty() && input_eof_pending_ && link->session().can_send()) {
     link->session().send_data(channel_, input_stream_, {}, true);
     input_ended_ = true;
   }

@@ -6,6 +6,19 @@ FsRelay::FsRelay(std::shared_ptr<AgentLink> link, std::shared_ptr<OutputWatcher>
     : link_(link), client_(std::move(client)) {}
 
 void FsRelay::on_message(const protocol::ControlMessage& m) {
+  if (m.type == "close") {
+    // Always close our side too (also after an error): the channel id is freed only then.
+    if (auto link = link_.lock()) {
+      link->session().close_channel(channel_);
+      link->wake();
+    }
+    if (finished_) return;
+    if (!result_) return finish_with_error("internal", "the agent closed the channel without a result");
+    finished_ = true;
+    result_->erase("type");
+    client_->on_finished(*result_);
+    return;
+  }
   if (finished_) return;
   if (m.type == "opened") {
     client_->on_started(0);
@@ -15,15 +28,6 @@ void FsRelay::on_message(const protocol::ControlMessage& m) {
     auto parsed = protocol::ErrorMessage::parse(m.body);
     auto* e = std::get_if<protocol::ErrorMessage>(&parsed);
     finish_with_error(e ? e->tag : "internal", e ? e->message : "malformed error from the agent");
-  } else if (m.type == "close") {
-    if (auto link = link_.lock()) {
-      link->session().close_channel(channel_);
-      link->wake();
-    }
-    if (!result_) return finish_with_error("internal", "the agent closed the channel without a result");
-    finished_ = true;
-    result_->erase("type");
-    client_->on_finished(*result_);
   }
 }
 
@@ -82,7 +86,7 @@ void FsRelay::pump_input() {
     offset += n;
   }
   backlog_.erase(backlog_.begin(), backlog_.begin() + static_cast<long>(offset));
-  if (backlog_.empty() && eof_pending_) {
+  if (backlog_.empty() && eof_pending_ && link->session().can_send()) {
     link->session().send_data(channel_, protocol::stream_id::file, {}, true);
     input_ended_ = true;
   }

@@ -478,6 +478,10 @@ asio::awaitable<void> FsChannel::send_tree() {
     if (!entry) break;
     if (entry->info.type == FileType::other) continue;  // sockets, devices: not sent
     protocol::TreeEntry header = archive_entry(*entry);
+    if (auto invalid = protocol::validate_tree_entry(header)) {  // a name the format cannot carry
+      fail({ErrorTag::io_error, entry->path + ": cannot be sent: " + invalid->message});
+      co_return;
+    }
     std::error_code ec;
     std::unique_ptr<ReadableFile> in;
     if (header.type == protocol::TreeEntryType::file) {

@@ -1,5 +1,7 @@
 #include "core/tree_extractor.hpp"
 
+#include "core/work_dir.hpp"
+
 #include <algorithm>
 
 namespace remsh::agent {
@@ -20,7 +22,7 @@ std::optional<ProtocolError> TreeExtractor::on_entry(const protocol::TreeEntry& 
   auto resolved = area_.resolve_under(root_, entry.path, /*follow_final=*/false);
   if (auto* e = std::get_if<ProtocolError>(&resolved)) return *e;
   const fs::path path = std::get<fs::path>(resolved);
-  if (!area_.contains(path) || path == root_) {
+  if (!is_within(root_, path) || path == root_) {
     return ProtocolError{ErrorTag::path_outside_workdir, entry.path + " leaves the target directory"};
   }
   std::error_code ec;
@@ -33,15 +35,17 @@ std::optional<ProtocolError> TreeExtractor::on_entry(const protocol::TreeEntry& 
       // Owner-writable while we fill it; the archive's mode comes at the end.
       FileInfo existing = file_info(path, ec);
       if (!ec && existing.type != FileType::none && existing.type != FileType::directory) {
+        forget_fixes_at(entry.path);
         remove_tree(path, ec);
       }
       if (!ec) make_directories(path, entry.mode | 0700, ec);
       if (!ec && existing.type == FileType::directory) set_mode(path, existing.mode | 0700, ec);
       if (ec) return os_error(entry.path, ec);
-      directories_.push_back({path, entry.mode, entry.mtime_ms});
+      directories_.push_back({entry.path, entry.mode, entry.mtime_ms});
       return std::nullopt;
     }
     case TreeEntryType::file: {
+      forget_fixes_at(entry.path);
       FileInfo existing = file_info(path, ec);
       if (!ec && existing.type == FileType::directory) remove_tree(path, ec);
       if (!ec) file_ = create_new_file(path, ec);
@@ -50,6 +54,7 @@ std::optional<ProtocolError> TreeExtractor::on_entry(const protocol::TreeEntry& 
       return std::nullopt;
     }
     case TreeEntryType::symlink: {
+      forget_fixes_at(entry.path);
       remove_tree(path, ec);
       if (!ec) make_symlink(entry.target, path, ec);
       if (!ec) set_mtime(path, entry.mtime_ms, ec);
@@ -82,16 +87,30 @@ std::optional<ProtocolError> TreeExtractor::on_file_end() {
 }
 
 std::optional<ProtocolError> TreeExtractor::on_archive_end() {
-  // Deepest first, so that setting a parent's mtime comes after its children changed it.
   std::error_code ec;
   sync_file_system(root_, ec);  // the result promises the files are on disk
   if (ec) return os_error(root_.string(), ec);
+  // Deepest first, so that setting a parent's mtime comes after its children changed it.
+  // Each path is resolved again and changed without following a link: whatever the archive
+  // did meanwhile, a mode never lands outside the target directory.
   for (auto it = directories_.rbegin(); it != directories_.rend(); ++it) {
-    set_mode(it->path, it->mode, ec);
-    if (!ec) set_mtime(it->path, it->mtime_ms, ec);
-    if (ec) return os_error(it->path.string(), ec);
+    auto resolved = area_.resolve_under(root_, it->path, /*follow_final=*/false);
+    if (auto* e = std::get_if<ProtocolError>(&resolved)) return *e;
+    const fs::path& path = std::get<fs::path>(resolved);
+    if (!is_within(root_, path)) {
+      return ProtocolError{ErrorTag::path_outside_workdir, it->path + " leaves the target directory"};
+    }
+    set_directory_mode_and_mtime(path, it->mode, it->mtime_ms, ec);
+    if (ec) return os_error(it->path, ec);
   }
   return std::nullopt;
+}
+
+void TreeExtractor::forget_fixes_at(const std::string& path) {
+  const std::string below = path + "/";
+  std::erase_if(directories_, [&](const DirectoryFix& f) {
+    return f.path == path || f.path.compare(0, below.size(), below) == 0;
+  });
 }
 
 }  // namespace remsh::agent

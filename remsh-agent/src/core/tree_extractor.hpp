@@ -32,10 +32,12 @@ class TreeExtractor : public protocol::TreeArchiveHandler {
 
  private:
   struct DirectoryFix {
-    std::filesystem::path path;
+    std::string path;  // relative to root_: resolved again when applied
     std::uint32_t mode;
     std::int64_t mtime_ms;
   };
+  // A later entry replaced `path` (or a parent of it): its pending fixes no longer apply.
+  void forget_fixes_at(const std::string& path);
   std::optional<protocol::ProtocolError> os_error(const std::string& what, const std::error_code& ec) const;
 
   const WorkArea& area_;

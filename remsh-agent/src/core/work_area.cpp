@@ -82,6 +82,9 @@ std::variant<fs::path, ProtocolError> WorkArea::confine(const fs::path& candidat
     if (ec) break;
   }
   if (ec) return ProtocolError{ErrorTag::io_error, shown + ": " + ec.message()};
+  if (follow_final && fs::is_symlink(fs::symlink_status(resolved, absent))) {
+    return ProtocolError{ErrorTag::io_error, shown + ": too many levels of symbolic links"};
+  }
   resolved = without_trailing_separator(resolved);
   if (!contains(resolved)) {
     return ProtocolError{ErrorTag::path_outside_workdir, shown + " is outside the work directory"};

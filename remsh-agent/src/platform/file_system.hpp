@@ -75,6 +75,10 @@ std::uint64_t copy_tree(const std::filesystem::path& from, const std::filesystem
                         std::error_code& ec);
 void make_symlink(const std::string& target, const std::filesystem::path& path,
                   std::error_code& ec);
+// Sets a directory's mode and mtime through a descriptor opened without following a link:
+// a path that is (now) a symlink or not a directory is an error, never followed.
+void set_directory_mode_and_mtime(const std::filesystem::path& path, std::uint32_t mode,
+                                  std::int64_t mtime_ms, std::error_code& ec);
 // Flushes everything written to the file system holding `path` to disk.
 void sync_file_system(const std::filesystem::path& path, std::error_code& ec);
 void set_mode(const std::filesystem::path& path, std::uint32_t mode, std::error_code& ec);

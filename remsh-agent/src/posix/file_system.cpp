@@ -24,6 +24,15 @@ std::int64_t to_ms(const struct timespec& t) {
   return static_cast<std::int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
 }
 
+struct timespec to_timespec(std::int64_t ms) {
+  std::int64_t sec = ms / 1000, rest = ms % 1000;
+  if (rest < 0) {
+    rest += 1000;
+    sec -= 1;
+  }
+  return {static_cast<time_t>(sec), static_cast<long>(rest * 1000000)};
+}
+
 FileType type_of(mode_t m) {
   if (S_ISREG(m)) return FileType::file;
   if (S_ISDIR(m)) return FileType::directory;
@@ -84,15 +93,7 @@ class PosixNewFile : public NewFile {
     const mode_t m = mode ? static_cast<mode_t>(*mode) : static_cast<mode_t>(0666 & ~current_umask());
     if (::fchmod(fd_.get(), m) != 0) return void(ec = last_error());
     if (mtime_ms) {
-      struct timespec times[2];
-      times[0].tv_sec = 0;
-      times[0].tv_nsec = UTIME_OMIT;
-      times[1].tv_sec = static_cast<time_t>(*mtime_ms / 1000);
-      times[1].tv_nsec = static_cast<long>((*mtime_ms % 1000) * 1000000);
-      if (times[1].tv_nsec < 0) {
-        times[1].tv_nsec += 1000000000;
-        times[1].tv_sec -= 1;
-      }
+      const struct timespec times[2] = {{0, UTIME_OMIT}, to_timespec(*mtime_ms)};
       if (::futimens(fd_.get(), times) != 0) return void(ec = last_error());
     }
     // The data must be on disk before the name says the file is complete.
@@ -161,7 +162,8 @@ std::vector<std::string> list_names(const fs::path& dir, std::error_code& ec) {
 
 std::unique_ptr<ReadableFile> open_for_reading(const fs::path& path, std::uint64_t offset,
                                                std::error_code& ec) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  // Non-blocking open: a FIFO without a writer must not stall the agent's only thread.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (!fd) {
     ec = last_error();
     return nullptr;
@@ -173,6 +175,15 @@ std::unique_ptr<ReadableFile> open_for_reading(const fs::path& path, std::uint64
   }
   if (S_ISDIR(st.st_mode)) {
     ec = std::make_error_code(std::errc::is_a_directory);
+    return nullptr;
+  }
+  if (!S_ISREG(st.st_mode)) {  // FIFOs, devices, sockets: not files to transfer
+    ec = std::make_error_code(std::errc::invalid_argument);
+    return nullptr;
+  }
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    ec = last_error();
     return nullptr;
   }
   if (offset > 0 && ::lseek(fd.get(), static_cast<off_t>(offset), SEEK_SET) < 0) {
@@ -295,6 +306,15 @@ std::uint64_t copy_tree(const fs::path& from, const fs::path& to, std::error_cod
   return 0;
 }
 
+void set_directory_mode_and_mtime(const fs::path& path, std::uint32_t mode, std::int64_t mtime_ms,
+                                  std::error_code& ec) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW));
+  if (!fd) return void(ec = last_error());
+  if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) return void(ec = last_error());
+  const struct timespec times[2] = {{0, UTIME_OMIT}, to_timespec(mtime_ms)};
+  if (::futimens(fd.get(), times) != 0) ec = last_error();
+}
+
 void sync_file_system(const fs::path& path, std::error_code& ec) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECTORY));
   if (!fd) return void(ec = last_error());
@@ -310,15 +330,7 @@ void set_mode(const fs::path& path, std::uint32_t mode, std::error_code& ec) {
 }
 
 void set_mtime(const fs::path& path, std::int64_t mtime_ms, std::error_code& ec) {
-  struct timespec times[2];
-  times[0].tv_sec = 0;
-  times[0].tv_nsec = UTIME_OMIT;
-  times[1].tv_sec = static_cast<time_t>(mtime_ms / 1000);
-  times[1].tv_nsec = static_cast<long>((mtime_ms % 1000) * 1000000);
-  if (times[1].tv_nsec < 0) {
-    times[1].tv_nsec += 1000000000;
-    times[1].tv_sec -= 1;
-  }
+  const struct timespec times[2] = {{0, UTIME_OMIT}, to_timespec(mtime_ms)};
   if (::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) ec = last_error();
 }
 

@@ -66,3 +66,12 @@ TEST_CASE("sync plan: a type change is resent and an empty remote gets everythin
     CHECK(plan_sync(local, {}, true, never).send == std::vector<std::size_t>{0, 1});
     CHECK(plan_sync(local, {}, true, never).remove.empty());
 }
+
+TEST_CASE("sync plan: nothing is removed below a directory the upload replaces with a link", "[cli][files]") {
+    std::vector<ManifestEntry> local{symlink_entry("x", "../shared")};
+    std::vector<ManifestEntry> remote{dir("x"), file("x/f", 1, "a"), file("y", 1, "b")};
+    auto never = [](std::size_t) -> std::string { FAIL("no hashing expected"); return ""; };
+    const SyncPlan plan = plan_sync(local, remote, true, never);
+    CHECK(plan.send == std::vector<std::size_t>{0});
+    CHECK(plan.remove == std::vector<std::string>{"y"});
+}
