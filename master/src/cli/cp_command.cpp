@@ -90,12 +90,8 @@ public:
         }
     }
     void commit(std::uint32_t mode, std::int64_t mtime_ms) {
-        struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(mtime_ms / 1000), static_cast<long>((mtime_ms % 1000) * 1000000)}};
-        if (times[1].tv_nsec < 0) {
-            times[1].tv_nsec += 1000000000;
-            times[1].tv_sec -= 1;
-        }
-        if (::fchmod(fd_, mode) != 0 || ::futimens(fd_, times) != 0 || ::close(fd_) != 0) {
+        const LocalTimes t = mtime_only(mtime_ms);
+        if (::fchmod(fd_, mode) != 0 || ::futimens(fd_, t.times) != 0 || ::close(fd_) != 0) {
             fd_ = -1;
             local_failure(destination_);
         }
@@ -193,10 +189,7 @@ net::awaitable<void> download_file(ApiClient& api, const std::string& agent, con
         throw CliError("verify-failed", "the bytes received from the agent do not match its digest");
     }
     // The mode of what was read: a symlink's stat is the link's, so ask again in that case.
-    // Without setuid/setgid and through the umask, as for trees (local_tree_sink.hpp).
-    const mode_t mask = ::umask(0);
-    ::umask(mask);
-    const std::uint32_t mode = (info.type == "file" ? info.mode : 0666) & 01777 & ~static_cast<std::uint32_t>(mask);
+    const std::uint32_t mode = local_mode(info.type == "file" ? info.mode : 0666);
     out.commit(mode, info.type == "file" ? info.mtime_ms : 0);
 }
 

@@ -67,6 +67,24 @@ std::vector<std::string> sorted_names(const std::string& dir) {
     return names;
 }
 
+std::uint32_t local_mode(std::uint32_t agent_mode) {
+    static const std::uint32_t mask = [] {
+        const mode_t m = ::umask(0);  // umask can only be read by setting it
+        ::umask(m);
+        return static_cast<std::uint32_t>(m);
+    }();
+    return agent_mode & 01777 & ~mask;
+}
+
+LocalTimes mtime_only(std::int64_t mtime_ms) {
+    std::int64_t sec = mtime_ms / 1000, ms = mtime_ms % 1000;
+    if (ms < 0) {
+        ms += 1000;
+        sec -= 1;
+    }
+    return {{{0, UTIME_OMIT}, {static_cast<time_t>(sec), static_cast<long>(ms * 1000000)}}};
+}
+
 LocalEntry local_entry(const std::string& location, const std::string& name) {
     struct stat st {};
     if (::lstat(location.c_str(), &st) != 0) {

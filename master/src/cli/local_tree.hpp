@@ -7,6 +7,7 @@
 #include "remsh/protocol/tree_archive.hpp"
 
 #include <cstdint>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,16 @@ struct LocalEntry {
 
 // The names in a local directory (no "." and ".."), sorted bytewise; throws CliError.
 std::vector<std::string> sorted_names(const std::string& dir);
+
+// What a mode from an agent becomes here: without setuid/setgid and through the umask (read
+// once per process), as tar does for a user who is not root.
+std::uint32_t local_mode(std::uint32_t agent_mode);
+// A modification time in ms since the epoch as the second element of futimens/utimensat's
+// pair (the first, the access time, is left alone).
+struct LocalTimes {
+    struct timespec times[2];
+};
+LocalTimes mtime_only(std::int64_t mtime_ms);
 
 // lstat() of one path as an entry named `name`; throws CliError (not-found, io-error).
 LocalEntry local_entry(const std::string& location, const std::string& name);

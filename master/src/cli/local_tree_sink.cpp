@@ -34,25 +34,9 @@ ProtocolError os_error(const std::string& what) {
     return {tag, what + ": " + std::strerror(e)};
 }
 
-// What an agent's mode becomes here (see the header).
-std::uint32_t local_mode(std::uint32_t mode) {
-    const mode_t mask = ::umask(0);
-    ::umask(mask);
-    return mode & 01777 & ~static_cast<std::uint32_t>(mask);
-}
-
 void set_times(const std::string& path, std::int64_t mtime_ms) {
-    struct timespec times[2];
-    times[0].tv_sec = 0;
-    times[0].tv_nsec = UTIME_OMIT;
-    std::int64_t sec = mtime_ms / 1000, ms = mtime_ms % 1000;
-    if (ms < 0) {
-        ms += 1000;
-        sec -= 1;
-    }
-    times[1].tv_sec = static_cast<time_t>(sec);
-    times[1].tv_nsec = static_cast<long>(ms * 1000000);
-    ::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW);  // best effort
+    const LocalTimes t = mtime_only(mtime_ms);
+    ::utimensat(AT_FDCWD, path.c_str(), t.times, AT_SYMLINK_NOFOLLOW);  // best effort
 }
 
 // Removes whatever is at `path` (for an entry that replaces it): a file, a link, a tree.
@@ -224,13 +208,8 @@ std::optional<ProtocolError> LocalTreeSink::on_archive_end() {
         if (fd < 0) {
             return os_error(path);
         }
-        std::int64_t sec = it->mtime_ms / 1000, ms = it->mtime_ms % 1000;
-        if (ms < 0) {
-            ms += 1000;
-            sec -= 1;
-        }
-        const struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(sec), static_cast<long>(ms * 1000000)}};
-        const bool ok = ::fchmod(fd, local_mode(it->mode)) == 0 && ::futimens(fd, times) == 0;
+        const LocalTimes t = mtime_only(it->mtime_ms);
+        const bool ok = ::fchmod(fd, local_mode(it->mode)) == 0 && ::futimens(fd, t.times) == 0;
         ::close(fd);
         if (!ok) {
             return os_error(path);

@@ -102,10 +102,6 @@ void FsChannel::spawn(asio::awaitable<void> body) {
   });
 }
 
-std::variant<fs::path, ProtocolError> FsChannel::resolve(const std::string& path, bool follow_final) const {
-  return area_.resolve(path, follow_final);
-}
-
 // ---- open ----
 
 void FsChannel::start(const protocol::FsRequest& request) {
@@ -116,7 +112,7 @@ void FsChannel::start(const protocol::FsRequest& request) {
                         request_.op == FsOp::hash || request_.op == FsOp::read ||
                         request_.op == FsOp::chmod || request_.op == FsOp::get_tree ||
                         request_.op == FsOp::put_tree || request_.op == FsOp::mkdir;
-    auto resolved = resolve(request_.path, follow);
+    auto resolved = area_.resolve(request_.path, follow);
     if (auto* e = std::get_if<ProtocolError>(&resolved)) return fail(*e);
     target_ = std::get<fs::path>(resolved);
   }
@@ -194,7 +190,7 @@ FsChannel::Outcome FsChannel::do_remove() {
   if (paths.empty()) paths.push_back(request_.path);
   std::uint64_t removed = 0;
   for (const auto& p : paths) {
-    auto resolved = resolve(p, /*follow_final=*/false);
+    auto resolved = area_.resolve(p, /*follow_final=*/false);
     if (auto* e = std::get_if<ProtocolError>(&resolved)) return *e;
     const fs::path& path = std::get<fs::path>(resolved);
     if (area_.is_root(path)) return ProtocolError{ErrorTag::denied, p + " is the work directory itself"};
@@ -206,7 +202,7 @@ FsChannel::Outcome FsChannel::do_remove() {
 }
 
 FsChannel::Outcome FsChannel::do_rename() {
-  auto to = resolve(*request_.to, /*follow_final=*/false);
+  auto to = area_.resolve(*request_.to, /*follow_final=*/false);
   if (auto* e = std::get_if<ProtocolError>(&to)) return *e;
   const fs::path& dest = std::get<fs::path>(to);
   if (area_.is_root(target_) || area_.is_root(dest)) {
@@ -220,7 +216,7 @@ FsChannel::Outcome FsChannel::do_rename() {
 }
 
 FsChannel::Outcome FsChannel::do_copy() {
-  auto to = resolve(*request_.to, /*follow_final=*/false);
+  auto to = area_.resolve(*request_.to, /*follow_final=*/false);
   if (auto* e = std::get_if<ProtocolError>(&to)) return *e;
   const fs::path& dest = std::get<fs::path>(to);
   std::error_code ec;

@@ -75,8 +75,6 @@ class FsChannel : public AgentChannel, public std::enable_shared_from_this<FsCha
   boost::asio::awaitable<bool> send_end(std::uint8_t stream);
   void spawn(boost::asio::awaitable<void> body);
 
-  std::variant<std::filesystem::path, protocol::ProtocolError> resolve(const std::string& path,
-                                                                       bool follow_final) const;
   void succeed(boost::json::object result);
   void fail(const protocol::ProtocolError& error);
   void release();
