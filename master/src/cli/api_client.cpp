@@ -211,9 +211,9 @@ public:
     net::any_io_executor executor() override { return ws_.get_executor(); }
 
     awaitable<std::optional<WsMessage>> read() override {
-        beast::flat_buffer buffer;
+        read_buffer_.clear();  // kept between reads: no allocation per message
         error_code ec;
-        co_await ws_.async_read(buffer, net::redirect_error(use_awaitable, ec));
+        co_await ws_.async_read(read_buffer_, net::redirect_error(use_awaitable, ec));
         if (ec == websocket::error::closed) {
             co_return std::nullopt;
         }
@@ -223,7 +223,7 @@ public:
         }
         WsMessage m;
         m.binary = ws_.got_binary();
-        m.data = beast::buffers_to_string(buffer.data());
+        m.data = beast::buffers_to_string(read_buffer_.data());
         co_return m;
     }
 
@@ -279,6 +279,7 @@ private:
     std::shared_ptr<ssl::context> ctx_;  // outlives ws_ (declared first)
     std::string url_text_;
     websocket::stream<NextLayer> ws_;
+    beast::flat_buffer read_buffer_;
     std::deque<std::shared_ptr<Outgoing>> queue_;
     bool writing_ = false;
     error_code broken_;
@@ -297,6 +298,9 @@ awaitable<void> ws_handshake(WsStream& ws, const ConnectionSettings& s, const st
     }));
     ws.read_message_max(max_message_bytes);
     ws.auto_fragment(false);  // one message, one frame
+    // A client masks what it sends through this buffer: the default 4 KiB would mean one
+    // system call per 4 KiB of uploaded bytes.
+    ws.write_buffer_bytes(256 * 1024);
     websocket::response_type res;
     error_code ec;
     co_await ws.async_handshake(res, s.url.host_header(), s.url.base_path + target,

@@ -36,6 +36,9 @@ std::string run_request_json(const RunRequest& r) {
     if (r.pty) {
         o["pty"] = json::object{{"cols", r.pty->cols}, {"rows", r.pty->rows}};
     }
+    if (!r.codecs.empty()) {
+        o["codecs"] = json::array(r.codecs.begin(), r.codecs.end());
+    }
     return json::serialize(o);
 }
 

@@ -23,9 +23,12 @@ struct RunRequest {
         int rows = 24;
     };
     std::optional<Size> pty;
+    // Stream codecs the client decodes itself ("codecs"): output then arrives compressed.
+    std::vector<std::string> codecs;
 };
 
-// {"agent":..,"argv":[..],"cwd":..,"env":{..},"timeout_s":..,"stdin":true,"pty":{..}}
+// {"agent":..,"argv":[..],"cwd":..,"env":{..},"timeout_s":..,"stdin":true,"pty":{..},
+//  "codecs":[..]}
 std::string run_request_json(const RunRequest& request);
 
 // "K=V" -> {"K","V"} (V may be empty or hold '='); nullopt without '=' or with an empty K.

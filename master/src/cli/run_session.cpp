@@ -36,7 +36,9 @@ void send_detached(const std::shared_ptr<WebSocket>& ws, bool binary, std::strin
 }  // namespace
 
 RunSession::RunSession(ApiClient& api, RunRequest request, OutputSink& sink)
-    : api_(api), request_(std::move(request)), sink_(sink) {}
+    : api_(api), request_(std::move(request)), sink_(sink) {
+    request_.codecs = OutputDecoder::codec_names();
+}
 
 void RunSession::send_text_detached(std::string text) { send_detached(ws_, false, std::move(text)); }
 
@@ -75,12 +77,11 @@ void RunSession::on_output(std::string_view message) {
     if (message.empty()) {
         return;
     }
-    const int stream = static_cast<unsigned char>(message.front());
-    message.remove_prefix(1);
-    if (output_closed_ && stream != 2) {
+    const OutputDecoder::Output out = decoder_.decode(message);
+    if (output_closed_ && out.stream != 2) {
         return;
     }
-    if (!sink_.write(stream, message) && !output_closed_) {
+    if (!sink_.write(out.stream, out.bytes) && !output_closed_) {
         // Our stdout's reader went away (`remsh run ... | head`): end the command like a
         // local one ended by SIGPIPE would, and drop the rest of its output.
         output_closed_ = true;

@@ -5,6 +5,7 @@
 
 #include "api_client.hpp"
 #include "command_record.hpp"
+#include "output_decoder.hpp"
 #include "output_sink.hpp"
 #include "run_request.hpp"
 
@@ -52,6 +53,7 @@ private:
     ApiClient& api_;
     RunRequest request_;
     OutputSink& sink_;
+    OutputDecoder decoder_;
     std::shared_ptr<WebSocket> ws_;
     std::string id_;
     std::string pending_signal_;

@@ -34,6 +34,11 @@ void log_line(const std::string& text) { std::cerr << "remsh-master: " << text <
 protocol::Capabilities master_capabilities() {
   protocol::Capabilities caps;
   caps.pty = true;
+  // Credit comes back only after the bytes are stored and handed to the client's socket: at
+  // a few hundred MB/s the protocol's default 4 MiB is ~20 ms of output, less than that round
+  // trip on a busy machine, and the agent would sit idle. What the master holds per channel
+  // meanwhile is at most this window (compressed, for clients that decode themselves).
+  caps.window = 16u << 20;
   return caps;
 }
 

@@ -8,7 +8,8 @@ AgentLink::AgentLink(boost::asio::any_io_executor executor, std::string name,
     : name_(std::move(name)),
       session_id_(std::move(session_id)),
       session_(std::move(config)),
-      writer_(executor) {}
+      writer_(executor),
+      flush_timer_(executor) {}
 
 std::uint64_t AgentLink::attach(std::int64_t now_ms) {
   connection_ = ++connections_;
@@ -56,10 +57,36 @@ void AgentLink::handle_events() {
     }
     // Connection messages (goodbye, error) are handled by the serve loop's outcome.
   }
-  for (auto& run : touched) run->flush_log();
+  for (auto& run : touched) {
+    if (run->log_flush_due()) {
+      run->flush_log();
+    } else {
+      flush_later(run);
+    }
+  }
   // ACKs may have made room in the replay buffer: input that waited for room (not for
   // credit, which comes with its own event) goes on now.
   for (auto& [channel, run] : std::map(runs_)) run->pump_input();
+  wake();
+}
+
+void AgentLink::flush_later(const std::shared_ptr<ChannelUser>& run) {
+  unflushed_.push_back(run);
+  if (flush_armed_) return;
+  flush_armed_ = true;
+  flush_timer_.expires_after(kLogFlushDelay);
+  flush_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code&) {
+    if (auto self = weak.lock()) self->flush_unflushed();
+  });
+}
+
+void AgentLink::flush_unflushed() {
+  flush_armed_ = false;
+  auto runs = std::move(unflushed_);
+  unflushed_.clear();
+  for (auto& weak : runs) {
+    if (auto run = weak.lock()) run->flush_log();  // a second call for one run is a no-op
+  }
   wake();
 }
 

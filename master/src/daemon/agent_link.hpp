@@ -4,12 +4,14 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "daemon/notifier.hpp"
 #include "remsh/protocol/messages.hpp"
@@ -28,7 +30,9 @@ class ChannelUser {
   virtual void on_failed(const protocol::ProtocolError& error) = 0;
   virtual void on_link_gone(const std::string& why) = 0;  // the session ended for good
   virtual void pump_input() = 0;                          // credit arrived
-  virtual void flush_log() {}                             // after a batch of events
+  virtual void flush_log() {}                             // stores what arrived
+  // Whether flush_log() should run now rather than with the next batch (see AgentLink).
+  virtual bool log_flush_due() const { return true; }
 };
 
 class AgentLink : public std::enable_shared_from_this<AgentLink> {
@@ -56,8 +60,11 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   // free channel.
   std::optional<std::uint32_t> start(const boost::json::object& open, std::shared_ptr<ChannelUser> user);
 
-  // Dispatches what the session received, then stores logs in one go.
+  // Dispatches what the session received. Logs are stored in batches: at once for a run
+  // that has enough pending (or finished), otherwise within kLogFlushDelay, so a fast
+  // stream costs one SQLite transaction per megabyte rather than one per frame.
   void handle_events();
+  static constexpr std::chrono::milliseconds kLogFlushDelay{2};
   // The session is over for good (grace expired, protocol error, revoked): fail its runs.
   void end(const std::string& why);
 
@@ -75,6 +82,12 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   std::int64_t connected_since_ms_ = 0;
   std::chrono::steady_clock::time_point detached_at_ = std::chrono::steady_clock::now();
   std::map<std::uint32_t, std::shared_ptr<ChannelUser>> runs_;
+  std::vector<std::weak_ptr<ChannelUser>> unflushed_;  // runs holding log bytes for the timer
+  boost::asio::steady_timer flush_timer_;
+  bool flush_armed_ = false;
+
+  void flush_later(const std::shared_ptr<ChannelUser>& run);
+  void flush_unflushed();
 };
 
 }  // namespace remsh::master

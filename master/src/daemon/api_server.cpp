@@ -17,6 +17,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <array>
 #include <deque>
 #include <iostream>
 
@@ -92,15 +93,29 @@ class WsOutput : public OutputWatcher, public std::enable_shared_from_this<WsOut
     if (id > 0) o["id"] = id;  // commands have an id; file operations none
     text(json::serialize(o));
   }
-  void on_output(std::uint8_t stream, std::shared_ptr<const std::vector<std::uint8_t>> bytes,
-                 std::function<void()> done) override {
-    std::string msg;
-    msg.reserve(bytes->size() + 1);
-    msg.push_back(static_cast<char>(stream));
-    msg.append(reinterpret_cast<const char*>(bytes->data()), bytes->size());
-    queue_.push_back({true, std::move(msg), std::move(done)});
+  void on_output(OutputChunk chunk, std::function<void()> done) override {
+    // Message header: the stream, then (for a client that decodes) the codec; the payload
+    // goes out as a second buffer, without a copy.
+    std::string header(1, static_cast<char>(chunk.stream));
+    auto payload = std::move(chunk.bytes);
+    if (!accepted_.empty()) {
+      protocol::Codec codec = protocol::Codec::none;
+      if (chunk.wire && std::find(accepted_.begin(), accepted_.end(), chunk.codec) != accepted_.end()) {
+        codec = chunk.codec;
+        payload = std::move(chunk.wire);
+      }
+      header.push_back(static_cast<char>(codec));
+    }
+    if (payload->empty()) {
+      if (done) done();
+      return;
+    }
+    queue_.push_back({true, std::move(header), std::move(done), std::move(payload)});
     wake_.notify();
   }
+  // The codecs the client decodes itself (its request's "codecs"): from then on every
+  // output message carries a codec byte after the stream byte (docs/api.md).
+  void accept_codecs(std::vector<protocol::Codec> codecs) { accepted_ = std::move(codecs); }
   void on_finished(const json::object& record) override {
     json::object o = record;
     o["type"] = "result";
@@ -114,11 +129,11 @@ class WsOutput : public OutputWatcher, public std::enable_shared_from_this<WsOut
     wake_.notify();
   }
   void text(std::string s) {
-    queue_.push_back({false, std::move(s), {}});
+    queue_.push_back({false, std::move(s), {}, {}});
     wake_.notify();
   }
   void binary(std::string s, std::function<void()> done = {}) {
-    queue_.push_back({true, std::move(s), std::move(done)});
+    queue_.push_back({true, std::move(s), std::move(done), {}});
     wake_.notify();
   }
   bool idle() const { return queue_.empty(); }
@@ -136,8 +151,9 @@ class WsOutput : public OutputWatcher, public std::enable_shared_from_this<WsOut
       queue_.pop_front();
       if (!broken_) {
         ws_.binary(item.binary);
-        auto [ec, n] = co_await ws_.async_write(asio::buffer(item.data),
-                                                asio::as_tuple(asio::use_awaitable));
+        std::array<asio::const_buffer, 2> buffers{asio::buffer(item.data), asio::const_buffer()};
+        if (item.payload) buffers[1] = asio::buffer(*item.payload);
+        auto [ec, n] = co_await ws_.async_write(buffers, asio::as_tuple(asio::use_awaitable));
         if (ec) broken_ = true;
       }
       if (item.done) item.done();  // credit flows even when the client went away
@@ -162,10 +178,12 @@ class WsOutput : public OutputWatcher, public std::enable_shared_from_this<WsOut
     bool binary;
     std::string data;
     std::function<void()> done;
+    std::shared_ptr<const std::vector<std::uint8_t>> payload;  // sent after data, if any
   };
   Ws& ws_;
   Notifier wake_;
   std::deque<Item> queue_;
+  std::vector<protocol::Codec> accepted_;
   bool finished_ = false;
   bool broken_ = false;
 };
@@ -283,6 +301,21 @@ json::object commands_json(StateDir& state, std::size_t limit) {
   return {{"commands", list}};
 }
 
+// A request's "codecs": the stream codecs the client decodes itself. Names it does not know
+// are skipped (a newer client may list more); nullopt when the field is malformed.
+std::optional<std::vector<protocol::Codec>> client_codecs(const json::object& request) {
+  std::vector<protocol::Codec> codecs;
+  const json::value* field = request.if_contains("codecs");
+  if (!field) return codecs;
+  if (!field->is_array()) return std::nullopt;
+  for (const auto& name : field->get_array()) {
+    if (!name.is_string()) return std::nullopt;
+    auto codec = protocol::codec_from_name(std::string_view(name.get_string()));
+    if (codec && *codec != protocol::Codec::none) codecs.push_back(*codec);
+  }
+  return codecs;
+}
+
 }  // namespace
 
 asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
@@ -310,8 +343,11 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws) {
     const json::object& o = v.get_object();
     auto parsed = protocol::ExecRequest::parse(o);
     const json::value* agent = o.if_contains("agent");
+    auto codecs = client_codecs(o);
     if (!agent || !agent->is_string()) {
       refuse("bad-request", "\"agent\" (a string) is required");
+    } else if (!codecs) {
+      refuse("bad-request", "\"codecs\" must be an array of codec names");
     } else if (auto* e = std::get_if<protocol::ProtocolError>(&parsed)) {
       refuse("bad-request", e->message);
     } else {
@@ -324,6 +360,7 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws) {
         auto link = std::get<std::shared_ptr<AgentLink>>(found);
         json::value command = request.shell ? json::value(*request.shell) : json::value(json::array(request.argv.begin(), request.argv.end()));
         const std::int64_t id = state_.storage().create_command(name, json::serialize(command), request.cwd, now_ms());
+        out->accept_codecs(*codecs);
         run = std::make_shared<CommandRun>(id, state_.storage(), link);
         run->set_pty(request.pty.has_value());
         remember(run);
@@ -533,6 +570,9 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
         if (websocket::is_upgrade(req)) {
           websocket::stream<Stream> ws(std::move(stream));
           ws.read_message_max(4 << 20);
+          // One message, one frame, one write: Beast would otherwise cut output into
+          // write_buffer_bytes (4 KiB) frames, a system call each.
+          ws.auto_fragment(false);
           co_await ws.async_accept(req, asio::use_awaitable);
           if (path == "/api/v1/run") {
             co_await run_ws(ws);

@@ -85,6 +85,12 @@ void CommandRun::on_message(const protocol::ControlMessage& m) {
 
 void CommandRun::on_data(protocol::ChannelData data) {
   const std::size_t n = data.bytes.size();
+  OutputChunk out{data.stream, nullptr, protocol::Codec::none, nullptr};
+  if (data.codec != protocol::Codec::none && !data.wire.empty()) {
+    // Even a frame that decodes to nothing may carry codec state a decoding watcher needs.
+    out.codec = data.codec;
+    out.wire = std::make_shared<const std::vector<std::uint8_t>>(data.wire);
+  }
   if (!data.wire.empty() || data.end_of_stream) {
     LogChunk chunk;
     chunk.command_id = id_;
@@ -94,9 +100,11 @@ void CommandRun::on_data(protocol::ChannelData data) {
     chunk.data = std::move(data.wire);
     chunk.raw_length = static_cast<std::uint32_t>(n);
     pending_log_.push_back(std::move(chunk));
+    pending_log_bytes_ += n;
+    pending_log_ends_ = pending_log_ends_ || data.end_of_stream;
   }
-  if (n == 0) return;
-  auto bytes = std::make_shared<const std::vector<std::uint8_t>>(std::move(data.bytes));
+  if (n == 0 && !out.wire) return;
+  out.bytes = std::make_shared<const std::vector<std::uint8_t>>(std::move(data.bytes));
   int holders = 1;  // the log store
   for (auto& w : watchers_) {
     if (!w.expired()) ++holders;
@@ -104,7 +112,7 @@ void CommandRun::on_data(protocol::ChannelData data) {
   auto remaining = std::make_shared<int>(holders);
   auto self = shared_from_this();
   auto done = [self, remaining, n] {
-    if (--*remaining == 0) {
+    if (--*remaining == 0 && n > 0) {
       if (auto link = self->link_.lock()) {
         link->session().consumed(self->channel_, n);
         link->wake();
@@ -112,10 +120,19 @@ void CommandRun::on_data(protocol::ChannelData data) {
     }
   };
   after_flush_.push_back(done);
-  for_each_watcher([&](OutputWatcher& w) { w.on_output(data.stream, bytes, done); });
+  for_each_watcher([&](OutputWatcher& w) { w.on_output(out, done); });
+}
+
+bool CommandRun::log_flush_due() const {
+  // Well under the window the master grants (agent_hub.cpp): credit keeps flowing while
+  // the next batch fills.
+  constexpr std::size_t kLogBatchBytes = std::size_t{1} << 20;
+  return pending_log_bytes_ >= kLogBatchBytes || pending_log_ends_ || finished_;
 }
 
 void CommandRun::flush_log() {
+  pending_log_bytes_ = 0;
+  pending_log_ends_ = false;
   if (!pending_log_.empty()) {
     try {
       storage_.append_log_chunks(pending_log_);

@@ -50,6 +50,7 @@ class CommandRun : public ChannelUser, public std::enable_shared_from_this<Comma
 
   // Writes the chunks gathered since the last call (AgentLink batches a whole read).
   void flush_log() override;
+  bool log_flush_due() const override;
 
  private:
   void finish(CommandFinish how);
@@ -63,6 +64,8 @@ class CommandRun : public ChannelUser, public std::enable_shared_from_this<Comma
   std::uint32_t channel_ = 0;
   std::vector<std::weak_ptr<OutputWatcher>> watchers_;
   std::vector<LogChunk> pending_log_;
+  std::size_t pending_log_bytes_ = 0;  // stream bytes in pending_log_
+  bool pending_log_ends_ = false;      // pending_log_ holds an end of stream
   std::vector<std::function<void()>> after_flush_;
   std::int64_t next_index_ = 0;
   bool started_ = false;

@@ -42,7 +42,7 @@ void FsRelay::on_data(protocol::ChannelData data) {
   auto bytes = std::make_shared<const std::vector<std::uint8_t>>(std::move(data.bytes));
   std::weak_ptr<AgentLink> weak = link_;
   const std::uint32_t channel = channel_;
-  client_->on_output(data.stream, bytes, [weak, channel, n] {
+  client_->on_output({data.stream, bytes}, [weak, channel, n] {
     if (auto link = weak.lock()) {
       link->session().consumed(channel, n);
       link->wake();
