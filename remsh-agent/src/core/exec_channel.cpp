@@ -3,6 +3,7 @@
 #include "core/log.hpp"
 #include "core/work_dir.hpp"
 #include "platform/shell.hpp"
+#include "remsh/protocol/limits.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -18,7 +19,8 @@ using protocol::ProtocolError;
 
 namespace {
 
-constexpr std::size_t kReadChunk = 64 * 1024;
+// One read, one DATA frame: as large as a default frame so big outputs cost few frames.
+constexpr std::size_t kReadChunk = protocol::kDefaultFramePayload;
 
 std::optional<ProcessSignal> signal_from_name(const std::string& name) {
   if (name == "INT") return ProcessSignal::interrupt;
