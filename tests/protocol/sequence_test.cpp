@@ -2,6 +2,10 @@
 
 #include "remsh/protocol/sequence.hpp"
 
+#include <algorithm>
+#include <string_view>
+#include <vector>
+
 using namespace remsh::protocol;
 
 namespace {
@@ -92,4 +96,35 @@ TEST_CASE("acks are sent every N frames or bytes, and on demand", "[sequence]") 
   REQUIRE_FALSE(rs.pending());      // nothing new since
   rs.accept({.seq = 6});
   REQUIRE(rs.pending() == 6u);
+}
+
+TEST_CASE("replay buffer: shrinking keeps the unacknowledged frames", "[sequence][memory]") {
+  ReplayBuffer replay(1 << 20);
+  ByteBuffer out;
+  std::vector<std::uint8_t> payload(100 * 1024, 0x5a);
+  for (int i = 0; i < 8; ++i) {
+    replay.send({.type = FrameType::data, .channel = 1}, ByteView{payload}, out);
+  }
+  REQUIRE(!replay.acknowledge(6));  // frames 7 and 8 stay
+  const auto kept = replay.unacked_bytes();
+  replay.shrink_to_fit();
+  CHECK(replay.unacked_bytes() == kept);
+  ByteBuffer again;
+  REQUIRE(!replay.replay(6, again));
+  CHECK(again.size() == kept);
+  // What comes back is frames 7 and 8 exactly as first sent.
+  CHECK(std::equal(again.data(), again.data() + again.size(), out.data() + out.size() - kept));
+}
+
+TEST_CASE("byte buffer: shrink_to_fit keeps the live bytes", "[sequence][memory]") {
+  ByteBuffer b;
+  b.append(std::string_view("dead prefix|live"));
+  b.consume(12);
+  b.shrink_to_fit();
+  CHECK(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()) == "live");
+  b.append(std::string_view("+more"));
+  CHECK(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()) == "live+more");
+  b.consume(b.size());
+  b.shrink_to_fit();
+  CHECK(b.empty());
 }

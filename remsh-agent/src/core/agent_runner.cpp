@@ -6,6 +6,7 @@
 #include "core/log.hpp"
 #include "platform/first_of.hpp"
 #include "platform/host_facts.hpp"
+#include "platform/memory.hpp"
 #include "platform/random.hpp"
 #include "platform/transport.hpp"
 #include "remsh/protocol/auth.hpp"
@@ -76,6 +77,7 @@ AgentRunner::AgentRunner(asio::any_io_executor executor, RunnerOptions options)
       stop_wake_(executor_),
       backoff_(options_.backoff),
       backoff_timer_(executor_),
+      idle_timer_(executor_),
       jitter_(std::random_device{}()) {}
 
 AgentRunner::~AgentRunner() { abandon_channels(); }
@@ -144,6 +146,10 @@ protocol::Capabilities AgentRunner::local_capabilities() const {
   protocol::Capabilities caps;  // zstd + deflate, default sizes
   caps.resume = true;
   caps.pty = true;
+  // The agent lives on someone else's machine: keep its memory small. A link down longer
+  // than this lasts makes the agent stop reading its children's output (they block); nothing
+  // is lost. 4 MiB still covers ~10 ms of a fast stream between the master's ACKs.
+  caps.replay_bytes = 4u << 20;
   return caps;
 }
 
@@ -355,6 +361,7 @@ void AgentRunner::dispatch_events(Connection& c) {
       }
     } else if (auto* closed = std::get_if<protocol::ChannelClosed>(&*event)) {
       channels_.erase(closed->channel);
+      release_memory_when_idle();
     } else if (auto* cm = std::get_if<protocol::ConnectionMessage>(&*event)) {
       const auto& body = cm->message.body;
       if (cm->message.type == "goodbye") {
@@ -400,7 +407,22 @@ void AgentRunner::refuse_open(std::uint32_t id, const ProtocolError& error) {
   wake_writer();
 }
 
-void AgentRunner::channel_finished(std::uint32_t channel) { channels_.erase(channel); }
+void AgentRunner::channel_finished(std::uint32_t channel) {
+  channels_.erase(channel);
+  release_memory_when_idle();
+}
+
+void AgentRunner::release_memory_when_idle() {
+  if (!channels_.empty()) return;
+  // A moment later: the channel's coroutines still hold their buffers now, and a burst of
+  // short commands should not pay for a trim each.
+  idle_timer_.expires_after(std::chrono::milliseconds(500));
+  idle_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || !channels_.empty()) return;
+    if (session_) session_->release_memory();
+    release_free_memory();
+  });
+}
 
 void AgentRunner::abandon_channels() {
   auto channels = std::move(channels_);

@@ -88,6 +88,7 @@ class AgentRunner final : private ChannelHost {
   void refuse_open(std::uint32_t id, const protocol::ProtocolError& error);
   void send_connection_error(const protocol::ProtocolError& error);
   void abandon_channels();
+  void release_memory_when_idle();
   protocol::Capabilities local_capabilities() const;
 
   boost::asio::any_io_executor executor_;
@@ -109,6 +110,7 @@ class AgentRunner final : private ChannelHost {
 
   Backoff backoff_;
   boost::asio::steady_timer backoff_timer_;
+  boost::asio::steady_timer idle_timer_;  // gives memory back once no channel is left
   std::mt19937_64 jitter_;
   std::uint64_t ping_token_ = 0;
 };

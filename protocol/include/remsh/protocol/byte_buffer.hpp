@@ -77,6 +77,15 @@ class ByteBuffer {
     head_ = 0;
   }
   void reserve(std::size_t n) { storage_.reserve(head_ + n); }
+  // Gives back capacity beyond the live bytes (buffers keep their peak size otherwise).
+  void shrink_to_fit() {
+    if (head_ > 0) {
+      std::memmove(storage_.data(), storage_.data() + head_, size());
+      storage_.resize(size());
+      head_ = 0;
+    }
+    storage_.shrink_to_fit();
+  }
 
  private:
   void compact_if_worthwhile(std::size_t incoming) {

@@ -37,6 +37,7 @@ class ReplayBuffer {
 
   // True when the unacknowledged bytes reach the bound: stop producing new frames.
   bool full() const { return bytes_ >= max_bytes_; }
+  void shrink_to_fit() { frames_.shrink_to_fit(); }
   std::uint64_t unacked_bytes() const { return bytes_; }
   std::size_t unacked_frames() const { return sizes_.size(); }
   std::uint64_t last_sent() const { return next_seq_ - 1; }

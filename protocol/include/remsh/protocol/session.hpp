@@ -130,6 +130,12 @@ class Session {
   std::optional<ProtocolError> resume(std::uint64_t peer_received);
   std::uint64_t received() const { return sequence_.received(); }
   std::uint64_t replay_bytes() const { return replay_.unacked_bytes(); }
+  // Gives back the capacity its buffers grew to at their peak (for an idle agent).
+  void release_memory() {
+    replay_.shrink_to_fit();
+    scratch_.shrink_to_fit();
+    out_.shrink_to_fit();
+  }
 
  private:
   struct Channel;
