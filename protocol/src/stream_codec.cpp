@@ -222,6 +222,7 @@ std::uint8_t StreamEncoder::encode(ByteView chunk, ByteBuffer& payload, bool end
   // such a stream is sent raw for the next 16 chunks, then compression is tried again.
   constexpr unsigned kRawBackoffChunks = 16;
   constexpr std::size_t kTinyChunk = 64;  // not worth a compressor call
+  constexpr std::size_t kJudgedChunk = 4096;
   std::uint8_t flags = end ? frame_flags::end_of_stream : 0;
   bytes_in_ += chunk.size();
 
@@ -235,7 +236,11 @@ std::uint8_t StreamEncoder::encode(ByteView chunk, ByteBuffer& payload, bool end
     const std::size_t before = payload.size();
     compressor_->compress(chunk, payload);
     const std::size_t written = payload.size() - before;
-    if (written * 16 > chunk.size() * 15) raw_chunks_left_ = kRawBackoffChunks;
+    // Only a chunk big enough to judge counts: a small one (the tail of a read split at the
+    // frame limit) barely compresses whatever the data, and must not send the next 16 raw.
+    if (chunk.size() >= kJudgedChunk && written * 16 > chunk.size() * 15) {
+      raw_chunks_left_ = kRawBackoffChunks;
+    }
     bytes_out_ += written;
     return static_cast<std::uint8_t>(flags | static_cast<std::uint8_t>(codec_));
   }

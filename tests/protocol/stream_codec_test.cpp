@@ -120,6 +120,25 @@ TEST_CASE("stream encoder sends incompressible data raw, text compressed", "[cod
   REQUIRE(enc.bytes_out() < enc.bytes_in());
 }
 
+TEST_CASE("stream encoder: small tails of split reads do not switch text to raw", "[codec]") {
+  // A 256 KiB read goes out as a frame-sized chunk plus a 64-byte tail; the tail barely
+  // compresses, which says nothing about the stream.
+  std::mt19937_64 rng(5);
+  for (auto codec : {Codec::deflate, Codec::zstd}) {
+    StreamEncoder enc(codec);
+    int raw_frames = 0;
+    for (int i = 0; i < 20; ++i) {
+      auto big = random_bytes(rng, 65536, /*text=*/true);
+      auto tail = random_bytes(rng, 64, /*text=*/false);  // whatever the tail, it is tiny
+      for (const auto* chunk : {&big, &tail}) {
+        ByteBuffer payload;
+        if ((enc.encode(*chunk, payload) & frame_flags::codec_mask) == 0) ++raw_frames;
+      }
+    }
+    CHECK(raw_frames == 0);
+  }
+}
+
 TEST_CASE("stream decoder enforces one codec, end-of-stream and limits", "[codec]") {
   StreamEncoder deflate(Codec::deflate);
   StreamEncoder zstd(Codec::zstd);
