@@ -205,8 +205,8 @@ std::optional<ProtocolError> Session::handle_data(const FrameView& frame) {
   if (auto e = ch->receive.on_received(scratch_.size())) return e;
   ChannelData data{id, frame.header.stream,
                    std::vector<std::uint8_t>(scratch_.view().begin(), scratch_.view().end()),
-                   frame.header.end_of_stream(), frame.header.codec(),
-                   std::vector<std::uint8_t>(frame.payload.begin(), frame.payload.end())};
+                   frame.header.end_of_stream(), frame.header.codec(), {}};
+  if (data.codec != Codec::none) data.wire.assign(frame.payload.begin(), frame.payload.end());
   events_.push_back(std::move(data));
   return std::nullopt;
 }
@@ -271,6 +271,12 @@ std::size_t Session::send_data(std::uint32_t channel, std::uint8_t stream, ByteV
     it = ch->encoders.emplace(stream, StreamEncoder(codec)).first;
   }
   const bool ends = end && take == data.size();
+  if (auto raw = it->second.encode_raw(data.first(take), ends)) {
+    ch->send.consume(take);
+    send_sequenced({.type = FrameType::data, .flags = *raw, .stream = stream, .channel = channel},
+                   data.first(take));
+    return take;
+  }
   scratch_.clear();
   std::uint8_t flags = it->second.encode(data.first(take), scratch_, ends);
   if (scratch_.size() > config_.remote.max_frame) {

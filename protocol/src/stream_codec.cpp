@@ -215,14 +215,26 @@ std::unique_ptr<StreamDecompressor> StreamDecompressor::create(Codec codec) {
 
 // ---- StreamEncoder ----
 
+namespace {
+// Chunks that compressed to more than 15/16 of their size suggest incompressible data;
+// such a stream is sent raw for the next 16 chunks, then compression is tried again.
+constexpr unsigned kRawBackoffChunks = 16;
+constexpr std::size_t kTinyChunk = 64;  // not worth a compressor call
+constexpr std::size_t kJudgedChunk = 4096;
+}  // namespace
+
 StreamEncoder::StreamEncoder(Codec codec, int level) : codec_(codec), level_(level) {}
 
+std::optional<std::uint8_t> StreamEncoder::encode_raw(ByteView chunk, bool end) {
+  const bool raw = codec_ == Codec::none || chunk.size() < kTinyChunk || raw_chunks_left_ > 0;
+  if (!raw) return std::nullopt;
+  if (raw_chunks_left_ > 0 && codec_ != Codec::none && chunk.size() >= kTinyChunk) --raw_chunks_left_;
+  bytes_in_ += chunk.size();
+  bytes_out_ += chunk.size();
+  return static_cast<std::uint8_t>(end ? frame_flags::end_of_stream : 0);
+}
+
 std::uint8_t StreamEncoder::encode(ByteView chunk, ByteBuffer& payload, bool end) {
-  // Chunks that compressed to more than 15/16 of their size suggest incompressible data;
-  // such a stream is sent raw for the next 16 chunks, then compression is tried again.
-  constexpr unsigned kRawBackoffChunks = 16;
-  constexpr std::size_t kTinyChunk = 64;  // not worth a compressor call
-  constexpr std::size_t kJudgedChunk = 4096;
   std::uint8_t flags = end ? frame_flags::end_of_stream : 0;
   bytes_in_ += chunk.size();
 

@@ -379,24 +379,25 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws) {
     }
   }
   auto client = [&]() -> asio::awaitable<void> {
+    beast::flat_buffer in;  // kept: no allocation (and regrowth) per message
     for (;;) {
-      beast::flat_buffer in;
+      in.clear();
       auto [rec, rn] = co_await ws.async_read(in, asio::as_tuple(asio::use_awaitable));
       if (rec) break;
       if (!run) continue;
-      const std::string data = beast::buffers_to_string(in.data());
+      const protocol::ByteView message(static_cast<const std::uint8_t*>(in.data().data()), in.size());
       if (ws.got_binary()) {
-        if (data.empty() || data[0] != 0) continue;
-        if (data.size() == 1) {
+        if (message.empty() || message[0] != 0) continue;
+        if (message.size() == 1) {
           run->end_input();
         } else {
-          run->send_input(std::vector<std::uint8_t>(data.begin() + 1, data.end()));
+          run->send_input(message.subspan(1));
           // Read no more from the client than the agent accepts (end-to-end flow control).
           while (run->input_blocked() && !run->finished()) co_await sleep_for(std::chrono::milliseconds(2));
         }
       } else {
         boost::system::error_code jec;
-        json::value m = json::parse(data, jec);
+        json::value m = json::parse(beast::buffers_to_string(in.data()), jec);
         if (jec || !m.is_object()) continue;
         const json::object& mo = m.get_object();
         const json::value* type = mo.if_contains("type");
@@ -454,17 +455,18 @@ asio::awaitable<void> ApiServer::fs_ws(Ws& ws) {
     }
   }
   auto client = [&]() -> asio::awaitable<void> {
+    beast::flat_buffer in;  // kept: no allocation (and regrowth) per message
     for (;;) {
-      beast::flat_buffer in;
+      in.clear();
       auto [rec, rn] = co_await ws.async_read(in, asio::as_tuple(asio::use_awaitable));
       if (rec) break;
       if (!relay || !ws.got_binary()) continue;
-      const std::string data = beast::buffers_to_string(in.data());
-      if (data.empty() || data[0] != static_cast<char>(protocol::stream_id::file)) continue;
-      if (data.size() == 1) {
+      const protocol::ByteView message(static_cast<const std::uint8_t*>(in.data().data()), in.size());
+      if (message.empty() || message[0] != protocol::stream_id::file) continue;
+      if (message.size() == 1) {
         relay->end_input();
       } else {
-        relay->send_input(std::vector<std::uint8_t>(data.begin() + 1, data.end()));
+        relay->send_input(message.subspan(1));
         // Read no more from the client than the agent accepts (end-to-end flow control).
         while (relay->input_blocked() && !relay->finished()) co_await sleep_for(std::chrono::milliseconds(1));
       }

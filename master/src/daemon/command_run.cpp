@@ -91,13 +91,14 @@ void CommandRun::on_data(protocol::ChannelData data) {
     out.codec = data.codec;
     out.wire = std::make_shared<const std::vector<std::uint8_t>>(data.wire);
   }
-  if (!data.wire.empty() || data.end_of_stream) {
+  if (n > 0 || !data.wire.empty() || data.end_of_stream) {
     LogChunk chunk;
     chunk.command_id = id_;
     chunk.index = next_index_++;
     chunk.stream = data.stream;
     chunk.codec = static_cast<std::uint8_t>(data.codec);
-    chunk.data = std::move(data.wire);
+    // Stored as it came: the compressed payload, or the bytes of a raw frame.
+    chunk.data = data.codec == protocol::Codec::none ? data.bytes : std::move(data.wire);
     chunk.raw_length = static_cast<std::uint32_t>(n);
     pending_log_.push_back(std::move(chunk));
     pending_log_bytes_ += n;
@@ -192,9 +193,9 @@ void CommandRun::finish(CommandFinish how) {
 
 bool CommandRun::input_blocked() const { return !input_backlog_.empty(); }
 
-void CommandRun::send_input(const std::vector<std::uint8_t>& bytes) {
+void CommandRun::send_input(protocol::ByteView bytes) {
   if (input_ended_ || finished_) return;
-  input_backlog_.insert(input_backlog_.end(), bytes.begin(), bytes.end());
+  input_backlog_.append(bytes);
   pump_input();
 }
 
@@ -208,10 +209,9 @@ void CommandRun::pump_input() {
   auto link = link_.lock();
   if (!link || finished_ || input_ended_ || !link->session().channel_open(channel_)) return;
   while (!input_backlog_.empty()) {
-    std::size_t n = link->session().send_data(channel_, input_stream_,
-                                              protocol::ByteView{input_backlog_});
+    std::size_t n = link->session().send_data(channel_, input_stream_, input_backlog_.view());
     if (n == 0) break;
-    input_backlog_.erase(input_backlog_.begin(), input_backlog_.begin() + static_cast<long>(n));
+    input_backlog_.consume(n);
   }
   if (input_backlog_.empty() && input_eof_pending_ && link->session().can_send()) {
     link->session().send_data(channel_, input_stream_, {}, true);

@@ -42,7 +42,7 @@ class CommandRun : public ChannelUser, public std::enable_shared_from_this<Comma
   void on_link_gone(const std::string& why) override;
 
   // From a client.
-  void send_input(const std::vector<std::uint8_t>& bytes);
+  void send_input(protocol::ByteView bytes);
   void end_input();
   void send_signal(const std::string& name);
   void resize(std::uint32_t cols, std::uint32_t rows);
@@ -71,7 +71,7 @@ class CommandRun : public ChannelUser, public std::enable_shared_from_this<Comma
   bool started_ = false;
   bool finished_ = false;
   std::optional<protocol::ExecResult> result_;
-  std::vector<std::uint8_t> input_backlog_;
+  protocol::ByteBuffer input_backlog_;  // from the client, waiting for credit
   bool input_ended_ = false;
   bool input_eof_pending_ = false;
   std::uint8_t input_stream_ = protocol::stream_id::stdin_;

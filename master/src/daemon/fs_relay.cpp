@@ -62,9 +62,9 @@ void FsRelay::finish_with_error(const std::string& tag, const std::string& messa
   client_->on_error(tag, message);
 }
 
-void FsRelay::send_input(const std::vector<std::uint8_t>& bytes) {
+void FsRelay::send_input(protocol::ByteView bytes) {
   if (input_ended_ || finished_) return;
-  backlog_.insert(backlog_.end(), bytes.begin(), bytes.end());
+  backlog_.append(bytes);
   pump_input();
 }
 
@@ -77,15 +77,12 @@ void FsRelay::end_input() {
 void FsRelay::pump_input() {
   auto link = link_.lock();
   if (!link || finished_ || input_ended_ || !link->session().channel_open(channel_)) return;
-  std::size_t offset = 0;
-  while (offset < backlog_.size()) {
-    const std::size_t n = link->session().send_data(
-        channel_, protocol::stream_id::file,
-        protocol::ByteView{backlog_.data() + offset, backlog_.size() - offset});
+  while (!backlog_.empty()) {
+    const std::size_t n =
+        link->session().send_data(channel_, protocol::stream_id::file, backlog_.view());
     if (n == 0) break;
-    offset += n;
+    backlog_.consume(n);
   }
-  backlog_.erase(backlog_.begin(), backlog_.begin() + static_cast<long>(offset));
   if (backlog_.empty() && eof_pending_ && link->session().can_send()) {
     link->session().send_data(channel_, protocol::stream_id::file, {}, true);
     input_ended_ = true;

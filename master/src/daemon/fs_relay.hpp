@@ -33,7 +33,7 @@ class FsRelay : public ChannelUser, public std::enable_shared_from_this<FsRelay>
   void pump_input() override;
 
   // From the client: the file body (stream 4) and its end.
-  void send_input(const std::vector<std::uint8_t>& bytes);
+  void send_input(protocol::ByteView bytes);
   void end_input();
   bool input_blocked() const { return !backlog_.empty(); }
   // The client went away: abandon the operation (the agent removes partial files).
@@ -46,7 +46,7 @@ class FsRelay : public ChannelUser, public std::enable_shared_from_this<FsRelay>
   std::shared_ptr<OutputWatcher> client_;
   std::uint32_t channel_ = 0;
   std::optional<boost::json::object> result_;
-  std::vector<std::uint8_t> backlog_;
+  protocol::ByteBuffer backlog_;  // from the client, waiting for credit
   bool eof_pending_ = false;
   bool input_ended_ = false;
   bool finished_ = false;

@@ -46,7 +46,7 @@ struct ChannelData {
   std::vector<std::uint8_t> bytes;
   bool end_of_stream;
   Codec codec = Codec::none;
-  std::vector<std::uint8_t> wire;
+  std::vector<std::uint8_t> wire;  // the payload as received, when compressed (else empty)
 };
 
 // The peer granted credit on a channel: sending may continue.

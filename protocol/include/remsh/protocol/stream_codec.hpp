@@ -53,6 +53,10 @@ class StreamEncoder {
   // Appends the DATA payload for `chunk` to `payload` and returns the frame's flags
   // (codec bits, plus end-of-stream when `end`).
   std::uint8_t encode(ByteView chunk, ByteBuffer& payload, bool end = false);
+  // When `chunk` would go out raw anyway (no codec, too small, or backing off), counts it
+  // and returns its flags: the caller sends the chunk itself as the payload, without the
+  // copy encode() makes. Otherwise nullopt, and the caller calls encode().
+  std::optional<std::uint8_t> encode_raw(ByteView chunk, bool end = false);
 
   std::uint64_t bytes_in() const { return bytes_in_; }
   std::uint64_t bytes_out() const { return bytes_out_; }
