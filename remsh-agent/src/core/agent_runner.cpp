@@ -20,6 +20,7 @@
 #include <boost/system/system_error.hpp>
 
 #include <cstdio>
+#include <utility>
 
 #ifndef REMSH_VERSION
 #define REMSH_VERSION "0"
@@ -271,11 +272,19 @@ void AgentRunner::receive(Connection& c, protocol::ByteView bytes) {
 }
 
 asio::awaitable<void> AgentRunner::writer(Connection& c) {
+  // Two buffers take turns (this one and the session's outgoing): a fast stream reuses their
+  // memory instead of faulting in fresh pages for every write.
+  protocol::ByteBuffer chunk;
   for (;;) {
-    while (!c.ended && session_->outgoing().empty()) co_await writer_wake_.wait();
+    while (!c.ended && session_->outgoing().empty()) {
+      if (std::exchange(release_write_buffer_, false)) {
+        chunk.shrink_to_fit();
+        release_free_memory();
+      }
+      co_await writer_wake_.wait();
+    }
     if (c.ended && (!c.flush_first || c.closed || session_->outgoing().empty())) break;
     const bool last = c.ended;  // flushing a goodbye or an error: one write, then close
-    protocol::ByteBuffer chunk;
     std::swap(chunk, session_->outgoing());
     try {
       co_await c.transport->write(asio::buffer(chunk.data(), chunk.size()));
@@ -283,6 +292,7 @@ asio::awaitable<void> AgentRunner::writer(Connection& c) {
       end_connection(c, std::string("writing: ") + e.what(), false);
       break;
     }
+    chunk.clear();
     c.last_sent = Clock::now();
     if (last) break;
   }
@@ -420,6 +430,8 @@ void AgentRunner::release_memory_when_idle() {
   idle_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || !channels_.empty()) return;
     if (session_) session_->release_memory();
+    release_write_buffer_ = true;  // the writer shrinks its buffer before it next waits
+    wake_writer();
     release_free_memory();
   });
 }

@@ -111,6 +111,7 @@ class AgentRunner final : private ChannelHost {
   Backoff backoff_;
   boost::asio::steady_timer backoff_timer_;
   boost::asio::steady_timer idle_timer_;  // gives memory back once no channel is left
+  bool release_write_buffer_ = false;
   std::mt19937_64 jitter_;
   std::uint64_t ping_token_ = 0;
 };

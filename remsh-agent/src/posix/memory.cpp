@@ -1,5 +1,7 @@
 #include "platform/memory.hpp"
 
+#include <cstdlib>  // defines __GLIBC__ (through features.h) on glibc systems
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
