@@ -262,7 +262,7 @@ std::size_t Session::send_data(std::uint32_t channel, std::uint8_t stream, ByteV
   assert(ch && !ch->local_closed && "DATA on a channel we closed or never had");
   if (!ch || ch->local_closed || !can_send()) return 0;
   // Keep each frame within the peer's max_frame even when compression does not help.
-  const std::size_t max_chunk = config_.remote.max_frame - 64;
+  const std::size_t max_chunk = max_data_chunk();
   std::size_t take = std::min<std::uint64_t>({data.size(), ch->send.credit(), max_chunk});
   if (take == 0 && !(end && data.empty())) return 0;
   auto it = ch->encoders.find(stream);

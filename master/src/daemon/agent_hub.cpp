@@ -39,6 +39,10 @@ protocol::Capabilities master_capabilities() {
   // trip on a busy machine, and the agent would sit idle. What the master holds per channel
   // meanwhile is at most this window (compressed, for clients that decode themselves).
   caps.window = 16u << 20;
+  // Frames as large as the protocol allows: each costs a decode, a relay message and a log
+  // row, so 1 MiB frames make a fast stream ~15 % cheaper than 256 KiB ones (1 GiB of zeros:
+  // 0.87-0.91 s instead of 0.99-1.10 s here).
+  caps.max_frame = protocol::kMaxFramePayload;
   return caps;
 }
 

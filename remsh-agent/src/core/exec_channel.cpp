@@ -19,8 +19,6 @@ using protocol::ProtocolError;
 
 namespace {
 
-// One read, one DATA frame: as large as a default frame so big outputs cost few frames.
-constexpr std::size_t kReadChunk = protocol::kDefaultFramePayload;
 
 std::optional<ProcessSignal> signal_from_name(const std::string& name) {
   if (name == "INT") return ProcessSignal::interrupt;
@@ -180,7 +178,8 @@ void ExecChannel::abandon() {
 asio::awaitable<void> ExecChannel::pump(OutputStream stream) {
   auto self = shared_from_this();
   const auto stream_id = static_cast<std::uint8_t>(stream);
-  std::vector<std::uint8_t> buf(kReadChunk);
+  // One read, one whole DATA frame (the master accepts 1 MiB): big outputs cost few frames.
+  std::vector<std::uint8_t> buf(std::min<std::size_t>(session().max_data_chunk(), protocol::kMaxFramePayload));
   for (;;) {
     // Read only what may be sent: no credit or a full replay buffer leaves the bytes in the
     // pipe, and the child blocks.

@@ -130,6 +130,9 @@ class Session {
   std::optional<ProtocolError> resume(std::uint64_t peer_received);
   std::uint64_t received() const { return sequence_.received(); }
   std::uint64_t replay_bytes() const { return replay_.unacked_bytes(); }
+  // The most stream bytes one DATA frame takes (the peer's max_frame less room for a
+  // compressor's worst case): a sender that reads this much at a time fills whole frames.
+  std::size_t max_data_chunk() const { return config_.remote.max_frame - 64; }
   // Gives back the capacity its buffers grew to at their peak (for an idle agent).
   void release_memory() {
     replay_.shrink_to_fit();
