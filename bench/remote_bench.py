@@ -86,17 +86,6 @@ def resolve(spec):
     return label, [int(x) for x in what.split(",") if x]
 
 
-def proc_io(pid, key="wchar"):
-    try:
-        with open(f"/proc/{pid}/io") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def proc_cpu_s(pid):
     """utime + stime of the process itself (all threads), seconds."""
     try:

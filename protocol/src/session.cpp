@@ -271,23 +271,23 @@ std::size_t Session::send_data(std::uint32_t channel, std::uint8_t stream, ByteV
     it = ch->encoders.emplace(stream, StreamEncoder(codec)).first;
   }
   const bool ends = end && take == data.size();
-  if (auto raw = it->second.encode_raw(data.first(take), ends)) {
-    ch->send.consume(take);
-    send_sequenced({.type = FrameType::data, .flags = *raw, .stream = stream, .channel = channel},
-                   data.first(take));
-    return take;
-  }
-  scratch_.clear();
-  std::uint8_t flags = it->second.encode(data.first(take), scratch_, ends);
-  if (scratch_.size() > config_.remote.max_frame) {
-    // Compression expanded the chunk past the frame limit: cannot happen for chunks this far
-    // below it with deflate/zstd bounds, but never send an oversized frame.
-    assert(false && "compressed chunk exceeds max_frame");
-    return 0;
+  // A raw chunk is framed from the caller's bytes; only a compressed one needs scratch space.
+  ByteView payload = data.first(take);
+  std::optional<std::uint8_t> flags = it->second.encode_raw(payload, ends);
+  if (!flags) {
+    scratch_.clear();
+    flags = it->second.encode(payload, scratch_, ends);
+    if (scratch_.size() > config_.remote.max_frame) {
+      // Compression expanded the chunk past the frame limit: cannot happen for chunks this
+      // far below it with deflate/zstd bounds, but never send an oversized frame.
+      assert(false && "compressed chunk exceeds max_frame");
+      return 0;
+    }
+    payload = scratch_.view();
   }
   ch->send.consume(take);
-  send_sequenced({.type = FrameType::data, .flags = flags, .stream = stream, .channel = channel},
-                 scratch_.view());
+  send_sequenced({.type = FrameType::data, .flags = *flags, .stream = stream, .channel = channel},
+                 payload);
   return take;
 }
 

@@ -226,39 +226,33 @@ constexpr std::size_t kJudgedChunk = 4096;
 StreamEncoder::StreamEncoder(Codec codec, int level) : codec_(codec), level_(level) {}
 
 std::optional<std::uint8_t> StreamEncoder::encode_raw(ByteView chunk, bool end) {
-  const bool raw = codec_ == Codec::none || chunk.size() < kTinyChunk || raw_chunks_left_ > 0;
-  if (!raw) return std::nullopt;
-  if (raw_chunks_left_ > 0 && codec_ != Codec::none && chunk.size() >= kTinyChunk) --raw_chunks_left_;
+  if (codec_ != Codec::none && chunk.size() >= kTinyChunk) {
+    if (raw_chunks_left_ == 0) return std::nullopt;  // to be compressed
+    --raw_chunks_left_;                              // backing off
+  }
   bytes_in_ += chunk.size();
   bytes_out_ += chunk.size();
   return static_cast<std::uint8_t>(end ? frame_flags::end_of_stream : 0);
 }
 
 std::uint8_t StreamEncoder::encode(ByteView chunk, ByteBuffer& payload, bool end) {
-  std::uint8_t flags = end ? frame_flags::end_of_stream : 0;
+  if (auto raw = encode_raw(chunk, end)) {
+    payload.append(chunk);
+    return *raw;
+  }
   bytes_in_ += chunk.size();
-
-  bool try_compress = codec_ != Codec::none && chunk.size() >= kTinyChunk;
-  if (try_compress && raw_chunks_left_ > 0) {
-    --raw_chunks_left_;
-    try_compress = false;
+  if (!compressor_) compressor_ = StreamCompressor::create(codec_, level_);
+  const std::size_t before = payload.size();
+  compressor_->compress(chunk, payload);
+  const std::size_t written = payload.size() - before;
+  // Only a chunk big enough to judge counts: a small one (the tail of a read split at the
+  // frame limit) barely compresses whatever the data, and must not send the next 16 raw.
+  if (chunk.size() >= kJudgedChunk && written * 16 > chunk.size() * 15) {
+    raw_chunks_left_ = kRawBackoffChunks;
   }
-  if (try_compress) {
-    if (!compressor_) compressor_ = StreamCompressor::create(codec_, level_);
-    const std::size_t before = payload.size();
-    compressor_->compress(chunk, payload);
-    const std::size_t written = payload.size() - before;
-    // Only a chunk big enough to judge counts: a small one (the tail of a read split at the
-    // frame limit) barely compresses whatever the data, and must not send the next 16 raw.
-    if (chunk.size() >= kJudgedChunk && written * 16 > chunk.size() * 15) {
-      raw_chunks_left_ = kRawBackoffChunks;
-    }
-    bytes_out_ += written;
-    return static_cast<std::uint8_t>(flags | static_cast<std::uint8_t>(codec_));
-  }
-  payload.append(chunk);
-  bytes_out_ += chunk.size();
-  return flags;
+  bytes_out_ += written;
+  const std::uint8_t flags = end ? frame_flags::end_of_stream : 0;
+  return static_cast<std::uint8_t>(flags | static_cast<std::uint8_t>(codec_));
 }
 
 // ---- StreamDecoder ----

@@ -318,6 +318,11 @@ std::optional<std::vector<protocol::Codec>> client_codecs(const json::object& re
 
 }  // namespace
 
+// A received WebSocket message as bytes, without a copy.
+static protocol::ByteView bytes_of(const beast::flat_buffer& message) {
+  return {static_cast<const std::uint8_t*>(message.data().data()), message.size()};
+}
+
 asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
   co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -385,7 +390,7 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws) {
       auto [rec, rn] = co_await ws.async_read(in, asio::as_tuple(asio::use_awaitable));
       if (rec) break;
       if (!run) continue;
-      const protocol::ByteView message(static_cast<const std::uint8_t*>(in.data().data()), in.size());
+      const protocol::ByteView message = bytes_of(in);
       if (ws.got_binary()) {
         if (message.empty() || message[0] != 0) continue;
         if (message.size() == 1) {
@@ -461,7 +466,7 @@ asio::awaitable<void> ApiServer::fs_ws(Ws& ws) {
       auto [rec, rn] = co_await ws.async_read(in, asio::as_tuple(asio::use_awaitable));
       if (rec) break;
       if (!relay || !ws.got_binary()) continue;
-      const protocol::ByteView message(static_cast<const std::uint8_t*>(in.data().data()), in.size());
+      const protocol::ByteView message = bytes_of(in);
       if (message.empty() || message[0] != protocol::stream_id::file) continue;
       if (message.size() == 1) {
         relay->end_input();

@@ -3,7 +3,6 @@
 #include "core/log.hpp"
 #include "core/work_dir.hpp"
 #include "platform/shell.hpp"
-#include "remsh/protocol/limits.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -179,7 +178,7 @@ asio::awaitable<void> ExecChannel::pump(OutputStream stream) {
   auto self = shared_from_this();
   const auto stream_id = static_cast<std::uint8_t>(stream);
   // One read, one whole DATA frame (the master accepts 1 MiB): big outputs cost few frames.
-  std::vector<std::uint8_t> buf(std::min<std::size_t>(session().max_data_chunk(), protocol::kMaxFramePayload));
+  std::vector<std::uint8_t> buf(session().max_data_chunk());
   for (;;) {
     // Read only what may be sent: no credit or a full replay buffer leaves the bytes in the
     // pipe, and the child blocks.

@@ -79,11 +79,7 @@ class ByteBuffer {
   void reserve(std::size_t n) { storage_.reserve(head_ + n); }
   // Gives back capacity beyond the live bytes (buffers keep their peak size otherwise).
   void shrink_to_fit() {
-    if (head_ > 0) {
-      std::memmove(storage_.data(), storage_.data() + head_, size());
-      storage_.resize(size());
-      head_ = 0;
-    }
+    compact();
     storage_.shrink_to_fit();
   }
 
@@ -92,12 +88,14 @@ class ByteBuffer {
     // Move live bytes to the front once the dead prefix is at least as big as what lives
     // after it, or when it saves a reallocation.
     if (head_ == 0) return;
-    std::size_t live = size();
-    if (head_ >= live || storage_.size() + incoming > storage_.capacity()) {
-      std::memmove(storage_.data(), storage_.data() + head_, live);
-      storage_.resize(live);
-      head_ = 0;
-    }
+    if (head_ >= size() || storage_.size() + incoming > storage_.capacity()) compact();
+  }
+  void compact() {  // live bytes to the front
+    if (head_ == 0) return;
+    const std::size_t live = size();
+    std::memmove(storage_.data(), storage_.data() + head_, live);
+    storage_.resize(live);
+    head_ = 0;
   }
 
   std::vector<std::uint8_t> storage_;
