@@ -44,6 +44,8 @@ constexpr std::array kTags{
     TagEntry{ErrorTag::permission_denied, "permission-denied", false},
     TagEntry{ErrorTag::verify_failed, "verify-failed", false},
     TagEntry{ErrorTag::bad_archive, "bad-archive", false},
+    TagEntry{ErrorTag::policy_denied, "policy-denied", false},
+    TagEntry{ErrorTag::agent_draining, "agent-draining", false},
 };
 
 // The table is indexed by the enum's value; keep both in the same order.
@@ -54,7 +56,7 @@ constexpr bool table_in_enum_order() {
   return true;
 }
 static_assert(table_in_enum_order());
-static_assert(kTags.size() == static_cast<std::size_t>(ErrorTag::bad_archive) + 1);
+static_assert(kTags.size() == static_cast<std::size_t>(ErrorTag::agent_draining) + 1);
 
 const TagEntry& entry(ErrorTag tag) { return kTags[static_cast<std::size_t>(tag)]; }
 

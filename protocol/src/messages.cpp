@@ -117,7 +117,8 @@ json::object Capabilities::to_json() const {
   return {{"codecs", codec_array(codecs)},   {"resume", resume},
           {"pty", pty},                      {"max_channels", max_channels},
           {"max_frame", max_frame},          {"window", window},
-          {"replay_bytes", replay_bytes},    {"keepalive_s", keepalive_s}};
+          {"replay_bytes", replay_bytes},    {"keepalive_s", keepalive_s},
+          {"status", status}};
 }
 
 Parsed<Capabilities> Capabilities::parse(const json::object& object) {
@@ -131,6 +132,7 @@ Parsed<Capabilities> Capabilities::parse(const json::object& object) {
   c.window = u32(f.uint("window", kMinWindow, kMaxWindow));
   c.replay_bytes = f.uint("replay_bytes", kMinReplayBytes, kMaxReplayBytes);
   c.keepalive_s = u32(f.uint("keepalive_s", 1, 3600));
+  c.status = f.boolean("status", false);
   if (!f.error() && std::find(c.codecs.begin(), c.codecs.end(), Codec::deflate) == c.codecs.end()) {
     f.fail("codecs", "must include deflate");
   }
@@ -284,6 +286,40 @@ Parsed<Goodbye> Goodbye::parse(const json::object& object) {
   JsonFields f(object, "goodbye");
   Goodbye g{f.optional_string("reason").value_or("")};
   return finish(f, std::move(g));
+}
+
+// ---- Status ----
+
+json::object Status::to_json() const {
+  return {{"type", "status"}, {"draining", draining}, {"reason", reason}};
+}
+
+Parsed<Status> Status::parse(const json::object& object) {
+  JsonFields f(object, "status");
+  Status s;
+  s.draining = f.boolean("draining", false);
+  s.reason = f.optional_string("reason").value_or("");
+  return finish(f, std::move(s));
+}
+
+// ---- NoticeRequest ----
+
+json::object NoticeRequest::to_json() const {
+  json::object o{{"type", "open"}, {"kind", "notice"}, {"id", id}, {"text", text}};
+  if (from) o["from"] = *from;
+  if (rename) o["rename"] = *rename;
+  return o;
+}
+
+Parsed<NoticeRequest> NoticeRequest::parse(const json::object& object) {
+  JsonFields f(object, "notice");
+  NoticeRequest n;
+  n.id = f.string("id", kMaxNameLength);
+  n.text = f.optional_string("text").value_or("");
+  n.from = f.optional_string("from", kMaxNameLength);
+  n.rename = f.optional_string("rename", kMaxNameLength);
+  if (!f.error() && n.rename && n.rename->empty()) f.fail("rename", "must not be empty");
+  return finish(f, std::move(n));
 }
 
 // ---- ExecRequest ----
@@ -466,6 +502,7 @@ std::optional<ProtocolError> validate_control(const ControlMessage& m) {
   if (m.type == "enrolled") return check<Enrolled>(b);
   if (m.type == "error") return check<ErrorMessage>(b);
   if (m.type == "goodbye") return check<Goodbye>(b);
+  if (m.type == "status") return check<Status>(b);
   if (m.type == "opened") return check<Opened>(b);
   if (m.type == "signal") return check<Signal>(b);
   if (m.type == "resize") return check<Resize>(b);
@@ -480,6 +517,7 @@ std::optional<ProtocolError> validate_control(const ControlMessage& m) {
     }
     if (it->value().get_string() == "exec") return check<ExecRequest>(b);
     if (it->value().get_string() == "fs") return check<FsRequest>(b);
+    if (it->value().get_string() == "notice") return check<NoticeRequest>(b);
     return ProtocolError{ErrorTag::unsupported,
                          "unknown channel kind \"" + std::string(it->value().get_string()) + "\""};
   }

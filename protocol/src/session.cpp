@@ -112,7 +112,10 @@ std::optional<ProtocolError> Session::handle_control(const FrameView& frame) {
   if (id == 0) {
     if (auto* e = std::get_if<ProtocolError>(&parsed)) return *e;
     auto& m = std::get<ControlMessage>(parsed);
-    if (m.type != "goodbye" && m.type != "error") {
+    // `status` only where we announced we take it (a master's capabilities).
+    const bool allowed = m.type == "goodbye" || m.type == "error" ||
+                         (m.type == "status" && config_.local.status);
+    if (!allowed) {
       return ProtocolError{ErrorTag::unknown_message,
                            "message \"" + m.type + "\" not allowed on channel 0 here"};
     }

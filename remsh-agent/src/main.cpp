@@ -1,33 +1,85 @@
-// remsh-agent: the agent program. Two commands:
-//   remsh-agent enroll TOKEN --config-dir DIR [--name NAME] [--work-dir DIR] [--insecure-plaintext]
-//   remsh-agent run --config-dir DIR [--insecure-plaintext]
+// remsh-agent: the agent program.
+//   remsh-agent enroll TOKEN --config-dir DIR [--name NAME] [--work-dir DIR] [--admin ...] ...
+//   remsh-agent run --config-dir DIR [policy flags] [--insecure-plaintext]
+//   remsh-agent stop --config-dir DIR [--graceful] [--no-wait]
+//   remsh-agent messages --config-dir DIR
+//   remsh-agent install-service / uninstall-service --config-dir DIR --user USER
 // Exit codes: 0 success, 1 failure (refused, unreachable, bad config), 2 bad usage.
 #include "core/agent_config.hpp"
 #include "core/agent_runner.hpp"
 #include "core/enroll.hpp"
 #include "core/log.hpp"
+#include "core/owner_policy.hpp"
+#include "core/service_unit.hpp"
+#include "platform/process_control.hpp"
+#include "platform/service_install.hpp"
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/json/serialize.hpp>
 
+#include <chrono>
 #include <csignal>
+#include <fstream>
 #include <iostream>
+#include <sstream>
+#include <thread>
 
 namespace {
 
 namespace asio = boost::asio;
 using namespace remsh::agent;
 
-int run_agent(const std::filesystem::path& config_dir, bool allow_plaintext) {
+namespace fs = std::filesystem;
+
+fs::path pid_path(const fs::path& config_dir) { return config_dir / "agent.pid"; }
+
+long read_pid(const fs::path& config_dir) {
+  std::ifstream in(pid_path(config_dir));
+  long pid = 0;
+  in >> pid;
+  return in ? pid : 0;
+}
+
+// The running agent's process id, so that `remsh-agent stop` can find it. Removed on exit.
+class PidFile {
+ public:
+  explicit PidFile(fs::path path) : path_(std::move(path)) {
+    std::ofstream(path_, std::ios::trunc) << current_process_id() << "\n";
+  }
+  ~PidFile() {
+    std::error_code ec;
+    fs::remove(path_, ec);
+  }
+  PidFile(const PidFile&) = delete;
+  PidFile& operator=(const PidFile&) = delete;
+
+ private:
+  fs::path path_;
+};
+
+int run_agent(const fs::path& config_dir, bool allow_plaintext, const OwnerPolicy& flags) {
   RunnerOptions options;
   try {
     options.config = load_config(config_dir);
+    options.policy = load_policy(config_dir);
   } catch (const ConfigError& e) {
     std::cerr << "remsh-agent: " << e.what() << "\n";
     return 1;
+  } catch (const PolicyError& e) {
+    std::cerr << "remsh-agent: " << e.what() << "\n";
+    return 1;
   }
+  options.policy.merge(flags);
+  options.config_dir = config_dir;
+  if (long other = read_pid(config_dir); other != 0 && other != current_process_id() && process_exists(other)) {
+    std::cerr << "remsh-agent: an agent already runs with " << config_dir.string() << " (process " << other
+              << "); stop it first (remsh-agent stop --config-dir " << config_dir.string() << ")\n";
+    return 1;
+  }
+  PidFile pid_file(pid_path(config_dir));
   if (options.config.plaintext && !allow_plaintext) {
     std::cerr << "remsh-agent: " << options.config.master
               << " is a master without TLS; pass --insecure-plaintext to connect unencrypted "
@@ -42,13 +94,27 @@ int run_agent(const std::filesystem::path& config_dir, bool allow_plaintext) {
   AgentRunner runner(io.get_executor(), options);
   // SIGTERM/SIGINT: kill the process trees, say goodbye, exit 0.
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& error, int signal_number) {
-    if (error) return;
-    log_line(std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
-    runner.stop();
-  });
+  const std::optional<int> graceful = graceful_stop_signal();
+  if (graceful) signals.add(*graceful);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& error, int signal_number) {
+        if (error) return;
+        if (graceful && signal_number == *graceful) {
+          log_line("asked to leave gracefully");
+          runner.leave();
+          signals.async_wait(on_signal);  // a later SIGTERM still stops at once
+          return;
+        }
+        log_line(std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
+        runner.stop();
+      };
+  signals.async_wait(on_signal);
   int code = 0;
   log_line("remsh-agent " REMSH_VERSION " starting as " + options.config.name + " for " + options.config.master);
+  log_line("owner policy: " + boost::json::serialize(options.policy.to_json()));
+  if (std::ifstream kept(config_dir / "messages.log"); kept) {
+    log_line("messages from the master are kept in " + (config_dir / "messages.log").string());
+  }
   asio::co_spawn(io, runner.run(), [&](std::exception_ptr e) {
     signals.cancel();
     if (!e) return;
@@ -61,6 +127,43 @@ int run_agent(const std::filesystem::path& config_dir, bool allow_plaintext) {
   });
   io.run();
   return code;
+}
+
+int stop_agent(const fs::path& config_dir, bool graceful, bool wait, int timeout_s) {
+  const long pid = read_pid(config_dir);
+  if (pid == 0 || !process_exists(pid)) {
+    std::cerr << "remsh-agent: no agent runs with " << config_dir.string() << "\n";
+    return 1;
+  }
+  if (auto error = request_stop(pid, graceful)) {
+    std::cerr << "remsh-agent: cannot signal process " << pid << ": " << *error << "\n";
+    return 1;
+  }
+  std::cout << (graceful ? "asked the agent (process " + std::to_string(pid) +
+                               ") to leave gracefully: it finishes what runs, then exits"
+                         : "asked the agent (process " + std::to_string(pid) + ") to stop")
+            << std::endl;
+  if (!wait) return 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (process_exists(pid)) {
+    if (timeout_s > 0 && std::chrono::steady_clock::now() >= deadline) {
+      std::cerr << "remsh-agent: the agent is still running after " << timeout_s << " s\n";
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::cout << "the agent has exited" << std::endl;
+  return 0;
+}
+
+int show_messages(const fs::path& config_dir) {
+  std::ifstream in(config_dir / "messages.log", std::ios::binary);
+  if (!in) {
+    std::cout << "no messages from the master\n";
+    return 0;
+  }
+  std::cout << in.rdbuf();
+  return 0;
 }
 
 }  // namespace
@@ -84,6 +187,12 @@ int main(int argc, char** argv) {
                          "owner can change)")
       ->allow_extra_args(false)
       ->type_name("DIR");
+  enroll_cmd->add_option("--admin", enroll_options.admin,
+                         "how the master's operators reach you, e.g. \"Ann <ann@example.org>\"");
+  enroll_cmd->add_option("--description", enroll_options.description, "what this machine is, for the master's operators");
+  enroll_cmd->add_option("--label", enroll_options.labels, "a label of your own for this agent (repeatable); added to the token's")
+      ->allow_extra_args(false)
+      ->type_name("LABEL");
   enroll_cmd->add_flag("--insecure-plaintext", enroll_options.allow_plaintext,
                        "accept a token for a master without TLS (loopback tests only)");
 
@@ -93,6 +202,60 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--config-dir", run_dir, "the directory given to enroll")->required();
   run_cmd->add_flag("--insecure-plaintext", run_plaintext,
                     "allow an unencrypted connection if the config says so (loopback tests only)");
+  OwnerPolicy run_policy;
+  std::vector<std::string> run_allow_paths;
+  std::uint32_t max_concurrent = 0;
+  run_cmd->add_flag("--allow-shell", run_policy.allow_shell,
+                    "let the master's operators open a debug shell here (default: refused)");
+  run_cmd->add_option("--max-concurrent", max_concurrent, "run at most N commands at once")
+      ->check(CLI::Range(1, 1024))
+      ->type_name("N");
+  run_cmd->add_option("--allow-path", run_allow_paths,
+                      "let file operations reach this directory outside the work directory (repeatable)")
+      ->allow_extra_args(false)
+      ->type_name("DIR");
+  run_cmd->add_option("--deny-env", run_policy.deny_env,
+                      "never pass this environment variable to commands (repeatable)")
+      ->allow_extra_args(false)
+      ->type_name("NAME");
+  run_cmd->footer("The owner's policy also comes from CONFIG_DIR/policy.json, e.g.\n"
+                  "  {\"allow_shell\": false, \"max_concurrent\": 2, \"deny_env\": [\"AWS_SECRET_ACCESS_KEY\"],\n"
+                  "   \"allow_paths\": [\"/srv/cache\"], \"confine\": true}\n"
+                  "Flags add to it; the master can never change it.\n"
+                  "Signals: SIGTERM/SIGINT stop at once (running commands are killed); SIGUSR1 leaves\n"
+                  "gracefully (see `remsh-agent stop --graceful`).");
+
+  std::string stop_dir;
+  bool stop_graceful = false, stop_no_wait = false;
+  int stop_timeout = 0;
+  auto* stop_cmd = app.add_subcommand("stop", "Stop the agent running with this config dir");
+  stop_cmd->add_option("--config-dir", stop_dir, "the running agent's config dir")->required();
+  stop_cmd->add_flag("--graceful", stop_graceful,
+                     "finish the running commands first, accept nothing new, then exit; the master "
+                     "shows the agent as leaving, not lost");
+  stop_cmd->add_flag("--no-wait", stop_no_wait, "return at once instead of waiting for the agent to exit");
+  stop_cmd->add_option("--timeout", stop_timeout, "give up waiting after this many seconds (default: 10, or no limit with --graceful)")
+      ->type_name("SECONDS");
+
+  std::string messages_dir;
+  auto* messages_cmd = app.add_subcommand("messages", "Show the messages the master's operators sent to this agent's owner");
+  messages_cmd->add_option("--config-dir", messages_dir, "the agent's config dir")->required();
+
+  ServiceInstallOptions service;
+  std::string service_dir;
+  std::vector<std::string> service_args;
+  bool service_no_enable = false;
+  auto* install_cmd = app.add_subcommand("install-service", "Install the agent as a systemd service running as an unprivileged user");
+  auto* uninstall_cmd = app.add_subcommand("uninstall-service", "Stop, disable and remove the agent's systemd service");
+  for (auto* cmd : {install_cmd, uninstall_cmd}) {
+    cmd->add_option("--config-dir", service_dir, "the agent's config dir (enrol first)")->required();
+    cmd->add_option("--unit-name", service.name, "the unit's name (default: remsh-agent)");
+    cmd->add_option("--unit-dir", service.unit_dir, "where unit files go (default: /etc/systemd/system)");
+    cmd->add_flag("--no-enable", service_no_enable, "only write/remove the file: no systemctl");
+  }
+  install_cmd->add_option("--user", service.user, "the user the agent runs as")->required();
+  install_cmd->add_option("--run-arg", service_args, "an extra argument for `remsh-agent run`, e.g. --run-arg=--max-concurrent=2 (repeatable)")
+      ->allow_extra_args(false);
 
   try {
     app.parse(argc, argv);
@@ -107,5 +270,26 @@ int main(int argc, char** argv) {
     for (const auto& p : allow_paths) enroll_options.allowed_paths.emplace_back(p);
     return enroll(enroll_options);
   }
-  return run_agent(run_dir, run_plaintext);
+  if (stop_cmd->parsed()) {
+    const int timeout = stop_cmd->count("--timeout") ? stop_timeout : (stop_graceful ? 0 : 10);
+    return stop_agent(stop_dir, stop_graceful, !stop_no_wait, timeout);
+  }
+  if (messages_cmd->parsed()) return show_messages(messages_dir);
+  if (install_cmd->parsed() || uninstall_cmd->parsed()) {
+    service.config_dir = fs::absolute(service_dir).lexically_normal();
+    service.enable = !service_no_enable;
+    if (uninstall_cmd->parsed()) return uninstall_service(service);
+    ServiceUnitOptions unit;
+    unit.user = service.user;
+    std::error_code ec;
+    unit.agent_binary = fs::canonical("/proc/self/exe", ec);
+    if (ec) unit.agent_binary = fs::absolute(argv[0]);
+    unit.config_dir = service.config_dir;
+    unit.run_args = service_args;
+    service.unit_text = systemd_unit(unit);
+    return install_service(service);
+  }
+  run_policy.max_concurrent = max_concurrent ? std::optional<std::uint32_t>(max_concurrent) : std::nullopt;
+  for (const auto& p : run_allow_paths) run_policy.allow_paths.push_back(fs::absolute(p).lexically_normal());
+  return run_agent(run_dir, run_plaintext, run_policy);
 }

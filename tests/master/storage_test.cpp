@@ -67,7 +67,7 @@ AgentRecord make_agent(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("opening creates a 0600 WAL database with schema version 1", "[storage]") {
+TEST_CASE("opening creates a 0600 WAL database with the current schema version", "[storage]") {
     TempDir dir;
     const std::string path = dir.file("state.db");
     {
@@ -79,7 +79,8 @@ TEST_CASE("opening creates a 0600 WAL database with schema version 1", "[storage
             CHECK(file_mode(path + suffix) == 0600);
         }
         CHECK(query_text(path, "PRAGMA journal_mode") == "wal");
-        CHECK(query_text(path, "SELECT value FROM meta WHERE name = 'schema_version'") == "1");
+        CHECK(query_text(path, "SELECT value FROM meta WHERE name = 'schema_version'") ==
+              std::to_string(kSqliteSchemaVersion));
     }
     CHECK(file_mode(path) == 0600);
     CHECK(query_text(path, "PRAGMA journal_mode") == "wal");
@@ -128,16 +129,16 @@ TEST_CASE("a newer schema version is refused", "[storage]") {
     {
         sqlite3* db = nullptr;
         REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-        REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = '2' WHERE name = 'schema_version'",
+        REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = '3' WHERE name = 'schema_version'",
                              nullptr, nullptr, nullptr) == SQLITE_OK);
         sqlite3_close(db);
     }
     try {
         open_sqlite_storage(path);
-        FAIL("opened a version 2 database");
+        FAIL("opened a version 3 database");
     } catch (const StorageError& e) {
         CHECK(e.tag == "storage-error");
-        CHECK(std::string(e.what()).find("schema version 2") != std::string::npos);
+        CHECK(std::string(e.what()).find("schema version 3") != std::string::npos);
     }
 }
 
@@ -354,6 +355,97 @@ TEST_CASE("agents are added found listed by name and updated", "[storage][agents
     CHECK(tag_of([&] { storage->set_agent_revoked("nobody", true); }) == "not-found");
     CHECK(tag_of([&] { storage->set_agent_state("nobody", "approved"); }) == "not-found");
     CHECK(tag_of([&] { storage->set_agent_state("mike", "gone"); }) == "invalid-argument");
+}
+
+TEST_CASE("a version 1 database is upgraded and keeps its agents", "[storage][agents]") {
+    TempDir dir;
+    const std::string path = dir.file("state.db");
+    {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+        REQUIRE(sqlite3_exec(db,
+                             "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                             "INSERT INTO meta VALUES ('schema_version', '1');"
+                             "CREATE TABLE agents (name TEXT PRIMARY KEY, stored_key_hex TEXT NOT NULL,"
+                             " labels_json TEXT NOT NULL, created_ms INTEGER NOT NULL, last_seen_ms INTEGER,"
+                             " revoked INTEGER NOT NULL, facts_json TEXT NOT NULL, state TEXT NOT NULL);"
+                             "INSERT INTO agents VALUES ('old', 'ab', '[\"linux\"]', 1, NULL, 0, '{}', 'approved');",
+                             nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    auto storage = open_sqlite_storage(path);
+    auto a = storage->find_agent("old");
+    REQUIRE(a);
+    CHECK(a->labels == std::vector<std::string>{"linux"});
+    CHECK_FALSE(a->draining);
+    CHECK_FALSE(a->leaving);
+    storage->set_agent_draining("old", true);
+    CHECK(storage->find_agent("old")->draining);
+    CHECK(query_text(path, "SELECT value FROM meta WHERE name = 'schema_version'") == "2");
+}
+
+TEST_CASE("drain leave and labels are stored per agent", "[storage][agents]") {
+    auto storage = open_sqlite_storage(":memory:");
+    storage->add_agent(make_agent("a1"));
+    storage->add_agent(make_agent("a2"));
+    storage->set_agent_draining("a1", true);
+    storage->set_agent_leaving("a2", true);
+    storage->set_agent_labels("a2", {"gpu", "linux"});
+    CHECK(storage->find_agent("a1")->draining);
+    CHECK_FALSE(storage->find_agent("a1")->leaving);
+    CHECK(storage->find_agent("a2")->leaving);
+    CHECK(storage->find_agent("a2")->labels == std::vector<std::string>{"gpu", "linux"});
+    storage->set_agent_draining("a1", false);
+    CHECK_FALSE(storage->find_agent("a1")->draining);
+    CHECK(tag_of([&] { storage->set_agent_draining("nobody", true); }) == "not-found");
+    CHECK(tag_of([&] { storage->set_agent_labels("nobody", {}); }) == "not-found");
+}
+
+TEST_CASE("a renamed agent keeps its old name as an alias and its messages", "[storage][agents]") {
+    auto storage = open_sqlite_storage(":memory:");
+    storage->add_agent(make_agent("a1"));
+    storage->add_agent(make_agent("b1"));
+    const auto id = storage->add_agent_message("a1", "admin", "hello", 10);
+    storage->rename_agent("a1", "a2");
+    CHECK_FALSE(storage->find_agent("a1"));
+    REQUIRE(storage->find_agent("a2"));
+    CHECK(storage->resolve_agent_name("a1") == std::optional<std::string>("a2"));
+    CHECK(storage->resolve_agent_name("a2") == std::optional<std::string>("a2"));
+    CHECK_FALSE(storage->resolve_agent_name("zz"));
+    auto messages = storage->list_agent_messages("a2", true);
+    REQUIRE(messages.size() == 1);
+    CHECK(messages[0].id == id);
+    // Renamed again: the first alias follows; names and aliases are never reused.
+    storage->rename_agent("a2", "a3");
+    CHECK(storage->resolve_agent_name("a1") == std::optional<std::string>("a3"));
+    CHECK(tag_of([&] { storage->rename_agent("b1", "a1"); }) == "exists");
+    CHECK(tag_of([&] { storage->rename_agent("b1", "a3"); }) == "exists");
+    CHECK(tag_of([&] { storage->rename_agent("nobody", "x"); }) == "not-found");
+    CHECK(tag_of([&] { storage->rename_agent("b1", "b1"); }) == "invalid-argument");
+    // Back to an old name of its own.
+    storage->rename_agent("a3", "a1");
+    CHECK(storage->resolve_agent_name("a2") == std::optional<std::string>("a1"));
+    CHECK(storage->find_agent("a1"));
+}
+
+TEST_CASE("messages to an owner are kept until delivered", "[storage][agents]") {
+    auto storage = open_sqlite_storage(":memory:");
+    storage->add_agent(make_agent("a1"));
+    const auto m1 = storage->add_agent_message("a1", "admin", "first", 10);
+    const auto m2 = storage->add_agent_message("a1", "ops", "second", 20);
+    CHECK(m2 > m1);
+    CHECK(storage->list_agent_messages("a1", true).size() == 2);
+    storage->mark_agent_message_delivered(m1, 30);
+    storage->mark_agent_message_delivered(m1, 40);  // the first delivery time stays
+    auto pending = storage->list_agent_messages("a1", true);
+    REQUIRE(pending.size() == 1);
+    CHECK(pending[0].text == "second");
+    CHECK(pending[0].sender == "ops");
+    auto all = storage->list_agent_messages("a1", false);
+    REQUIRE(all.size() == 2);
+    CHECK(all[0].delivered_ms == std::optional<std::int64_t>(30));
+    CHECK(tag_of([&] { storage->add_agent_message("nobody", "admin", "x", 1); }) == "not-found");
+    CHECK(tag_of([&] { storage->mark_agent_message_delivered(999, 1); }) == "not-found");
 }
 
 TEST_CASE("transactions commit roll back and nest", "[storage][tx]") {

@@ -86,9 +86,29 @@ CREATE TABLE IF NOT EXISTS log_chunks (
 );
 )sql";
 
+// Version 2: drain and graceful leave, renames (old names stay aliases), messages to owners.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE agents ADD COLUMN draining INTEGER NOT NULL DEFAULT 0 CHECK (draining IN (0, 1));
+ALTER TABLE agents ADD COLUMN leaving INTEGER NOT NULL DEFAULT 0 CHECK (leaving IN (0, 1));
+CREATE TABLE IF NOT EXISTS agent_aliases (
+    old_name TEXT PRIMARY KEY,
+    name     TEXT NOT NULL REFERENCES agents (name) ON UPDATE CASCADE ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS agent_messages (
+    id           INTEGER PRIMARY KEY,
+    agent        TEXT NOT NULL REFERENCES agents (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    sender       TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    created_ms   INTEGER NOT NULL,
+    delivered_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS agent_messages_by_agent ON agent_messages (agent, id);
+)sql";
+
 #define REMSH_TOKEN_COLUMNS "id, secret_hash, uses_left, expires_ms, labels_json, approve, created_ms"
 #define REMSH_AGENT_COLUMNS \
-    "name, stored_key_hex, labels_json, created_ms, last_seen_ms, revoked, facts_json, state"
+    "name, stored_key_hex, labels_json, created_ms, last_seen_ms, revoked, facts_json, state, " \
+    "draining, leaving"
 #define REMSH_COMMAND_COLUMNS                                                                 \
     "id, agent, argv_json, cwd, state, exit_code, signal, error_tag, error_message, started_ms, " \
     "finished_ms, stdout_bytes, stderr_bytes, result_json"
@@ -275,6 +295,8 @@ AgentRecord read_agent(const auto& q) {
     a.revoked = q.int64(5) != 0;
     a.facts_json = q.text(6);
     a.state = q.text(7);
+    a.draining = q.int64(8) != 0;
+    a.leaving = q.int64(9) != 0;
     return a;
 }
 
@@ -410,7 +432,21 @@ void SqliteStorage::init_schema() {
             throw_tag(storage_tag::error, message);
         }
         exec_cached("INSERT INTO meta (name, value) VALUES ('schema_version', '1')");
-    } else if (*version != std::to_string(kSqliteSchemaVersion)) {
+        version = "1";
+    }
+    if (*version == "1") {
+        char* error = nullptr;
+        const int rc = sqlite3_exec(db_, kSchemaV2, nullptr, nullptr, &error);
+        if (rc != SQLITE_OK) {
+            std::string message = "cannot upgrade the schema to version 2: " +
+                                  std::string(error != nullptr ? error : sqlite3_errstr(rc));
+            sqlite3_free(error);
+            throw_tag(storage_tag::error, message);
+        }
+        exec_cached("UPDATE meta SET value = '2' WHERE name = 'schema_version'");
+        version = "2";
+    }
+    if (*version != std::to_string(kSqliteSchemaVersion)) {
         throw_tag(storage_tag::error, "database " + path_ + " has schema version " + *version +
                                           "; this master supports version " +
                                           std::to_string(kSqliteSchemaVersion));
@@ -684,7 +720,7 @@ void SqliteStorage::add_agent(const AgentRecord& agent) {
     }
     const std::string labels = labels_to_json(agent.labels);
     with_exists_message("agent " + quoted(agent.name) + " already exists", [&] {
-        Stmt q(*this, "INSERT INTO agents (" REMSH_AGENT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        Stmt q(*this, "INSERT INTO agents (" REMSH_AGENT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         q.bind(1, agent.name)
             .bind(2, agent.stored_key_hex)
             .bind(3, labels)
@@ -692,7 +728,9 @@ void SqliteStorage::add_agent(const AgentRecord& agent) {
             .bind(5, agent.last_seen_ms)
             .bind(6, std::int64_t{agent.revoked ? 1 : 0})
             .bind(7, agent.facts_json)
-            .bind(8, agent.state);
+            .bind(8, agent.state)
+            .bind(9, std::int64_t{agent.draining ? 1 : 0})
+            .bind(10, std::int64_t{agent.leaving ? 1 : 0});
         q.run();
     });
 }
@@ -740,6 +778,115 @@ void SqliteStorage::set_agent_state(const std::string& name, const std::string& 
     q.bind(1, state).bind(2, name);
     if (q.run() == 0) {
         throw_tag(storage_tag::not_found, "no agent " + quoted(name));
+    }
+}
+
+void SqliteStorage::set_agent_draining(const std::string& name, bool draining) {
+    Stmt q(*this, "UPDATE agents SET draining = ? WHERE name = ?");
+    q.bind(1, std::int64_t{draining ? 1 : 0}).bind(2, name);
+    if (q.run() == 0) {
+        throw_tag(storage_tag::not_found, "no agent " + quoted(name));
+    }
+}
+
+void SqliteStorage::set_agent_leaving(const std::string& name, bool leaving) {
+    Stmt q(*this, "UPDATE agents SET leaving = ? WHERE name = ?");
+    q.bind(1, std::int64_t{leaving ? 1 : 0}).bind(2, name);
+    if (q.run() == 0) {
+        throw_tag(storage_tag::not_found, "no agent " + quoted(name));
+    }
+}
+
+void SqliteStorage::set_agent_labels(const std::string& name, const std::vector<std::string>& labels) {
+    const std::string text = labels_to_json(labels);
+    Stmt q(*this, "UPDATE agents SET labels_json = ? WHERE name = ?");
+    q.bind(1, text).bind(2, name);
+    if (q.run() == 0) {
+        throw_tag(storage_tag::not_found, "no agent " + quoted(name));
+    }
+}
+
+void SqliteStorage::rename_agent(const std::string& name, const std::string& new_name) {
+    if (name == new_name) {
+        throw_tag(storage_tag::invalid_argument, "the agent is already called " + quoted(name));
+    }
+    in_transaction([&] {
+        if (!find_agent(name)) {
+            throw_tag(storage_tag::not_found, "no agent " + quoted(name));
+        }
+        const auto holder = resolve_agent_name(new_name);
+        if (holder && *holder != name) {
+            throw_tag(storage_tag::exists, "the name " + quoted(new_name) + " is taken");
+        }
+        if (holder) {  // back to one of its own old names
+            Stmt d(*this, "DELETE FROM agent_aliases WHERE old_name = ?");
+            d.bind(1, new_name);
+            d.run();
+        }
+        Stmt q(*this, "UPDATE agents SET name = ? WHERE name = ?");
+        q.bind(1, new_name).bind(2, name);
+        q.run();  // the aliases and messages follow (ON UPDATE CASCADE)
+        Stmt a(*this, "INSERT INTO agent_aliases (old_name, name) VALUES (?, ?)");
+        a.bind(1, name).bind(2, new_name);
+        a.run();
+    });
+}
+
+std::optional<std::string> SqliteStorage::resolve_agent_name(const std::string& name) {
+    if (find_agent(name)) {
+        return name;
+    }
+    Stmt q(*this, "SELECT name FROM agent_aliases WHERE old_name = ?");
+    q.bind(1, name);
+    if (!q.step()) {
+        return std::nullopt;
+    }
+    return q.text(0);
+}
+
+std::int64_t SqliteStorage::add_agent_message(const std::string& agent, const std::string& sender,
+                                              const std::string& text, std::int64_t now_ms) {
+    if (!find_agent(agent)) {
+        throw_tag(storage_tag::not_found, "no agent " + quoted(agent));
+    }
+    Stmt q(*this,
+           "INSERT INTO agent_messages (agent, sender, text, created_ms) VALUES (?, ?, ?, ?) "
+           "RETURNING id");
+    q.bind(1, agent).bind(2, sender).bind(3, text).bind(4, now_ms);
+    if (!q.step()) {
+        throw_tag(storage_tag::error, "INSERT ... RETURNING id returned no row");
+    }
+    const std::int64_t id = q.int64(0);
+    while (q.step()) {
+    }
+    return id;
+}
+
+std::vector<AgentMessage> SqliteStorage::list_agent_messages(const std::string& agent,
+                                                             bool undelivered_only) {
+    Stmt q(*this,
+           "SELECT id, agent, sender, text, created_ms, delivered_ms FROM agent_messages "
+           "WHERE agent = ? AND (? = 0 OR delivered_ms IS NULL) ORDER BY id");
+    q.bind(1, agent).bind(2, std::int64_t{undelivered_only ? 1 : 0});
+    std::vector<AgentMessage> out;
+    while (q.step()) {
+        AgentMessage m;
+        m.id = q.int64(0);
+        m.agent = q.text(1);
+        m.sender = q.text(2);
+        m.text = q.text(3);
+        m.created_ms = q.int64(4);
+        m.delivered_ms = q.opt_int64(5);
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+void SqliteStorage::mark_agent_message_delivered(std::int64_t id, std::int64_t now_ms) {
+    Stmt q(*this, "UPDATE agent_messages SET delivered_ms = COALESCE(delivered_ms, ?) WHERE id = ?");
+    q.bind(1, now_ms).bind(2, id);
+    if (q.run() == 0) {
+        throw_tag(storage_tag::not_found, "no message " + std::to_string(id));
     }
 }
 

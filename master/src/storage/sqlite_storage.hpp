@@ -15,7 +15,7 @@ struct sqlite3_stmt;
 
 namespace remsh::master {
 
-inline constexpr int kSqliteSchemaVersion = 1;
+inline constexpr int kSqliteSchemaVersion = 2;
 
 class SqliteStorage final : public Storage {
 public:
@@ -44,6 +44,16 @@ public:
                            std::int64_t now_ms) override;
     void set_agent_revoked(const std::string& name, bool revoked) override;
     void set_agent_state(const std::string& name, const std::string& state) override;
+    void set_agent_draining(const std::string& name, bool draining) override;
+    void set_agent_leaving(const std::string& name, bool leaving) override;
+    void set_agent_labels(const std::string& name, const std::vector<std::string>& labels) override;
+    void rename_agent(const std::string& name, const std::string& new_name) override;
+    std::optional<std::string> resolve_agent_name(const std::string& name) override;
+    std::int64_t add_agent_message(const std::string& agent, const std::string& sender,
+                                   const std::string& text, std::int64_t now_ms) override;
+    std::vector<AgentMessage> list_agent_messages(const std::string& agent,
+                                                  bool undelivered_only) override;
+    void mark_agent_message_delivered(std::int64_t id, std::int64_t now_ms) override;
 
     std::int64_t create_command(const std::string& agent, const std::string& argv_json,
                                 const std::optional<std::string>& cwd, std::int64_t now_ms) override;

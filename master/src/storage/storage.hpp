@@ -63,6 +63,19 @@ struct AgentRecord {
     bool revoked = false;
     std::string facts_json = "{}";  // opaque JSON text: OS, arch, agent version, ...
     std::string state = "pending";  // "approved" or "pending"
+    bool draining = false;  // an admin's drain: finish current work, accept nothing new
+    bool leaving = false;   // the agent announced a graceful leave (cleared when it reconnects)
+};
+
+// A message from an operator to an agent's owner (`remsh agent message`), kept until the
+// agent acknowledges it (delivered_ms set).
+struct AgentMessage {
+    std::int64_t id = 0;
+    std::string agent;
+    std::string sender;
+    std::string text;
+    std::int64_t created_ms = 0;
+    std::optional<std::int64_t> delivered_ms;
 };
 
 // A command run on an agent (what `remsh logs` lists).
@@ -144,6 +157,23 @@ public:
                                    std::int64_t now_ms) = 0;
     virtual void set_agent_revoked(const std::string& name, bool revoked) = 0;
     virtual void set_agent_state(const std::string& name, const std::string& state) = 0;
+    virtual void set_agent_draining(const std::string& name, bool draining) = 0;
+    virtual void set_agent_leaving(const std::string& name, bool leaving) = 0;
+    virtual void set_agent_labels(const std::string& name, const std::vector<std::string>& labels) = 0;
+    // Renames an agent: "not-found" for an unknown name, "exists" when the new name is taken
+    // (by an agent or as an old name). The old name stays an alias (resolve_agent_name), so an
+    // agent that still presents it can be recognized; its messages follow it.
+    virtual void rename_agent(const std::string& name, const std::string& new_name) = 0;
+    // The current name of an agent known by this name or an old one; nullopt if neither.
+    virtual std::optional<std::string> resolve_agent_name(const std::string& name) = 0;
+
+    // --- messages to agents' owners
+    virtual std::int64_t add_agent_message(const std::string& agent, const std::string& sender,
+                                           const std::string& text, std::int64_t now_ms) = 0;
+    // All of an agent's messages, oldest first; only the undelivered ones when asked.
+    virtual std::vector<AgentMessage> list_agent_messages(const std::string& agent,
+                                                          bool undelivered_only) = 0;
+    virtual void mark_agent_message_delivered(std::int64_t id, std::int64_t now_ms) = 0;  // "not-found"
 
     // --- commands
     // New command in state "running"; ids increase.

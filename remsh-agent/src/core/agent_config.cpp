@@ -50,6 +50,13 @@ std::string config_to_json(const AgentConfig& c) {
     for (const auto& p : c.allowed_paths) paths.emplace_back(p.string());
     o["allowed_paths"] = std::move(paths);
   }
+  if (!c.admin.empty()) o["admin"] = c.admin;
+  if (!c.description.empty()) o["description"] = c.description;
+  if (!c.labels.empty()) {
+    json::array labels;
+    for (const auto& l : c.labels) labels.emplace_back(l);
+    o["labels"] = std::move(labels);
+  }
   return json::serialize(o) + "\n";
 }
 
@@ -75,6 +82,15 @@ AgentConfig config_from_json(const std::string& text) {
         throw ConfigError("\"allowed_paths\" must be an array of absolute paths");
       }
       c.allowed_paths.emplace_back(std::string(e.get_string()));
+    }
+  }
+  c.admin = string_field(o, "admin", false);
+  c.description = string_field(o, "description", false);
+  if (const json::value* p = member(o, "labels")) {
+    if (!p->is_array()) throw ConfigError("\"labels\" must be an array of strings");
+    for (const auto& e : p->get_array()) {
+      if (!e.is_string() || e.get_string().empty()) throw ConfigError("\"labels\" must be an array of non-empty strings");
+      c.labels.emplace_back(e.get_string());
     }
   }
   if (c.master.find(':') == std::string::npos) throw ConfigError("\"master\" must be host:port");

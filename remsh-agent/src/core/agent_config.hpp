@@ -1,7 +1,8 @@
 // AgentConfig: what `remsh-agent enroll` saves and `remsh-agent run` loads: DIR/agent.json.
 //
 //   {"master":"host:port","fingerprint":"<64 hex>","plaintext":false,"name":"builder-1",
-//    "secret":"<64 hex>","work_dir":"/abs/path","allowed_paths":["/abs/extra"]}
+//    "secret":"<64 hex>","work_dir":"/abs/path","allowed_paths":["/abs/extra"],
+//    "admin":"Ann <ann@example.org>","description":"Ann's spare laptop","labels":["gpu"]}
 //
 // `allowed_paths` is the owner's say over the agent's file operations: absolute places
 // outside the work directory that the master may read and write (docs/protocol.md 9.6).
@@ -26,6 +27,10 @@ struct AgentConfig {
   std::string secret;               // 64 lowercase hex digits
   std::filesystem::path work_dir;  // absolute; where exec channels run
   std::vector<std::filesystem::path> allowed_paths;  // absolute; extra roots for fs channels
+  // The owner's own words, reported to the master with the host facts.
+  std::string admin;                // contact: "Name <mail>"
+  std::string description;
+  std::vector<std::string> labels;  // added to the token's labels
 };
 
 class ConfigError : public std::runtime_error {

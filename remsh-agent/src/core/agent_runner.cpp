@@ -20,6 +20,7 @@
 #include <boost/system/system_error.hpp>
 
 #include <cstdio>
+#include <fstream>
 #include <utility>
 
 #ifndef REMSH_VERSION
@@ -72,7 +73,13 @@ AgentRunner::AgentRunner(asio::any_io_executor executor, RunnerOptions options)
     : executor_(std::move(executor)),
       options_(std::move(options)),
       secret_(protocol::from_hex(options_.config.secret).value_or(std::vector<std::uint8_t>{})),
-      work_area_(options_.config.work_dir, options_.config.allowed_paths),
+      work_area_(options_.config.work_dir, [this] {
+        // The owner's say: agent.json's paths, the policy's, or everything when unconfined.
+        std::vector<std::filesystem::path> roots = options_.config.allowed_paths;
+        for (const auto& p : options_.policy.allow_paths) roots.push_back(p);
+        if (!options_.policy.confine) roots.push_back(std::filesystem::path(options_.config.work_dir).root_path());
+        return roots;
+      }()),
       writer_wake_(executor_),
       send_ready_(executor_),
       stop_wake_(executor_),
@@ -141,6 +148,40 @@ void AgentRunner::stop() {
   backoff_timer_.cancel();
 }
 
+void AgentRunner::leave() {
+  if (stopping_ || leaving_) return;
+  leaving_ = true;
+  log_line("leaving gracefully: accepting no new work; " + std::to_string(channels_.size()) +
+           " channel(s) still running");
+  send_status();
+  if (channels_.empty()) {
+    if (connection_ && !connection_->ended && session_) {
+      session_->send_control(0, protocol::Goodbye{"the agent's owner stopped it (graceful leave)"}.to_json());
+    }
+    stop();
+  }
+}
+
+// Tells a master that takes status messages that this agent is leaving.
+void AgentRunner::send_status() {
+  if (!leaving_ || !session_ || !session_->remote_capabilities().status) return;
+  session_->send_control(0, protocol::Status{true, "the agent's owner asked it to leave"}.to_json());
+  wake_writer();
+}
+
+boost::json::object AgentRunner::hello_facts() const {
+  boost::json::object facts = host_facts(options_.config.work_dir);
+  const AgentConfig& c = options_.config;
+  if (!c.admin.empty()) facts["admin"] = c.admin;
+  if (!c.description.empty()) facts["description"] = c.description;
+  boost::json::array labels;
+  for (const auto& l : c.labels) labels.emplace_back(l);
+  facts["labels"] = std::move(labels);
+  facts["policy"] = options_.policy.to_json();
+  facts["work_dir"] = c.work_dir.string();
+  return facts;
+}
+
 // ---- connect and handshake ----
 
 protocol::Capabilities AgentRunner::local_capabilities() const {
@@ -169,7 +210,7 @@ asio::awaitable<AgentRunner::Established> AgentRunner::establish() {
   hello.software = kSoftware;
   hello.capabilities = local_capabilities();
   hello.nonce = random_hex(32);
-  hello.facts = host_facts();
+  hello.facts = hello_facts();
   if (session_) hello.resume = protocol::ResumeRequest{session_id_, session_->received()};
   protocol::AgentHandshake handshake(hello, protocol::AgentCredentials{config.name, secret_},
                                      std::nullopt);
@@ -212,6 +253,7 @@ asio::awaitable<AgentRunner::Established> AgentRunner::establish() {
     session_id_ = welcome.session;
     log_line("session " + session_id_ + " started");
   }
+  send_status();  // still leaving after a reconnect
   co_return Established{std::move(transport), handshake.take_leftover()};
 }
 
@@ -395,12 +437,22 @@ void AgentRunner::open_channel(std::uint32_t id, const protocol::ControlMessage&
                                     ? std::string_view(kind->value().get_string())
                                     : std::string_view();
   ChannelHost& host = *this;
+  if (name == "notice") {  // taken even while leaving: it is for the owner
+    auto parsed = protocol::NoticeRequest::parse(open.body);
+    if (auto* error = std::get_if<ProtocolError>(&parsed)) return refuse_open(id, *error);
+    return take_notice(id, std::get<protocol::NoticeRequest>(parsed));
+  }
+  if (leaving_) {
+    return refuse_open(id, {ErrorTag::agent_draining, "the agent is leaving and accepts no new work"});
+  }
   if (name == "exec") {
     auto parsed = protocol::ExecRequest::parse(open.body);
     if (auto* error = std::get_if<ProtocolError>(&parsed)) return refuse_open(id, *error);
+    auto& request = std::get<protocol::ExecRequest>(parsed);
+    if (auto denied = check_policy(request)) return refuse_open(id, *denied);
     auto channel = std::make_shared<ExecChannel>(host, id, options_.config.work_dir);
     channels_[id] = channel;
-    channel->start(std::get<protocol::ExecRequest>(parsed));
+    channel->start(request);
   } else if (name == "fs") {
     auto parsed = protocol::FsRequest::parse(open.body);
     if (auto* error = std::get_if<ProtocolError>(&parsed)) return refuse_open(id, *error);
@@ -408,8 +460,65 @@ void AgentRunner::open_channel(std::uint32_t id, const protocol::ControlMessage&
     channels_[id] = channel;
     channel->start(std::get<protocol::FsRequest>(parsed));
   } else {
-    refuse_open(id, {ErrorTag::unsupported, "this agent runs exec and fs channels only"});
+    refuse_open(id, {ErrorTag::unsupported, "this agent runs exec, fs and notice channels only"});
   }
+}
+
+// The owner's policy over a command (core/owner_policy.hpp). Variables the owner withholds are
+// removed from what the command inherits; a master that sets one explicitly is refused.
+std::optional<ProtocolError> AgentRunner::check_policy(protocol::ExecRequest& request) const {
+  const OwnerPolicy& policy = options_.policy;
+  if (policy.max_concurrent) {
+    std::size_t running = 0;
+    for (const auto& [channel_id, channel] : channels_) {
+      if (std::dynamic_pointer_cast<ExecChannel>(channel)) ++running;
+    }
+    if (running >= *policy.max_concurrent) {
+      return ProtocolError{ErrorTag::policy_denied, "the agent's owner allows at most " +
+                                                        std::to_string(*policy.max_concurrent) +
+                                                        " concurrent command(s)"};
+    }
+  }
+  for (const auto& [env_name, value] : request.env) {
+    if (value && policy.denies_env(env_name)) {
+      return ProtocolError{ErrorTag::policy_denied,
+                           "the agent's owner does not let commands have " + env_name};
+    }
+  }
+  for (const auto& env_name : policy.deny_env) request.env[env_name] = std::nullopt;
+  return std::nullopt;
+}
+
+// A notice (docs/protocol.md 9.8): shown in the log, kept in CONFIG_DIR/messages.log, and
+// acknowledged only once kept, so the master offers it again if this fails.
+void AgentRunner::take_notice(std::uint32_t id, const protocol::NoticeRequest& notice) {
+  const std::string from = notice.from.value_or("the master");
+  if (notice.rename && *notice.rename != options_.config.name) {
+    AgentConfig renamed = options_.config;
+    renamed.name = *notice.rename;
+    try {
+      save_config(options_.config_dir, renamed);
+    } catch (const std::exception& e) {
+      log_line(std::string("cannot save the new name: ") + e.what());
+      return refuse_open(id, {ErrorTag::io_error, e.what()});
+    }
+    log_line("renamed by the master: " + options_.config.name + " -> " + *notice.rename);
+    options_.config.name = *notice.rename;
+  }
+  if (!notice.text.empty()) {
+    const std::string entry = log_timestamp() + " message " + notice.id + " from " + from + ": " + notice.text + "\n";
+    std::ofstream out(options_.config_dir / "messages.log", std::ios::binary | std::ios::app);
+    out << entry;
+    out.flush();
+    if (!out) {
+      log_line("cannot keep message " + notice.id + " in " + (options_.config_dir / "messages.log").string());
+      return refuse_open(id, {ErrorTag::io_error, "cannot write messages.log"});
+    }
+    log_line("MESSAGE from " + from + " (" + notice.id + "): " + notice.text);
+  }
+  session_->send_control(id, boost::json::object{{"type", "result"}});
+  session_->close_channel(id);
+  wake_writer();
 }
 
 void AgentRunner::refuse_open(std::uint32_t id, const ProtocolError& error) {
@@ -419,6 +528,11 @@ void AgentRunner::refuse_open(std::uint32_t id, const ProtocolError& error) {
 
 void AgentRunner::channel_finished(std::uint32_t channel) {
   channels_.erase(channel);
+  if (leaving_ && channels_.empty()) {
+    leaving_ = false;  // leave() again, now with nothing left to wait for
+    leave();
+    return;
+  }
   release_memory_when_idle();
 }
 

@@ -19,6 +19,7 @@
 #include "core/backoff.hpp"
 #include "core/channel_host.hpp"
 #include "core/notifier.hpp"
+#include "core/owner_policy.hpp"
 #include "core/work_area.hpp"
 #include "remsh/protocol/session.hpp"
 
@@ -40,6 +41,8 @@ class Transport;
 
 struct RunnerOptions {
   AgentConfig config;
+  std::filesystem::path config_dir;  // where agent.json is: notices are kept and renames saved there
+  OwnerPolicy policy;                // the owner's, enforced on every request
   bool allow_plaintext = false;  // --insecure-plaintext: needed when config.plaintext
   Backoff::Policy backoff;
   std::chrono::seconds connect_timeout{15};
@@ -58,6 +61,9 @@ class AgentRunner final : private ChannelHost {
   // Kills every process tree, says goodbye to the master (best effort) and makes run()
   // return soon.
   void stop();
+  // A graceful leave (`remsh-agent stop --graceful`): tells the master, refuses new work
+  // (agent-draining), and stops once the last channel has ended.
+  void leave();
 
   // The current session id ("" before the first welcome), for tests and logs.
   const std::string& session_id() const { return session_id_; }
@@ -86,6 +92,10 @@ class AgentRunner final : private ChannelHost {
   void dispatch_events(Connection& connection);
   void open_channel(std::uint32_t id, const protocol::ControlMessage& open);
   void refuse_open(std::uint32_t id, const protocol::ProtocolError& error);
+  std::optional<protocol::ProtocolError> check_policy(protocol::ExecRequest& request) const;
+  void take_notice(std::uint32_t id, const protocol::NoticeRequest& notice);
+  void send_status();
+  boost::json::object hello_facts() const;
   void send_connection_error(const protocol::ProtocolError& error);
   void abandon_channels();
   void release_memory_when_idle();
@@ -107,6 +117,7 @@ class AgentRunner final : private ChannelHost {
   Notifier stop_wake_;
   Connection* connection_ = nullptr;  // while serving
   bool stopping_ = false;
+  bool leaving_ = false;
 
   Backoff backoff_;
   boost::asio::steady_timer backoff_timer_;

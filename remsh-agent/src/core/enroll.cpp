@@ -2,6 +2,7 @@
 
 #include "core/agent_config.hpp"
 #include "core/handshake_driver.hpp"
+#include "platform/random.hpp"
 #include "platform/transport.hpp"
 #include "remsh/protocol/auth.hpp"
 #include "remsh/protocol/enrollment_token.hpp"
@@ -59,8 +60,12 @@ int enroll(const EnrollOptions& options) {
   std::string name = options.name.value_or("");
   if (name.empty()) {
     boost::system::error_code ec;
-    name = asio::ip::host_name(ec);
-    if (ec || name.empty()) return complain("cannot determine the host name; pass --name", 2);
+    std::string host = asio::ip::host_name(ec);
+    host = host.substr(0, host.find('.'));  // the short name
+    if (ec || host.empty()) return complain("cannot determine the host name; pass --name", 2);
+    // Volunteers' machines are often all called "localhost" or "ubuntu": a suffix keeps them
+    // apart without anyone naming them on the master.
+    name = host + "-" + random_hex(2);
   }
 
   asio::io_context io;
@@ -97,6 +102,9 @@ int enroll(const EnrollOptions& options) {
     config.secret = protocol::to_hex(*protocol::from_hex(granted->secret));  // lowercase
     config.work_dir = work_dir;
     for (const auto& p : options.allowed_paths) config.allowed_paths.push_back(fs::absolute(p).lexically_normal());
+    config.admin = options.admin;
+    config.description = options.description;
+    config.labels = options.labels;
     save_config(config_dir, config);
     fs::create_directories(work_dir);
   } catch (const std::exception& e) {

@@ -13,10 +13,13 @@ namespace remsh::agent {
 struct EnrollOptions {
   std::string token;
   std::filesystem::path config_dir;
-  std::optional<std::string> name;                 // default: the host name
+  std::optional<std::string> name;                 // default: the host name + a short random suffix
   std::optional<std::filesystem::path> work_dir;   // default: config_dir/work
   bool allow_plaintext = false;                    // --insecure-plaintext
   std::vector<std::filesystem::path> allowed_paths;  // --allow-path (made absolute)
+  std::string admin;                                 // --admin "Name <mail>"
+  std::string description;                           // --description
+  std::vector<std::string> labels;                   // --label (the owner's own)
 };
 
 // Prints the outcome ("enrolled as NAME with MASTER", or "remsh-agent: ..." on stderr) and

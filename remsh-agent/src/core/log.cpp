@@ -12,7 +12,7 @@ std::function<void(const std::string&)>& sink() {
   return s;
 }
 
-std::string timestamp() {
+std::string utc_timestamp() {
   using namespace std::chrono;
   const auto now = system_clock::now();
   const std::time_t secs = system_clock::to_time_t(now);
@@ -31,8 +31,10 @@ std::string timestamp() {
 
 }  // namespace
 
+std::string log_timestamp() { return utc_timestamp(); }
+
 void log_line(std::string_view message) {
-  std::string line = timestamp();
+  std::string line = utc_timestamp();
   line += ' ';
   line += message;
   if (sink()) {

@@ -10,6 +10,8 @@
 namespace remsh::agent {
 
 void log_line(std::string_view message);
+// The current UTC time as log lines show it ("2024-05-01T12:00:03.250Z").
+std::string log_timestamp();
 
 // Replaces where lines go (the timestamp is added before); nullptr restores stderr.
 void set_log_sink(std::function<void(const std::string& line)> sink);

@@ -45,6 +45,8 @@ enum class ErrorTag {
   permission_denied,
   verify_failed,
   bad_archive,
+  policy_denied,
+  agent_draining,
 };
 
 // The wire spelling of a tag ("bad-frame"). Stable: never renamed once released.

@@ -49,6 +49,7 @@ struct Capabilities {
   std::uint32_t window = kDefaultWindow;             // initial credit it grants per channel
   std::uint64_t replay_bytes = kDefaultReplayBytes;  // its replay buffer
   std::uint32_t keepalive_s = kDefaultKeepaliveS;    // its PING interval when idle
+  bool status = false;  // it accepts `status` messages on channel 0 (docs/protocol.md 8.1)
 
   boost::json::object to_json() const;
   static Parsed<Capabilities> parse(const boost::json::object& object);
@@ -135,6 +136,17 @@ struct Goodbye {
   static Parsed<Goodbye> parse(const boost::json::object& object);
 };
 
+// Agent -> master on channel 0, only to a master whose capabilities say `status`
+// (docs/protocol.md 8.1): the agent is leaving gracefully (it finishes what runs and accepts
+// nothing new), or has changed its mind.
+struct Status {
+  bool draining = false;
+  std::string reason;
+
+  boost::json::object to_json() const;
+  static Parsed<Status> parse(const boost::json::object& object);
+};
+
 // ---- channel messages ----
 
 struct PtyRequest {
@@ -157,6 +169,19 @@ struct ExecRequest {
 
   boost::json::object to_json() const;  // {"type":"open","kind":"exec",...}
   static Parsed<ExecRequest> parse(const boost::json::object& object);
+};
+
+// open with kind "notice" (docs/protocol.md 9.8): a message for the agent's owner, or the
+// news that the master renamed the agent. The agent acknowledges with an empty `result`
+// once it has shown and kept the text.
+struct NoticeRequest {
+  std::string id;                     // the master's message id
+  std::string text;                   // for the owner
+  std::optional<std::string> from;    // who sent it, for the owner
+  std::optional<std::string> rename;  // the agent's new name
+
+  boost::json::object to_json() const;  // {"type":"open","kind":"notice",...}
+  static Parsed<NoticeRequest> parse(const boost::json::object& object);
 };
 
 struct Opened {

@@ -133,6 +133,7 @@ class Session {
   // The most stream bytes one DATA frame takes (the peer's max_frame less room for a
   // compressor's worst case): a sender that reads this much at a time fills whole frames.
   std::size_t max_data_chunk() const { return config_.remote.max_frame - 64; }
+  const Capabilities& remote_capabilities() const { return config_.remote; }
   // Gives back the capacity its buffers grew to at their peak (for an idle agent).
   void release_memory() {
     replay_.shrink_to_fit();
