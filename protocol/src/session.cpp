@@ -82,6 +82,15 @@ std::optional<ProtocolError> Session::handle_frame(const FrameView& frame) {
     default:
       break;
   }
+  // The one unsequenced message after the welcome: an error that ends the connection. The
+  // side sending it may be failing because the session itself broke (docs/protocol.md 7.1).
+  if (h.type == FrameType::control && h.seq == 0 && h.channel == 0) {
+    auto parsed = parse_control(frame.payload);
+    if (auto* m = std::get_if<ControlMessage>(&parsed); m && m->type == "error" && !validate_control(*m)) {
+      events_.push_back(ConnectionMessage{std::move(*m)});
+      return std::nullopt;
+    }
+  }
   auto verdict = sequence_.accept(h);
   if (auto* e = std::get_if<ProtocolError>(&verdict)) return *e;
   if (std::get<ReceiveSequence::Verdict>(verdict) == ReceiveSequence::Verdict::duplicate) {

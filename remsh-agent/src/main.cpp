@@ -126,7 +126,7 @@ int run_agent(const fs::path& config_dir, bool allow_plaintext, const OwnerPolic
     }
   });
   io.run();
-  return code;
+  return runner.refused() ? 1 : code;
 }
 
 int stop_agent(const fs::path& config_dir, bool graceful, bool wait, int timeout_s) {

@@ -26,6 +26,14 @@ std::vector<AgentInfo> parse_agent_list(const json::value& response) {
         AgentInfo a;
         a.name = get_string(v, "name");
         a.state = get_string(v, "state");
+        a.status = get_string(v, "status");
+        if (const std::string approval = get_string(v, "approval"); !approval.empty()) {
+            a.approval = approval;
+        }
+        const json::value* draining = member(v, "draining");
+        a.draining = draining != nullptr && draining->is_bool() && draining->get_bool();
+        const json::value* leaving = member(v, "leaving");
+        a.leaving = leaving != nullptr && leaving->is_bool() && leaving->get_bool();
         a.labels = get_strings(v, "labels");
         a.os = get_string(v, "os");
         a.arch = get_string(v, "arch");
@@ -49,7 +57,8 @@ std::string format_agent_table(const std::vector<AgentInfo>& agents, std::int64_
         if (!a.arch.empty()) {
             os_arch += "/" + a.arch;
         }
-        rows.push_back({a.name, a.state.empty() ? "-" : a.state, labels.empty() ? "-" : labels,
+        const std::string& state = a.status.empty() ? a.state : a.status;
+        rows.push_back({a.name, state.empty() ? "-" : state, labels.empty() ? "-" : labels,
                         os_arch, a.version.empty() ? "-" : a.version,
                         relative_time(a.last_seen_ms, now)});
     }

@@ -12,7 +12,11 @@ namespace remsh::cli {
 
 struct AgentInfo {
     std::string name;
-    std::string state;  // online, offline
+    std::string state;   // online, offline, revoked
+    std::string status;  // for people: "online (draining)", "offline (left)", ...
+    std::string approval = "approved";  // or "pending"
+    bool draining = false;
+    bool leaving = false;
     std::vector<std::string> labels;
     std::string os;
     std::string arch;
@@ -21,6 +25,8 @@ struct AgentInfo {
     std::int64_t connected_since_ms = 0;
 
     bool online() const { return state == "online"; }
+    // Online and taking work: approved, not draining, not leaving.
+    bool available() const { return online() && approval == "approved" && !draining && !leaving; }
     bool has_label(std::string_view label) const;
 };
 

@@ -333,16 +333,20 @@ ApiClient::ApiClient(ConnectionSettings settings)
 ApiClient::~ApiClient() = default;
 
 awaitable<json::value> ApiClient::get(std::string target) {
-    co_return co_await request(false, std::move(target), std::nullopt);
+    co_return co_await request("GET", std::move(target), std::nullopt);
+}
+
+awaitable<json::value> ApiClient::del(std::string target) {
+    co_return co_await request("DELETE", std::move(target), std::nullopt);
 }
 
 awaitable<json::value> ApiClient::post(std::string target, json::value body) {
-    co_return co_await request(true, std::move(target), std::move(body));
+    co_return co_await request("POST", std::move(target), std::move(body));
 }
 
-awaitable<json::value> ApiClient::request(bool post, std::string target,
+awaitable<json::value> ApiClient::request(std::string method, std::string target,
                                           std::optional<json::value> body) {
-    http::request<http::string_body> req{post ? http::verb::post : http::verb::get,
+    http::request<http::string_body> req{http::string_to_verb(method),
                                          settings_.url.base_path + target, 11};
     req.set(http::field::host, settings_.url.host_header());
     req.set(http::field::user_agent, user_agent);
@@ -377,7 +381,7 @@ awaitable<json::value> ApiClient::request(bool post, std::string target,
     error_code ec;
     json::value v = json::parse(res.body(), ec);
     if (ec) {
-        throw CliError("bad-response", "the master's answer to " + std::string(post ? "POST " : "GET ") +
+        throw CliError("bad-response", "the master's answer to " + method + " " +
                                            target + " is not JSON: " + ec.message());
     }
     co_return v;

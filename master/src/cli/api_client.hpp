@@ -62,6 +62,7 @@ public:
     // `target` is the API path with its query ("/api/v1/agents"); the answer's JSON body.
     boost::asio::awaitable<boost::json::value> get(std::string target);
     boost::asio::awaitable<boost::json::value> post(std::string target, boost::json::value body);
+    boost::asio::awaitable<boost::json::value> del(std::string target);
     // A WebSocket upgrade of GET `target`.
     boost::asio::awaitable<std::unique_ptr<WebSocket>> websocket(std::string target);
 
@@ -69,7 +70,7 @@ public:
 
 private:
     struct Impl;
-    boost::asio::awaitable<boost::json::value> request(bool post, std::string target,
+    boost::asio::awaitable<boost::json::value> request(std::string method, std::string target,
                                                        std::optional<boost::json::value> body);
 
     ConnectionSettings settings_;

@@ -15,8 +15,23 @@ struct TokenCreateOptions {
     std::optional<int> uses;
     std::optional<std::int64_t> expires_s;
     std::vector<std::string> labels;
+    bool approve = false;  // agents enrolled with it wait for `remsh agent approve`
 };
 int token_create_command(const ConnectionSettings& settings, const TokenCreateOptions& options);
+int token_list_command(const ConnectionSettings& settings, bool json);
+int token_delete_command(const ConnectionSettings& settings, const std::string& id);
+int apitoken_create_command(const ConnectionSettings& settings, const std::string& role);
+
+// `remsh agent ACTION NAME ...`: list, show, approve, drain, resume, revoke, rename,
+// label-add, label-remove, message.
+struct AgentAdminOptions {
+    std::string action;
+    std::string name;
+    std::string argument;             // rename: the new name; message: the text
+    std::vector<std::string> labels;  // label-add / label-remove
+    bool json = false;
+};
+int agent_admin_command(const ConnectionSettings& settings, const AgentAdminOptions& options);
 
 struct AgentsOptions {
     bool json = false;

@@ -245,6 +245,69 @@ int main(int argc, char** argv) {
         ->allow_extra_args(false)
         ->type_name("L");
 
+    token_create->add_flag("--approve", token_options.approve,
+                           "agents enrolled with it connect but get no work until `remsh agent "
+                           "approve NAME`");
+    CLI::App* token_list = token->add_subcommand("list", "list enrollment tokens (uses left, expiry, labels)");
+    bool token_list_json = false;
+    token_list->add_flag("--json", token_list_json, "print the master's JSON answer instead");
+    CLI::App* token_delete = token->add_subcommand("delete", "delete an enrollment token: agents can no longer enroll with it");
+    std::string token_delete_id;
+    token_delete->add_option("ID", token_delete_id, "the token's id (t-..., see remsh token list)")->required();
+
+    // remsh apitoken create
+    CLI::App* apitoken = app.add_subcommand("apitoken", "manage API tokens (for people and scripts)");
+    apitoken->require_subcommand(1);
+    CLI::App* apitoken_create = apitoken->add_subcommand(
+        "create", "create an API token and print it once; roles: viewer (read only), operator "
+                  "(+ run, shell, files, jobs), admin (+ tokens and agents)");
+    std::string apitoken_role;
+    apitoken_create->add_option("--role", apitoken_role, "viewer, operator or admin")
+        ->required()
+        ->check(CLI::IsMember({"viewer", "operator", "admin"}));
+
+    // remsh agent ...
+    CLI::App* agent_cmd = app.add_subcommand("agent", "administer agents (admin role for changes)");
+    agent_cmd->require_subcommand(1);
+    AgentAdminOptions agent_options;
+    struct AgentAction {
+        const char* name;
+        const char* help;
+    };
+    std::vector<std::pair<CLI::App*, std::string>> agent_actions;
+    for (const AgentAction& a : {
+             AgentAction{"list", "list the agents (as `remsh agents`)"},
+             AgentAction{"show", "everything the master knows about an agent: facts, owner, policy, work, messages"},
+             AgentAction{"approve", "let a pending agent (token made with --approve) take work"},
+             AgentAction{"drain", "finish the agent's current work and give it nothing new (kept across master restarts)"},
+             AgentAction{"resume", "undo drain: the agent takes new work again"},
+             AgentAction{"revoke", "disconnect the agent at once; its credentials never work again"},
+             AgentAction{"rename", "rename the agent (NAME NEW-NAME); the agent learns its new name"},
+             AgentAction{"message", "send a message to the agent's owner (NAME TEXT): printed in the agent's log, kept until the agent acknowledges it"},
+         }) {
+        CLI::App* sub = agent_cmd->add_subcommand(a.name, a.help);
+        sub->add_flag("--json", agent_options.json, "print the master's JSON answer");
+        if (std::string(a.name) != "list") {
+            sub->add_option("NAME", agent_options.name, "the agent")->required();
+        }
+        if (std::string(a.name) == "rename") {
+            sub->add_option("NEW-NAME", agent_options.argument, "its new name")->required();
+        }
+        if (std::string(a.name) == "message") {
+            sub->add_option("TEXT", agent_options.argument, "the message")->required();
+        }
+        agent_actions.emplace_back(sub, a.name);
+    }
+    CLI::App* agent_label = agent_cmd->add_subcommand("label", "add or remove the agent's labels (the admin's; the owner's own stay)");
+    agent_label->require_subcommand(1);
+    for (const char* verb : {"add", "remove"}) {
+        CLI::App* sub = agent_label->add_subcommand(verb, std::string(verb) + " labels: NAME LABEL...");
+        sub->add_option("NAME", agent_options.name, "the agent")->required();
+        sub->add_option("LABEL", agent_options.labels, "labels")->required();
+        sub->add_flag("--json", agent_options.json, "print the master's JSON answer");
+        agent_actions.emplace_back(sub, std::string("label-") + verb);
+    }
+
     // remsh agents
     CLI::App* agents = app.add_subcommand(
         "agents", "list the agents: NAME STATE LABELS OS/ARCH VERSION LAST-SEEN");
@@ -422,6 +485,21 @@ int main(int argc, char** argv) {
         }
         if (agents->parsed()) {
             return agents_command(settings, agents_options);
+        }
+        if (token_list->parsed()) {
+            return token_list_command(settings, token_list_json);
+        }
+        if (token_delete->parsed()) {
+            return token_delete_command(settings, token_delete_id);
+        }
+        if (apitoken_create->parsed()) {
+            return apitoken_create_command(settings, apitoken_role);
+        }
+        for (const auto& [sub, action] : agent_actions) {
+            if (sub->parsed()) {
+                agent_options.action = action;
+                return agent_admin_command(settings, agent_options);
+            }
         }
         if (run->parsed()) {
             return run_command(settings, run_options);

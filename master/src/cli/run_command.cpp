@@ -254,7 +254,7 @@ int run_fan_out(const ConnectionSettings& settings, const RunOptions& options) {
     const int listed = run_api_main(settings, [&](ApiClient& api) -> net::awaitable<int> {
         const auto agents = parse_agent_list(co_await api.get("/api/v1/agents"));
         for (const AgentInfo& a : agents) {
-            if (a.online() && a.has_label(options.label)) {
+            if (a.available() && a.has_label(options.label)) {
                 names.push_back(a.name);
             }
         }
@@ -264,7 +264,7 @@ int run_fan_out(const ConnectionSettings& settings, const RunOptions& options) {
         return listed;
     }
     if (names.empty()) {
-        print_error("no-agents", "no online agent has the label '" + options.label + "'");
+        print_error("no-agents", "no online agent that takes work (approved, not draining) has the label '" + options.label + "'");
         return exit_error;
     }
 

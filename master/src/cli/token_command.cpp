@@ -27,6 +27,9 @@ int token_create_command(const ConnectionSettings& settings, const TokenCreateOp
             }
             request["labels"] = std::move(labels);
         }
+        if (options.approve) {
+            request["approve"] = true;
+        }
         const boost::json::value response = co_await api.post("/api/v1/tokens", std::move(request));
         const std::string token = get_string(response, "token");
         if (token.empty()) {
@@ -44,6 +47,9 @@ int token_create_command(const ConnectionSettings& settings, const TokenCreateOp
             for (const std::string& l : options.labels) {
                 summary += " " + l;
             }
+        }
+        if (options.approve) {
+            summary += ", agents wait for approval (remsh agent approve NAME)";
         }
         summary += "; enroll an agent with: remsh-agent enroll TOKEN\n";
         (void)write_all(1, summary + token + "\n");

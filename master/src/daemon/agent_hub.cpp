@@ -12,6 +12,7 @@
 
 #include <iostream>
 
+#include "daemon/notice_delivery.hpp"
 #include "remsh/protocol/auth.hpp"
 #include "remsh/protocol/handshake.hpp"
 
@@ -43,6 +44,7 @@ protocol::Capabilities master_capabilities() {
   // row, so 1 MiB frames make a fast stream ~15 % cheaper than 256 KiB ones (1 GiB of zeros:
   // 0.87-0.91 s instead of 0.99-1.10 s here).
   caps.max_frame = protocol::kMaxFramePayload;
+  caps.status = true;  // agents may announce a graceful leave
   return caps;
 }
 
@@ -127,6 +129,54 @@ void AgentHub::stop() {
 std::shared_ptr<AgentLink> AgentHub::find(const std::string& name) {
   auto it = links_.find(name);
   return it == links_.end() ? nullptr : it->second;
+}
+
+void AgentHub::revoke(const std::string& name) {
+  auto link = find(name);
+  if (!link) return;
+  log_line("agent " + name + " revoked: ending its session");
+  link->kick("this agent's credentials were revoked by the master's admin");
+  link->end("the agent was revoked");
+  links_.erase(name);
+}
+
+void AgentHub::renamed(const std::string& old_name, const std::string& new_name) {
+  auto it = links_.find(old_name);
+  if (it == links_.end()) return;
+  auto link = it->second;
+  links_.erase(it);
+  link->set_name(new_name);
+  links_[new_name] = link;
+  if (link->online()) send_rename_notice(link);
+}
+
+void AgentHub::send_rename_notice(const std::shared_ptr<AgentLink>& link) {
+  const std::string id = "rename-" + link->name();
+  if (link->notices_in_flight().count(id)) return;
+  protocol::NoticeRequest notice{id, "", std::string("the master"), link->name()};
+  auto user = std::make_shared<NoticeDelivery>(link, id, nullptr);
+  if (link->start(notice.to_json(), user)) link->notices_in_flight().insert(id);
+}
+
+void AgentHub::deliver_notices(const std::string& name) {
+  auto link = find(name);
+  if (!link || !link->online()) return;
+  for (const auto& m : state_.storage().list_agent_messages(name, /*undelivered_only=*/true)) {
+    const std::string id = "m-" + std::to_string(m.id);
+    if (link->notices_in_flight().count(id)) continue;
+    protocol::NoticeRequest notice{id, m.text, m.sender, std::nullopt};
+    const std::int64_t message_id = m.id;
+    StateDir& state = state_;
+    auto user = std::make_shared<NoticeDelivery>(link, id, [&state, message_id] {
+      try {
+        state.storage().mark_agent_message_delivered(message_id, now_ms());
+      } catch (const StorageError& e) {
+        log_line("cannot record the delivery of message " + std::to_string(message_id) + ": " + e.what());
+      }
+    });
+    if (!link->start(notice.to_json(), user)) break;  // no free channel: the next connect
+    link->notices_in_flight().insert(id);
+  }
 }
 
 asio::awaitable<void> AgentHub::accept_loop() {
@@ -216,10 +266,12 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
       if (!h.agent) {
         hs.expect_enrollment();
       } else {
-        auto record = state_.storage().find_agent(*h.agent);
+        auto current = state_.storage().resolve_agent_name(*h.agent);
+        auto record = current ? state_.storage().find_agent(*current) : std::nullopt;
         if (!record || record->revoked) {
           log_line("refused " + peer + ": unknown or revoked agent " + *h.agent);
           hs.reject({ErrorTag::auth_failed, "unknown or revoked agent, or wrong secret"});
+          continue;  // the refusal goes out at the top of the loop, then the connection ends
         } else {
           hs.challenge(random_hex(32));
         }
@@ -229,7 +281,9 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
     }
     if (hs.state() == S::auth_received) {
       const auto& h = hs.agent_hello();
-      auto record = state_.storage().find_agent(*h.agent);
+      // An agent renamed while it was away still presents its old name (an alias).
+      auto current = state_.storage().resolve_agent_name(*h.agent);
+      auto record = current ? state_.storage().find_agent(*current) : std::nullopt;
       auto key = record ? protocol::from_hex(record->stored_key_hex) : std::nullopt;
       protocol::Digest stored{};
       if (key && key->size() == stored.size()) std::copy(key->begin(), key->end(), stored.begin());
@@ -244,12 +298,13 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
       welcome.codecs = agree_codecs(options_.codecs, h.capabilities.codecs);
       welcome.keepalive_s = std::max(hello.capabilities.keepalive_s, h.capabilities.keepalive_s);
       welcome.dead_after_s = 3 * welcome.keepalive_s;
-      auto existing = find(*h.agent);
+      const std::string name = record->name;
+      auto existing = find(name);
       if (existing && h.resume && h.resume->session == existing->session_id()) {
         existing->invalidate();
         existing->session().connection_lost();
         if (auto e = existing->session().resume(h.resume->received)) {
-          log_line("agent " + *h.agent + ": cannot resume: " + e->describe());
+          log_line("agent " + name + ": cannot resume: " + e->describe());
         } else {
           link = existing;
           welcome.resumed = true;
@@ -259,16 +314,27 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
       if (!link) {
         if (existing) {
           existing->end("the agent started a new session");
-          links_.erase(*h.agent);
+          links_.erase(name);
         }
         protocol::SessionConfig config;
         config.is_master = true;
         config.local = hello.capabilities;
         config.remote = h.capabilities;
         config.codecs = welcome.codecs;
-        link = std::make_shared<AgentLink>(io_.get_executor(), *h.agent, "s-" + random_hex(8),
+        link = std::make_shared<AgentLink>(io_.get_executor(), name, "s-" + random_hex(8),
                                            std::move(config));
-        links_[*h.agent] = link;
+        links_[name] = link;
+        std::weak_ptr<AgentLink> weak = link;
+        link->on_status = [this, weak](const protocol::Status& status) {
+          auto l = weak.lock();
+          if (!l) return;
+          log_line("agent " + l->name() + (status.draining ? " is leaving: " + status.reason : " takes work again"));
+          try {
+            state_.storage().set_agent_leaving(l->name(), status.draining);
+          } catch (const StorageError& e) {
+            log_line("cannot record the agent's status: " + std::string(e.what()));
+          }
+        };
       }
       welcome.session = link->session_id();
       // The replay (queued by resume) must follow the welcome on the wire.
@@ -279,18 +345,26 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
       link->session().outgoing().append(replay.view());
       boost::json::object facts = h.facts.value_or(boost::json::object{});
       facts["software"] = h.software;
-      state_.storage().update_agent_seen(*h.agent, boost::json::serialize(facts), now_ms());
-      log_line("agent " + *h.agent + " connected from " + peer +
+      state_.storage().update_agent_seen(name, boost::json::serialize(facts), now_ms());
+      // A new connection says the agent is back; a leave it announced before is over unless
+      // it says so again (status), which a resumed session replays if it was lost.
+      if (record->leaving && !welcome.resumed) state_.storage().set_agent_leaving(name, false);
+      log_line("agent " + name + " connected from " + peer +
                (welcome.resumed ? " (session " + welcome.session + " resumed)" : ""));
       break;
     }
     if (hs.state() == S::enroll_received) {
       const auto& enroll = hs.enroll();
       try {
+        Transaction tx(state_.storage());  // a use is spent only on an enrolled agent
         auto token = state_.storage().consume_enrollment_token(sha256_hex(enroll.token), now_ms());
-        std::string name = enroll.name.value_or("agent");
-        if (name.empty()) name = "agent";
-        if (state_.storage().find_agent(name)) name += "-" + random_hex(2);
+        std::string base = enroll.name.value_or("agent");
+        if (base.empty()) base = "agent";
+        std::string name = base;
+        // Taken (by an agent or as an old name): a short suffix keeps it unique.
+        for (int i = 0; i < 8 && state_.storage().resolve_agent_name(name); ++i) {
+          name = base + "-" + random_hex(2);
+        }
         const std::string secret = random_hex(32);
         auto secret_bytes = protocol::from_hex(secret).value();
         AgentRecord record;
@@ -300,13 +374,15 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
         record.created_ms = now_ms();
         record.state = token.approve ? "pending" : "approved";
         state_.storage().add_agent(record);
+        tx.commit();
         hs.enrolled({name, secret});
         enrolled_name = name;
         log_line("enrolled agent " + name + " from " + peer);
       } catch (const StorageError& e) {
         std::string why = e.tag == "token-expired"    ? "this enrollment token has expired"
                           : e.tag == "token-used-up" ? "this enrollment token is used up"
-                                                      : "unknown enrollment token";
+                          : e.tag == "token-invalid" ? "unknown enrollment token (deleted, or never issued by this master)"
+                                                      : "the master could not enrol this agent (" + std::string(e.what()) + ")";
         log_line("refused enrolment from " + peer + ": " + why);
         hs.reject({ErrorTag::auth_failed, why});
       }
@@ -331,6 +407,8 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
   deadline.cancel();
   if (!link) co_return;  // enrolment done or refused: the connection ends here
   const std::uint64_t connection = link->attach(now_ms());
+  if (hs.agent_hello().agent && *hs.agent_hello().agent != link->name()) send_rename_notice(link);
+  deliver_notices(link->name());
   co_await serve(stream, link, connection, hs.take_leftover());
   link->detach(connection);
   if (link->online() == false) log_line("agent " + link->name() + " disconnected");
@@ -370,6 +448,10 @@ asio::awaitable<void> AgentHub::serve(Stream& stream, std::shared_ptr<AgentLink>
   auto writer = [&]() -> asio::awaitable<void> {
     ByteBuffer sending;
     while (link->is_current(connection)) {
+      if (link->kicked()) {
+        fail({ErrorTag::auth_failed, *link->kicked()});
+        co_return;  // the error goes out below, then the connection closes
+      }
       if (session.outgoing().empty()) {
         if (failure) co_return;
         co_await link->writer().wait();
@@ -410,7 +492,7 @@ asio::awaitable<void> AgentHub::serve(Stream& stream, std::shared_ptr<AgentLink>
     protocol::append_frame(out, {.type = protocol::FrameType::control}, protocol::as_bytes(text));
     co_await asio::async_write(stream, asio::buffer(out.data(), out.size()),
                                asio::as_tuple(asio::use_awaitable));
-    if (failure->tag != ErrorTag::keepalive_timeout && link->is_current(connection)) {
+    if (failure->tag != ErrorTag::keepalive_timeout && !link->kicked() && link->is_current(connection)) {
       link->detach(connection);
       link->end("protocol error: " + failure->describe());
       links_.erase(link->name());

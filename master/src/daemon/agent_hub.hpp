@@ -38,11 +38,20 @@ class AgentHub {
   void stop();
 
   std::shared_ptr<AgentLink> find(const std::string& name);
+  // Administration (agent_admin.cpp). revoke: ends the agent's session at once (its
+  // commands are lost) and closes its connection with auth-failed.
+  void revoke(const std::string& name);
+  // The agent is now called new_name (storage already renamed it): re-keys its link and,
+  // if it is connected, tells it (a notice).
+  void renamed(const std::string& old_name, const std::string& new_name);
+  // Offers the agent its undelivered messages (if it is connected).
+  void deliver_notices(const std::string& name);
   const AgentHubOptions& options() const { return options_; }
   std::uint16_t bound_port() const { return bound_port_; }
   std::string token_address() const;
 
  private:
+  void send_rename_notice(const std::shared_ptr<AgentLink>& link);
   boost::asio::awaitable<void> handle_connection(boost::asio::ip::tcp::socket socket);
   template <typename Stream>
   boost::asio::awaitable<void> run_connection(Stream& stream, std::string peer);

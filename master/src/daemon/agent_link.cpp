@@ -54,8 +54,16 @@ void AgentLink::handle_events() {
       if (auto run = run_for(f->channel)) run->on_failed(f->error);
     } else if (auto* closed = std::get_if<protocol::ChannelClosed>(&*event)) {
       runs_.erase(closed->channel);
+    } else if (auto* cm = std::get_if<protocol::ConnectionMessage>(&*event)) {
+      if (cm->message.type == "status") {
+        auto parsed = protocol::Status::parse(cm->message.body);
+        if (auto* status = std::get_if<protocol::Status>(&parsed)) {
+          leaving_ = status->draining;
+          if (on_status) on_status(*status);
+        }
+      }
+      // goodbye and error: the serve loop's outcome handles them.
     }
-    // Connection messages (goodbye, error) are handled by the serve loop's outcome.
   }
   for (auto& run : touched) {
     if (run->log_flush_due()) {
@@ -88,6 +96,14 @@ void AgentLink::flush_unflushed() {
     if (auto run = weak.lock()) run->flush_log();  // a second call for one run is a no-op
   }
   wake();
+}
+
+std::vector<std::string> AgentLink::work() const {
+  std::vector<std::string> out;
+  for (const auto& [channel, run] : runs_) {
+    if (std::string what = run->describe(); !what.empty()) out.push_back(std::move(what));
+  }
+  return out;
 }
 
 void AgentLink::end(const std::string& why) {

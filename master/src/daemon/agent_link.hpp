@@ -7,6 +7,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <functional>
+#include <set>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,6 +35,8 @@ class ChannelUser {
   virtual void flush_log() {}                             // stores what arrived
   // Whether flush_log() should run now rather than with the next batch (see AgentLink).
   virtual bool log_flush_due() const { return true; }
+  // What it is, for `remsh agent show` ("command 12"); empty for housekeeping.
+  virtual std::string describe() const { return {}; }
 };
 
 class AgentLink : public std::enable_shared_from_this<AgentLink> {
@@ -41,6 +45,7 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
             protocol::SessionConfig config);
 
   const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
   const std::string& session_id() const { return session_id_; }
   protocol::Session& session() { return session_; }
 
@@ -72,6 +77,23 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   void wake() { writer_.notify(); }
   Notifier& writer() { return writer_; }
 
+  // Ends the current connection with an error to the agent (revocation): the serve loop
+  // sends it and closes.
+  void kick(std::string reason) {
+    kick_reason_ = std::move(reason);
+    wake();
+  }
+  const std::optional<std::string>& kicked() const { return kick_reason_; }
+
+  // The agent announced a graceful leave (docs/protocol.md 8.1); on_status reports changes.
+  bool leaving() const { return leaving_; }
+  std::function<void(const protocol::Status&)> on_status;
+
+  // What runs on the agent now (ChannelUser::describe of each channel).
+  std::vector<std::string> work() const;
+  // Notices on their way (ids), so one is not offered twice in a session.
+  std::set<std::string>& notices_in_flight() { return notices_in_flight_; }
+
  private:
   std::string name_;
   std::string session_id_;
@@ -85,6 +107,9 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   std::vector<std::weak_ptr<ChannelUser>> unflushed_;  // runs holding log bytes for the timer
   boost::asio::steady_timer flush_timer_;
   bool flush_armed_ = false;
+  std::optional<std::string> kick_reason_;
+  bool leaving_ = false;
+  std::set<std::string> notices_in_flight_;
 
   void flush_later(const std::shared_ptr<ChannelUser>& run);
   void flush_unflushed();

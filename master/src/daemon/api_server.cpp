@@ -21,6 +21,8 @@
 #include <deque>
 #include <iostream>
 
+#include "daemon/admin_routes.hpp"
+#include "daemon/api_roles.hpp"
 #include "daemon/fs_relay.hpp"
 #include "remsh/protocol/enrollment_token.hpp"
 #include "remsh/protocol/fs_request.hpp"
@@ -38,12 +40,6 @@ namespace ssl = asio::ssl;
 using asio::ip::tcp;
 
 namespace {
-
-struct ApiError {
-  http::status status;
-  std::string tag;
-  std::string message;
-};
 
 json::object error_body(const std::string& tag, const std::string& message) {
   return {{"error", json::object{{"tag", tag}, {"message", message}}}};
@@ -246,55 +242,6 @@ namespace {
 
 // ---- REST handlers ----
 
-json::object agents_json(StateDir& state, AgentHub& hub) {
-  json::array list;
-  for (const auto& a : state.storage().list_agents()) {
-    auto link = hub.find(a.name);
-    const bool online = link && link->online();
-    boost::system::error_code ec;
-    json::value facts = json::parse(a.facts_json, ec);
-    json::object f = (!ec && facts.is_object()) ? facts.get_object() : json::object{};
-    json::array labels;
-    for (const auto& l : a.labels) labels.emplace_back(l);
-    json::object o{{"name", a.name},
-                   {"state", a.revoked ? "revoked" : online ? "online" : "offline"},
-                   {"approval", a.state},
-                   {"labels", labels},
-                   {"facts", f}};
-    o["os"] = f.contains("os") ? f["os"] : json::value("");
-    o["arch"] = f.contains("arch") ? f["arch"] : json::value("");
-    o["version"] = f.contains("software") ? f["software"] : json::value("");
-    o["last_seen_ms"] = online ? json::value(now_ms())
-                        : a.last_seen_ms ? json::value(*a.last_seen_ms)
-                                         : json::value(nullptr);
-    if (online) o["connected_since_ms"] = link->connected_since_ms();
-    list.push_back(std::move(o));
-  }
-  return {{"agents", list}};
-}
-
-json::object create_token(StateDir& state, AgentHub& hub, const json::object& body) {
-  protocol::JsonFields f(body, "token");
-  EnrollmentTokenRecord record;
-  record.uses_left = static_cast<int>(f.optional_uint("uses", 1, 1000000).value_or(1));
-  auto expires = f.optional_uint("expires_s", 1, 10ull * 365 * 24 * 3600);
-  record.labels = f.strings("labels", 64, 128);
-  record.approve = f.boolean("approve", false);
-  if (f.error()) throw ApiError{http::status::bad_request, "bad-request", f.error()->message};
-  const std::string secret = random_hex(24);
-  record.id = "t-" + random_hex(4);
-  record.secret_hash = sha256_hex(secret);
-  record.created_ms = now_ms();
-  if (expires) record.expires_ms = record.created_ms + static_cast<std::int64_t>(*expires) * 1000;
-  state.storage().create_enrollment_token(record);
-  protocol::EnrollmentToken token;
-  token.master = hub.token_address();
-  token.fingerprint = hub.options().plaintext ? "" : state.fingerprint();
-  token.plaintext = hub.options().plaintext;
-  token.secret = secret;
-  return {{"id", record.id}, {"token", token.encode()}};
-}
-
 json::object commands_json(StateDir& state, std::size_t limit) {
   json::array list;
   for (const auto& c : state.storage().list_commands(limit)) list.push_back(command_json(c));
@@ -492,6 +439,31 @@ std::variant<std::shared_ptr<AgentLink>, std::pair<std::string, std::string>> Ap
   if (!link || !link->online()) {
     return std::pair<std::string, std::string>{"agent-offline", "agent " + name + " is not connected"};
   }
+  if (record->state == "pending") {
+    return std::pair<std::string, std::string>{
+        "agent-pending", "agent " + name + " awaits approval (remsh agent approve " + name + ")"};
+  }
+  if (record->draining) {
+    return std::pair<std::string, std::string>{
+        "agent-draining", "agent " + name + " is draining: it accepts no new work (remsh agent resume " + name + ")"};
+  }
+  if (link->leaving() || record->leaving) {
+    return std::pair<std::string, std::string>{"agent-draining", "agent " + name + " is leaving: its owner is stopping it"};
+  }
+  // The owner's limit on concurrent commands (reported in its facts; the agent enforces it too).
+  boost::system::error_code ec;
+  json::value facts = json::parse(record->facts_json, ec);
+  const json::value* limit = ec || !facts.is_object() ? nullptr : facts.get_object().if_contains("policy");
+  limit = limit && limit->is_object() ? limit->get_object().if_contains("max_concurrent") : nullptr;
+  if (limit && limit->is_number()) {
+    const auto work = link->work();
+    const auto running = std::count_if(work.begin(), work.end(), [](const std::string& w) { return w.rfind("command ", 0) == 0; });
+    const auto max = limit->to_number<std::int64_t>();
+    if (running >= max) {
+      return std::pair<std::string, std::string>{
+          "agent-busy", "agent " + name + " already runs " + std::to_string(running) + " command(s), its owner's limit"};
+    }
+  }
   return link;
 }
 
@@ -569,10 +541,19 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
         // Authorization first: nothing, not even a 404, for a caller without a token.
         std::string auth(req[http::field::authorization]);
         const std::string prefix = "Bearer ";
-        if (auth.rfind(prefix, 0) != 0 ||
-            !state_.storage().find_api_token_by_hash(sha256_hex(auth.substr(prefix.size())))) {
-          throw ApiError{http::status::unauthorized, "unauthorized",
+        std::optional<ApiToken> caller;
+        if (auth.rfind(prefix, 0) == 0) caller = state_.storage().find_api_token_by_hash(sha256_hex(auth.substr(prefix.size())));
+        if (!caller) {
+          throw ApiError{static_cast<unsigned>(http::status::unauthorized), "unauthorized",
                          "missing or wrong API token (see STATE_DIR/admin.token)"};
+        }
+        const std::string method(req.method_string());
+        const Role need = required_role(method, path);
+        const Role have = role_from_name(caller->role).value_or(Role::viewer);
+        if (!role_allows(have, need)) {
+          throw ApiError{static_cast<unsigned>(http::status::forbidden), "forbidden",
+                         "this API token has the " + std::string(role_name(have)) + " role; " +
+                             method + " " + path + " needs " + std::string(role_name(need))};
         }
         if (websocket::is_upgrade(req)) {
           websocket::stream<Stream> ws(std::move(stream));
@@ -597,29 +578,31 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
           co_return;
         }
         json::object body;
-        if (req.method() == http::verb::get && path == "/api/v1/agents") {
-          body = agents_json(state_, hub_);
-        } else if (req.method() == http::verb::post && path == "/api/v1/tokens") {
+        json::value request_body = json::object{};
+        if (req.method() == http::verb::post && !req.body().empty()) {
           boost::system::error_code pec;
-          json::value v = req.body().empty() ? json::value(json::object{}) : json::parse(req.body(), pec);
-          if (pec || !v.is_object()) {
-            throw ApiError{http::status::bad_request, "bad-request", "body must be a JSON object"};
+          request_body = json::parse(req.body(), pec);
+          if (pec || !request_body.is_object()) {
+            throw ApiError{static_cast<unsigned>(http::status::bad_request), "bad-request", "body must be a JSON object"};
           }
-          body = create_token(state_, hub_, v.get_object());
+        }
+        const AdminRequest admin{method, path, &request_body.get_object(), caller->id};
+        if (auto answer = handle_admin_route(state_, hub_, admin)) {
+          body = std::move(*answer);
         } else if (req.method() == http::verb::get && path == "/api/v1/commands") {
           auto limit = parse_id(query_param(target, "limit")).value_or(20);
           body = commands_json(state_, static_cast<std::size_t>(std::clamp<std::int64_t>(limit, 1, 10000)));
         } else if (req.method() == http::verb::get && path.rfind("/api/v1/commands/", 0) == 0) {
           auto id = parse_id(path.substr(17));
           auto record = id ? state_.storage().get_command(*id) : std::nullopt;
-          if (!record) throw ApiError{http::status::not_found, "not-found", "no command " + path.substr(17)};
+          if (!record) throw ApiError{static_cast<unsigned>(http::status::not_found), "not-found", "no command " + path.substr(17)};
           body = command_json(*record);
         } else {
-          throw ApiError{http::status::not_found, "not-found", "no endpoint " + std::string(req.method_string()) + " " + path};
+          throw ApiError{static_cast<unsigned>(http::status::not_found), "not-found", "no endpoint " + std::string(req.method_string()) + " " + path};
         }
         res.body() = json::serialize(body);
       } catch (const ApiError& e) {
-        res.result(e.status);
+        res.result(static_cast<http::status>(e.status));
         res.body() = json::serialize(error_body(e.tag, e.message));
       } catch (const StorageError& e) {
         res.result(http::status::internal_server_error);

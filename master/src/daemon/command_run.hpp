@@ -51,6 +51,7 @@ class CommandRun : public ChannelUser, public std::enable_shared_from_this<Comma
   // Writes the chunks gathered since the last call (AgentLink batches a whole read).
   void flush_log() override;
   bool log_flush_due() const override;
+  std::string describe() const override { return "command " + std::to_string(id_); }
 
  private:
   void finish(CommandFinish how);

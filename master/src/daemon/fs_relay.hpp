@@ -31,6 +31,7 @@ class FsRelay : public ChannelUser, public std::enable_shared_from_this<FsRelay>
   void on_failed(const protocol::ProtocolError& error) override;
   void on_link_gone(const std::string& why) override;
   void pump_input() override;
+  std::string describe() const override { return "file operation"; }
 
   // From the client: the file body (stream 4) and its end.
   void send_input(protocol::ByteView bytes);

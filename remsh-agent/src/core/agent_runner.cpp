@@ -108,6 +108,10 @@ asio::awaitable<void> AgentRunner::run() {
       served = true;
       why = connection.reason;
       lasted = Clock::now() - connection.established;
+    } catch (const HandshakeError& e) {
+      connection_ = nullptr;
+      why = e.what();
+      if (e.error().tag == ErrorTag::auth_failed) refused_by_master(e.error().message);
     } catch (const std::exception& e) {
       connection_ = nullptr;
       why = e.what();
@@ -146,6 +150,14 @@ void AgentRunner::stop() {
   }
   stop_wake_.notify();
   backoff_timer_.cancel();
+}
+
+// Retrying cannot help: the credentials are revoked or unknown to this master.
+void AgentRunner::refused_by_master(const std::string& why) {
+  log_line("the master refused this agent's credentials (" + why +
+           "); not retrying: enrol again with a new token if this agent should come back");
+  refused_ = true;
+  stop();
 }
 
 void AgentRunner::leave() {
@@ -423,6 +435,10 @@ void AgentRunner::dispatch_events(Connection& c) {
       } else {
         auto e = protocol::ErrorMessage::parse(body);
         const auto* error = std::get_if<protocol::ErrorMessage>(&e);
+        if (error && error->tag == protocol::tag_name(ErrorTag::auth_failed)) {
+          refused_by_master(error->message);
+          continue;
+        }
         end_connection(c, "the master sent an error" + (error ? ": " + error->tag + ": " + error->message : std::string()),
                        false);
       }

@@ -65,6 +65,10 @@ class AgentRunner final : private ChannelHost {
   // (agent-draining), and stops once the last channel has ended.
   void leave();
 
+  // The master refused this agent's credentials (revoked, or unknown to it): run() returned
+  // for good and the program should exit with a failure.
+  bool refused() const { return refused_; }
+
   // The current session id ("" before the first welcome), for tests and logs.
   const std::string& session_id() const { return session_id_; }
 
@@ -98,6 +102,7 @@ class AgentRunner final : private ChannelHost {
   boost::json::object hello_facts() const;
   void send_connection_error(const protocol::ProtocolError& error);
   void abandon_channels();
+  void refused_by_master(const std::string& why);
   void release_memory_when_idle();
   protocol::Capabilities local_capabilities() const;
 
@@ -118,6 +123,7 @@ class AgentRunner final : private ChannelHost {
   Connection* connection_ = nullptr;  // while serving
   bool stopping_ = false;
   bool leaving_ = false;
+  bool refused_ = false;
 
   Backoff backoff_;
   boost::asio::steady_timer backoff_timer_;

@@ -1,0 +1,34 @@
+#include "daemon/api_roles.hpp"
+
+namespace remsh::master {
+
+std::optional<Role> role_from_name(std::string_view name) {
+  if (name == "viewer") return Role::viewer;
+  if (name == "operator") return Role::operator_;
+  if (name == "admin") return Role::admin;
+  return std::nullopt;
+}
+
+std::string_view role_name(Role role) {
+  switch (role) {
+    case Role::viewer: return "viewer";
+    case Role::operator_: return "operator";
+    case Role::admin: return "admin";
+  }
+  return "?";
+}
+
+Role required_role(std::string_view method, std::string_view path) {
+  // Streams that act on agents.
+  if (path == "/api/v1/run" || path == "/api/v1/fs" || path == "/api/v1/shell") return Role::operator_;
+  // Everything else that only reads is open to viewers; anything that changes state other
+  // than running work is administration. Unknown paths get the strictest role, so a route
+  // added later without a thought here fails closed.
+  if (method == "GET") {
+    if (path == "/api/v1/agents" || path.rfind("/api/v1/agents/", 0) == 0) return Role::viewer;
+    if (path == "/api/v1/commands" || path.rfind("/api/v1/commands/", 0) == 0) return Role::viewer;
+  }
+  return Role::admin;
+}
+
+}  // namespace remsh::master
