@@ -231,3 +231,38 @@ TEST_CASE("session: resume after a cut at every point delivers everything once",
     REQUIRE(ended);
   }
 }
+
+TEST_CASE("session: status reaches a master that announced it and nobody else", "[session]") {
+  SessionConfig mc = config(true), ac = config(false);
+  mc.local.status = true;
+  ac.remote.status = true;
+  Session master(mc), agent(ac);
+  agent.send_control(0, Status{true, "owner asked"}.to_json());
+  pump(agent, master);
+  auto messages = only<ConnectionMessage>(drain(master));
+  REQUIRE(messages.size() == 1);
+  CHECK(messages[0].message.type == "status");
+
+  Session plain_master(config(true)), plain_agent(config(false));
+  plain_agent.send_control(0, Status{true, "owner asked"}.to_json());
+  auto e = plain_master.receive(plain_agent.outgoing().view());
+  REQUIRE(e);
+  CHECK(e->tag == ErrorTag::unknown_message);
+}
+
+TEST_CASE("session: an unsequenced error on channel 0 is read after the welcome", "[session]") {
+  Session agent(config(false));
+  ByteBuffer wire;
+  const std::string text = serialize(ErrorMessage{"auth-failed", "revoked"}.to_json());
+  append_frame(wire, {.type = FrameType::control}, as_bytes(text));
+  REQUIRE_FALSE(agent.receive(wire.view()));
+  auto messages = only<ConnectionMessage>(drain(agent));
+  REQUIRE(messages.size() == 1);
+  CHECK(messages[0].message.type == "error");
+  // Anything else unsequenced is still a sequence error.
+  ByteBuffer other;
+  append_frame(other, {.type = FrameType::control}, as_bytes(serialize(Goodbye{"bye"}.to_json())));
+  auto e = agent.receive(other.view());
+  REQUIRE(e);
+  CHECK(e->tag == ErrorTag::bad_sequence);
+}

@@ -494,8 +494,8 @@ TEST_CASE("agent runner: retries an unreachable or refusing master with backoff"
     {
       FakeMaster refusing(co_await f.acceptor.async_accept(asio::use_awaitable));
       const std::string unused_id = "s-x";
-      const ProtocolError revoked{ErrorTag::auth_failed, "agent revoked"};
-      co_await refusing.handshake(nullptr, unused_id, &revoked);
+      const ProtocolError busy{ErrorTag::internal, "master busy"};
+      co_await refusing.handshake(nullptr, unused_id, &busy);
     }
     FakeMaster m(co_await f.acceptor.async_accept(asio::use_awaitable));
     const std::string retry_id = "s-retry";
@@ -510,6 +510,25 @@ TEST_CASE("agent runner: retries an unreachable or refusing master with backoff"
   CHECK(ran);
   const std::string log = f.log_text();
   CHECK(log.find("connection failed: connecting to 127.0.0.1") != std::string::npos);
-  CHECK(log.find("connection failed: auth-failed: agent revoked") != std::string::npos);
+  CHECK(log.find("connection failed: internal: master busy") != std::string::npos);
   CHECK(log.find("reconnecting in") != std::string::npos);
+  CHECK_FALSE(f.runner->refused());
+}
+
+TEST_CASE("agent runner: a master that refuses its credentials stops it for good", "[runner]") {
+  Fixture f;
+  f.run([&]() -> asio::awaitable<void> {
+    FakeMaster refusing(co_await f.acceptor.async_accept(asio::use_awaitable));
+    const std::string unused_id = "s-x";
+    const ProtocolError revoked{ErrorTag::auth_failed, "agent revoked"};
+    co_await refusing.handshake(nullptr, unused_id, &revoked);
+    // No second attempt comes: the runner has stopped by itself.
+    asio::steady_timer pause(f.io);
+    pause.expires_after(1500ms);
+    co_await pause.async_wait(asio::use_awaitable);
+  });
+  CHECK(f.runner->refused());
+  const std::string log = f.log_text();
+  CHECK(log.find("refused this agent's credentials (agent revoked)") != std::string::npos);
+  CHECK(log.find("reconnecting in") == std::string::npos);
 }

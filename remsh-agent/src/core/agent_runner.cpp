@@ -19,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <utility>
@@ -465,7 +466,12 @@ void AgentRunner::open_channel(std::uint32_t id, const protocol::ControlMessage&
     auto parsed = protocol::ExecRequest::parse(open.body);
     if (auto* error = std::get_if<ProtocolError>(&parsed)) return refuse_open(id, *error);
     auto& request = std::get<protocol::ExecRequest>(parsed);
-    if (auto denied = check_policy(request)) return refuse_open(id, *denied);
+    const auto running = std::count_if(channels_.begin(), channels_.end(), [](const auto& entry) {
+      return std::dynamic_pointer_cast<ExecChannel>(entry.second) != nullptr;
+    });
+    if (auto denied = check_exec_request(options_.policy, static_cast<std::size_t>(running), request)) {
+      return refuse_open(id, *denied);
+    }
     auto channel = std::make_shared<ExecChannel>(host, id, options_.config.work_dir);
     channels_[id] = channel;
     channel->start(request);
@@ -478,31 +484,6 @@ void AgentRunner::open_channel(std::uint32_t id, const protocol::ControlMessage&
   } else {
     refuse_open(id, {ErrorTag::unsupported, "this agent runs exec, fs and notice channels only"});
   }
-}
-
-// The owner's policy over a command (core/owner_policy.hpp). Variables the owner withholds are
-// removed from what the command inherits; a master that sets one explicitly is refused.
-std::optional<ProtocolError> AgentRunner::check_policy(protocol::ExecRequest& request) const {
-  const OwnerPolicy& policy = options_.policy;
-  if (policy.max_concurrent) {
-    std::size_t running = 0;
-    for (const auto& [channel_id, channel] : channels_) {
-      if (std::dynamic_pointer_cast<ExecChannel>(channel)) ++running;
-    }
-    if (running >= *policy.max_concurrent) {
-      return ProtocolError{ErrorTag::policy_denied, "the agent's owner allows at most " +
-                                                        std::to_string(*policy.max_concurrent) +
-                                                        " concurrent command(s)"};
-    }
-  }
-  for (const auto& [env_name, value] : request.env) {
-    if (value && policy.denies_env(env_name)) {
-      return ProtocolError{ErrorTag::policy_denied,
-                           "the agent's owner does not let commands have " + env_name};
-    }
-  }
-  for (const auto& env_name : policy.deny_env) request.env[env_name] = std::nullopt;
-  return std::nullopt;
 }
 
 // A notice (docs/protocol.md 9.8): shown in the log, kept in CONFIG_DIR/messages.log, and

@@ -96,7 +96,6 @@ class AgentRunner final : private ChannelHost {
   void dispatch_events(Connection& connection);
   void open_channel(std::uint32_t id, const protocol::ControlMessage& open);
   void refuse_open(std::uint32_t id, const protocol::ProtocolError& error);
-  std::optional<protocol::ProtocolError> check_policy(protocol::ExecRequest& request) const;
   void take_notice(std::uint32_t id, const protocol::NoticeRequest& notice);
   void send_status();
   boost::json::object hello_facts() const;

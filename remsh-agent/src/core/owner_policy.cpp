@@ -68,6 +68,23 @@ json::object OwnerPolicy::to_json() const {
   return o;
 }
 
+std::optional<protocol::ProtocolError> check_exec_request(const OwnerPolicy& policy, std::size_t running,
+                                                          protocol::ExecRequest& request) {
+  using protocol::ErrorTag;
+  if (policy.max_concurrent && running >= *policy.max_concurrent) {
+    return protocol::ProtocolError{ErrorTag::policy_denied, "the agent's owner allows at most " +
+                                                                std::to_string(*policy.max_concurrent) +
+                                                                " concurrent command(s)"};
+  }
+  for (const auto& [name, value] : request.env) {
+    if (value && policy.denies_env(name)) {
+      return protocol::ProtocolError{ErrorTag::policy_denied, "the agent's owner does not let commands have " + name};
+    }
+  }
+  for (const auto& name : policy.deny_env) request.env[name] = std::nullopt;
+  return std::nullopt;
+}
+
 fs::path policy_path(const fs::path& config_dir) { return config_dir / "policy.json"; }
 
 OwnerPolicy policy_from_json(const std::string& text) {

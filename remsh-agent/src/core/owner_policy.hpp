@@ -10,6 +10,9 @@
 // beyond the protocol's channel limit, no extra paths, nothing withheld from the environment.
 #pragma once
 
+#include "remsh/protocol/error.hpp"
+#include "remsh/protocol/messages.hpp"
+
 #include <boost/json/object.hpp>
 
 #include <cstdint>
@@ -40,6 +43,12 @@ class PolicyError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// Judges a command against the policy, `running` commands being under way: policy-denied
+// when it would exceed max_concurrent or sets a withheld variable. Otherwise it marks the
+// withheld variables unset in `request`, so the command does not inherit them either.
+std::optional<protocol::ProtocolError> check_exec_request(const OwnerPolicy& policy, std::size_t running,
+                                                          protocol::ExecRequest& request);
 
 std::filesystem::path policy_path(const std::filesystem::path& config_dir);
 // Throws PolicyError (without the file name).
