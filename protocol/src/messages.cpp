@@ -328,6 +328,8 @@ json::object ExecRequest::to_json() const {
   json::object o{{"type", "open"}, {"kind", "exec"}};
   if (shell) {
     o["shell"] = *shell;
+  } else if (interactive && argv.empty()) {
+    // the agent's login shell
   } else {
     json::array a;
     for (const auto& s : argv) a.emplace_back(s);
@@ -348,6 +350,7 @@ json::object ExecRequest::to_json() const {
   if (env_clear) o["env_clear"] = true;
   if (stdin_) o["stdin"] = true;
   if (pty) o["pty"] = json::object{{"cols", pty->cols}, {"rows", pty->rows}, {"term", pty->term}};
+  if (interactive) o["interactive"] = true;
   if (timeout_s) o["timeout_s"] = *timeout_s;
   if (no_output_timeout_s) o["no_output_timeout_s"] = *no_output_timeout_s;
   return o;
@@ -359,9 +362,13 @@ Parsed<ExecRequest> ExecRequest::parse(const json::object& object) {
   const bool has_argv = object.contains("argv") && !object.at("argv").is_null();
   r.argv = f.strings("argv", kMaxArgvEntries);
   r.shell = f.optional_string("shell");
+  r.interactive = f.boolean("interactive", false);
   if (!f.error()) {
     if (r.shell && has_argv) f.fail("argv", "give argv or shell, not both");
-    if (!r.shell && r.argv.empty()) f.fail("argv", "argv (non-empty) or shell is required");
+    // An interactive shell with neither runs the agent user's login shell.
+    if (!r.shell && r.argv.empty() && !(r.interactive && !has_argv)) {
+      f.fail("argv", "argv (non-empty) or shell is required");
+    }
     if (!r.argv.empty() && r.argv[0].empty()) f.fail("argv", "argv[0] is empty");
     // Process arguments, names and paths cannot hold NUL bytes on any platform.
     for (const auto& a : r.argv) {

@@ -167,10 +167,15 @@ def a_message_reaches_the_owner_and_is_kept_until_acknowledged(c: Cluster):
     c.add_agent("m1")
     ok(c.remsh("agent", "message", "m1", "please update to 0.2"))
     kept = os.path.join(c.tmp, "agent-m1", "messages.log")
-    wait_until("the message kept by the agent", lambda: os.path.exists(kept))
-    with open(kept) as f:
-        assert "please update to 0.2" in f.read()
-    assert "MESSAGE from admin" in c.log("agent-m1.log")
+
+    def kept_text():
+        try:
+            with open(kept) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+    wait_until("the message kept by the agent", lambda: "please update to 0.2" in kept_text())
+    wait_until("the message in the agent's log", lambda: "MESSAGE from admin" in c.log("agent-m1.log"))
     wait_until("delivery recorded", lambda: agent_json(c, "m1")["messages"][0]["delivered_ms"])
     # An offline agent gets it when it comes back.
     c.agents["m1"].terminate()
@@ -273,6 +278,32 @@ def owner_policy_is_enforced_by_the_agent(c: Cluster):
     # Outside the work directory: refused (confinement is on by default).
     r = c.remsh("cp", f"o1:{outside}/f", os.path.join(c.tmp, "copy"))
     assert r.returncode == 255 and b"path-outside-workdir" in r.stderr, r
+
+
+@test
+def a_debug_shell_needs_the_owners_consent(c: Cluster):
+    c.start_master()
+    c.add_agent("closed")
+    r, cfg, _ = c.enroll("open")
+    assert r.returncode == 0
+    log = open(os.path.join(c.tmp, "agent-open.log"), "ab")
+    c.procs.append(subprocess.Popen([binary("remsh-agent"), "run", "--config-dir", cfg, "--allow-shell"],
+                                    stdout=log, stderr=log))
+    c.wait_online("open")
+    r = c.remsh("shell", "closed", input=b"echo should-not-run\nexit 0\n")
+    assert r.returncode == 255 and b"policy-denied" in r.stderr and b"should-not-run" not in r.stdout, r
+    assert agent_json(c, "closed")["policy"]["allow_shell"] is False
+    r = c.remsh("shell", "open", input=b"echo in-shell-$((40+2))\nexit 3\n")
+    assert r.returncode == 3 and b"in-shell-42" in r.stdout, r
+    assert agent_json(c, "open")["policy"]["allow_shell"] is True
+    # A viewer may not open one even where the owner allows it.
+    viewer = ok(c.remsh("apitoken", "create", "--role", "viewer")).strip().splitlines()[-1]
+    env = c.env()
+    env.pop("REMSH_TOKEN_FILE")
+    env["REMSH_TOKEN"] = viewer
+    r = subprocess.run([binary("remsh"), "shell", "open"], input=b"exit 0\n", env=env,
+                       capture_output=True, timeout=30)
+    assert r.returncode == 255 and b"forbidden" in r.stderr, r
 
 
 def api(c, method, path, tok, body=None):

@@ -93,3 +93,15 @@ TEST_CASE("owner policy: commands beyond the limit or with a withheld variable a
   unsets.env["SECRET"] = std::nullopt;
   CHECK_FALSE(check_exec_request(p, 0, unsets));
 }
+
+TEST_CASE("owner policy: a debug shell needs the owner's consent", "[policy]") {
+  ExecRequest shell;
+  shell.interactive = true;
+  OwnerPolicy closed;
+  auto denied = check_exec_request(closed, 0, shell);
+  REQUIRE(denied);
+  CHECK(denied->tag == ErrorTag::policy_denied);
+  OwnerPolicy open;
+  open.allow_shell = true;
+  CHECK_FALSE(check_exec_request(open, 0, shell));
+}

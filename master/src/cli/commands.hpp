@@ -47,6 +47,7 @@ struct RunOptions {
     std::vector<std::pair<std::string, std::string>> env;
     std::optional<std::int64_t> timeout_s;
     bool pty = false;
+    bool interactive = false;  // `remsh shell`: a debug shell (the owner must allow shells)
 };
 int run_command(const ConnectionSettings& settings, const RunOptions& options);
 

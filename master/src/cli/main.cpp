@@ -6,6 +6,7 @@
 #include "master_url.hpp"
 #include "output_sink.hpp"
 #include "run_request.hpp"
+#include "terminal.hpp"
 #include "token_source.hpp"
 
 #include <CLI/CLI.hpp>
@@ -266,6 +267,22 @@ int main(int argc, char** argv) {
         ->required()
         ->check(CLI::IsMember({"viewer", "operator", "admin"}));
 
+    // remsh shell
+    CLI::App* shell = app.add_subcommand(
+        "shell", "open a shell on an agent, like ssh: a pseudo-terminal when run from a "
+                 "terminal (raw mode, window size), plain stdin/stdout otherwise "
+                 "(`echo 'ls; exit 3' | remsh shell a` exits 3); exits with the shell's status. "
+                 "The agent's owner must allow it (remsh-agent run --allow-shell)");
+    RunOptions shell_options;
+    std::vector<std::string> shell_env;
+    shell->add_option("AGENT", shell_options.agent, "the agent (a command may follow `--`)")->required();
+    shell->add_option("--cwd", shell_options.cwd, "start in this directory (relative to the work directory)")
+        ->type_name("DIR");
+    shell->add_option("--env", shell_env, "set an environment variable (repeat)")
+        ->allow_extra_args(false)
+        ->type_name("K=V")
+        ->check(env_validator());
+
     // remsh agent ...
     CLI::App* agent_cmd = app.add_subcommand("agent", "administer agents (admin role for changes)");
     agent_cmd->require_subcommand(1);
@@ -425,8 +442,16 @@ int main(int argc, char** argv) {
         }
         app.parse(static_cast<int>(parse_argv.size()), parse_argv.data());
 
-        if (had_dashes && !run->parsed()) {
-            throw CLI::ExtrasError("`--` and a command only go with `remsh run`", CLI::ExitCodes::ExtrasError);
+        if (shell->parsed()) {
+            shell_options.interactive = true;
+            shell_options.command = after_dashes;  // empty: the agent user's login shell
+            shell_options.pty = input_kind(0) == InputKind::tty;
+            for (const std::string& e : shell_env) {
+                shell_options.env.push_back(*split_env_assignment(e));
+            }
+        }
+        if (had_dashes && !run->parsed() && !shell->parsed()) {
+            throw CLI::ExtrasError("`--` and a command only go with `remsh run` and `remsh shell`", CLI::ExitCodes::ExtrasError);
         }
         if (run->parsed()) {
             std::vector<std::string> command = run_positionals;
@@ -503,6 +528,9 @@ int main(int argc, char** argv) {
         }
         if (run->parsed()) {
             return run_command(settings, run_options);
+        }
+        if (shell->parsed()) {
+            return run_command(settings, shell_options);
         }
         if (logs->parsed()) {
             return logs_command(settings, logs_options);

@@ -151,6 +151,7 @@ RunRequest make_request(const RunOptions& options, const std::string& agent) {
     r.env = options.env;
     r.timeout_s = options.timeout_s;
     r.with_stdin = true;
+    r.interactive = options.interactive;
     return r;
 }
 

@@ -12,6 +12,8 @@ std::string run_request_json(const RunRequest& r) {
     o["agent"] = r.agent;
     if (r.shell) {
         o["shell"] = *r.shell;
+    } else if (r.interactive && r.argv.empty()) {
+        // the agent's login shell
     } else {
         json::array argv;
         for (const std::string& a : r.argv) {
@@ -33,6 +35,9 @@ std::string run_request_json(const RunRequest& r) {
         o["timeout_s"] = *r.timeout_s;
     }
     o["stdin"] = r.with_stdin;
+    if (r.interactive) {
+        o["interactive"] = true;
+    }
     if (r.pty) {
         o["pty"] = json::object{{"cols", r.pty->cols}, {"rows", r.pty->rows}};
     }

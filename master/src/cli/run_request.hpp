@@ -23,6 +23,7 @@ struct RunRequest {
         int rows = 24;
     };
     std::optional<Size> pty;
+    bool interactive = false;  // a debug shell; with no argv/shell: the agent's login shell
     // Stream codecs the client decodes itself ("codecs"): output then arrives compressed.
     std::vector<std::string> codecs;
 };

@@ -8,6 +8,7 @@
 #include "platform/host_facts.hpp"
 #include "platform/memory.hpp"
 #include "platform/random.hpp"
+#include "platform/shell.hpp"
 #include "platform/transport.hpp"
 #include "remsh/protocol/auth.hpp"
 #include "remsh/protocol/fs_request.hpp"
@@ -472,6 +473,7 @@ void AgentRunner::open_channel(std::uint32_t id, const protocol::ControlMessage&
     if (auto denied = check_exec_request(options_.policy, static_cast<std::size_t>(running), request)) {
       return refuse_open(id, *denied);
     }
+    if (request.interactive && request.argv.empty() && !request.shell) request.argv = login_shell_argv();
     auto channel = std::make_shared<ExecChannel>(host, id, options_.config.work_dir);
     channels_[id] = channel;
     channel->start(request);

@@ -71,6 +71,10 @@ json::object OwnerPolicy::to_json() const {
 std::optional<protocol::ProtocolError> check_exec_request(const OwnerPolicy& policy, std::size_t running,
                                                           protocol::ExecRequest& request) {
   using protocol::ErrorTag;
+  if (request.interactive && !policy.allow_shell) {
+    return protocol::ProtocolError{ErrorTag::policy_denied,
+                                   "the agent's owner does not allow debug shells (remsh-agent run --allow-shell)"};
+  }
   if (policy.max_concurrent && running >= *policy.max_concurrent) {
     return protocol::ProtocolError{ErrorTag::policy_denied, "the agent's owner allows at most " +
                                                                 std::to_string(*policy.max_concurrent) +

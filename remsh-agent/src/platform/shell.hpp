@@ -8,5 +8,7 @@
 namespace remsh::agent {
 
 std::vector<std::string> shell_argv(const std::string& command_line);
+// A debug shell with no command (exec `interactive`): the agent user's login shell.
+std::vector<std::string> login_shell_argv();
 
 }  // namespace remsh::agent

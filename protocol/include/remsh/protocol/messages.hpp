@@ -166,6 +166,9 @@ struct ExecRequest {
   std::optional<PtyRequest> pty;
   std::optional<std::uint64_t> timeout_s;
   std::optional<std::uint64_t> no_output_timeout_s;
+  // A person's debug shell (`remsh shell`): allowed only where the owner's policy allows
+  // shells; with neither argv nor shell it runs the agent user's login shell.
+  bool interactive = false;
 
   boost::json::object to_json() const;  // {"type":"open","kind":"exec",...}
   static Parsed<ExecRequest> parse(const boost::json::object& object);
