@@ -448,6 +448,30 @@ TEST_CASE("messages to an owner are kept until delivered", "[storage][agents]") 
     CHECK(tag_of([&] { storage->mark_agent_message_delivered(999, 1); }) == "not-found");
 }
 
+TEST_CASE("shell sessions are recorded and finished", "[storage][shell]") {
+    auto storage = open_sqlite_storage(":memory:");
+    const auto id = storage->create_command("a1", "[]", std::nullopt, 100);
+    ShellSessionRecord s;
+    s.command_id = id;
+    s.agent = "a1";
+    s.opened_by = "admin";
+    s.cols = 120;
+    s.rows = 40;
+    s.started_ms = 100;
+    s.recording = "recordings/1.cast";
+    storage->add_shell_session(s);
+    CHECK(tag_of([&] { storage->add_shell_session(s); }) == "exists");
+    storage->finish_shell_session(id, 900, 3);
+    auto got = storage->get_shell_session(id);
+    REQUIRE(got);
+    CHECK(got->cols == 120);
+    CHECK(got->ended_ms == std::optional<std::int64_t>(900));
+    CHECK(got->exit_code == std::optional<std::int64_t>(3));
+    CHECK(storage->list_shell_sessions(10).size() == 1);
+    CHECK_FALSE(storage->get_shell_session(id + 1));
+    CHECK(tag_of([&] { storage->finish_shell_session(id + 1, 1, std::nullopt); }) == "not-found");
+}
+
 TEST_CASE("transactions commit roll back and nest", "[storage][tx]") {
     TempDir dir;
     auto storage = open_sqlite_storage(dir.file("state.db"));

@@ -344,8 +344,8 @@ awaitable<json::value> ApiClient::post(std::string target, json::value body) {
     co_return co_await request("POST", std::move(target), std::move(body));
 }
 
-awaitable<json::value> ApiClient::request(std::string method, std::string target,
-                                          std::optional<json::value> body) {
+awaitable<std::string> ApiClient::request_text(std::string method, std::string target,
+                                               std::optional<json::value> body) {
     http::request<http::string_body> req{http::string_to_verb(method),
                                          settings_.url.base_path + target, 11};
     req.set(http::field::host, settings_.url.host_header());
@@ -375,11 +375,21 @@ awaitable<json::value> ApiClient::request(std::string method, std::string target
     if (status < 200 || status >= 300) {
         throw error_from_response(status, res.body(), settings_);
     }
-    if (res.body().empty()) {
+    co_return std::move(res.body());
+}
+
+awaitable<std::string> ApiClient::get_text(std::string target) {
+    co_return co_await request_text("GET", std::move(target), std::nullopt);
+}
+
+awaitable<json::value> ApiClient::request(std::string method, std::string target,
+                                          std::optional<json::value> body) {
+    const std::string text = co_await request_text(method, target, std::move(body));
+    if (text.empty()) {
         co_return json::value(nullptr);
     }
     error_code ec;
-    json::value v = json::parse(res.body(), ec);
+    json::value v = json::parse(text, ec);
     if (ec) {
         throw CliError("bad-response", "the master's answer to " + method + " " +
                                            target + " is not JSON: " + ec.message());

@@ -63,6 +63,8 @@ public:
     boost::asio::awaitable<boost::json::value> get(std::string target);
     boost::asio::awaitable<boost::json::value> post(std::string target, boost::json::value body);
     boost::asio::awaitable<boost::json::value> del(std::string target);
+    // The answer's body as it is (not JSON: a shell recording).
+    boost::asio::awaitable<std::string> get_text(std::string target);
     // A WebSocket upgrade of GET `target`.
     boost::asio::awaitable<std::unique_ptr<WebSocket>> websocket(std::string target);
 
@@ -70,6 +72,8 @@ public:
 
 private:
     struct Impl;
+    boost::asio::awaitable<std::string> request_text(std::string method, std::string target,
+                                                     std::optional<boost::json::value> body);
     boost::asio::awaitable<boost::json::value> request(std::string method, std::string target,
                                                        std::optional<boost::json::value> body);
 

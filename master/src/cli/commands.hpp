@@ -104,4 +104,13 @@ struct MkdirOptions {
 };
 int mkdir_command(const ConnectionSettings& settings, const MkdirOptions& options);
 
+struct ShellSessionsOptions {
+    std::string replay_id;  // empty: list them
+    bool json = false;
+    bool raw = false;         // replay: print the asciicast file itself
+    double speed = 1.0;       // replay: faster (>1) or slower
+    double idle_limit = 2.0;  // replay: longest pause, in seconds
+};
+int shell_sessions_command(const ConnectionSettings& settings, const ShellSessionsOptions& options);
+
 }  // namespace remsh::cli

@@ -283,6 +283,22 @@ int main(int argc, char** argv) {
         ->type_name("K=V")
         ->check(env_validator());
 
+    // remsh shell-sessions
+    CLI::App* shell_sessions = app.add_subcommand(
+        "shell-sessions", "list the recorded shell sessions (who, which agent, when, how long)");
+    ShellSessionsOptions shell_sessions_options;
+    shell_sessions->add_flag("--json", shell_sessions_options.json, "print the master's JSON answer instead");
+    CLI::App* shell_replay = shell_sessions->add_subcommand(
+        "replay", "replay a recorded shell session in this terminal (asciicast v2)");
+    shell_replay->add_option("ID", shell_sessions_options.replay_id, "the session's id")->required();
+    shell_replay->add_option("--speed", shell_sessions_options.speed, "play faster (2) or slower (0.5)")
+        ->check(CLI::PositiveNumber);
+    shell_replay->add_option("--idle-limit", shell_sessions_options.idle_limit,
+                             "longest pause between outputs, in seconds (default 2)")
+        ->check(CLI::NonNegativeNumber);
+    shell_replay->add_flag("--raw", shell_sessions_options.raw,
+                           "print the recording itself (asciicast v2: `... --raw | asciinema play -`)");
+
     // remsh agent ...
     CLI::App* agent_cmd = app.add_subcommand("agent", "administer agents (admin role for changes)");
     agent_cmd->require_subcommand(1);
@@ -531,6 +547,9 @@ int main(int argc, char** argv) {
         }
         if (shell->parsed()) {
             return run_command(settings, shell_options);
+        }
+        if (shell_sessions->parsed()) {
+            return shell_sessions_command(settings, shell_sessions_options);
         }
         if (logs->parsed()) {
             return logs_command(settings, logs_options);

@@ -7,6 +7,7 @@
 #include "exit_codes.hpp"
 #include "output_sink.hpp"
 #include "run_session.hpp"
+#include "escape_filter.hpp"
 #include "terminal.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -108,8 +109,11 @@ private:
 
 // Our stdin to the command, then its end. A pipe or a terminal is read through the
 // io_context; a regular file or /dev/null (which epoll cannot watch) with plain reads.
+// With an escape filter (a shell on a terminal), "~." ends the session: on_escape runs.
 net::awaitable<void> forward_stdin(RunSession& session, InputKind kind,
-                                   net::posix::stream_descriptor& descriptor) {
+                                   net::posix::stream_descriptor& descriptor,
+                                   EscapeFilter* escape = nullptr,
+                                   std::function<void()> on_escape = nullptr) {
     std::vector<char> buffer(stdin_chunk);
     try {
         if (kind == InputKind::file) {
@@ -131,6 +135,17 @@ net::awaitable<void> forward_stdin(RunSession& session, InputKind kind,
                     net::buffer(buffer), net::redirect_error(net::use_awaitable, ec));
                 if (ec) {
                     break;  // end of input, or an error reading it: either way, the end
+                }
+                if (escape != nullptr) {
+                    EscapeFilter::Result r = escape->feed(std::string_view(buffer.data(), n));
+                    if (!r.forward.empty()) {
+                        co_await session.send_stdin(r.forward);
+                    }
+                    if (r.disconnect) {
+                        on_escape();
+                        co_return;
+                    }
+                    continue;
                 }
                 co_await session.send_stdin(std::string_view(buffer.data(), n));
             }
@@ -176,6 +191,8 @@ int run_single(const ConnectionSettings& settings, const RunOptions& options) {
     ApiClient api(settings);
     net::posix::stream_descriptor stdin_descriptor(ioc);
     net::signal_set winch(ioc);
+    EscapeFilter escape;
+    net::steady_timer leave_timer(ioc);
     DirectSink sink;
     RunSession session(api, std::move(request), sink);
     session.eof_at_start = !forward;
@@ -192,19 +209,28 @@ int run_single(const ConnectionSettings& settings, const RunOptions& options) {
         });
     };
 
+    std::optional<CommandOutcome> outcome;
     session.on_started = [&] {
         if (local_terminal) {
             raw_mode.emplace(0);
             winch.add(SIGWINCH);
             wait_winch();
         }
-        if (forward) {
+        if (forward && local_terminal && options.interactive) {
+            net::co_spawn(ioc, forward_stdin(session, input, stdin_descriptor, &escape, [&] {
+                // Like ssh's "~.": the remote shell gets a hangup, we leave at once.
+                session.signal("HUP");
+                outcome = CommandOutcome{exit_error, "disconnected", "disconnected (~.)"};
+                // A moment for the hangup to go out, then stop.
+                leave_timer.expires_after(std::chrono::milliseconds(200));
+                leave_timer.async_wait([&ioc](const error_code&) { ioc.stop(); });
+            }), [](std::exception_ptr) {});
+        } else if (forward) {
             net::co_spawn(ioc, forward_stdin(session, input, stdin_descriptor),
                           [](std::exception_ptr) {});
         }
     };
 
-    std::optional<CommandOutcome> outcome;
     // With the local terminal in raw mode, TERM and HUP must not kill remsh before it restores
     // the terminal: they end the wait instead (the command goes on; `remsh logs ID` shows it).
     net::signal_set termination(ioc);

@@ -216,6 +216,20 @@ json::object agent_action(StateDir& state, AgentHub& hub, const std::string& nam
   return agent_json(state, hub, agent_or_404(state, name), true);
 }
 
+json::object shell_session_json(const ShellSessionRecord& s) {
+  json::object o{{"id", s.command_id}, {"agent", s.agent}, {"opened_by", s.opened_by},
+                 {"cols", s.cols}, {"rows", s.rows}, {"started_ms", s.started_ms}};
+  o["ended_ms"] = s.ended_ms ? json::value(*s.ended_ms) : json::value(nullptr);
+  o["exit_code"] = s.exit_code ? json::value(*s.exit_code) : json::value(nullptr);
+  return o;
+}
+
+json::object shell_sessions_json(StateDir& state) {
+  json::array list;
+  for (const auto& s : state.storage().list_shell_sessions(1000)) list.push_back(shell_session_json(s));
+  return {{"sessions", std::move(list)}};
+}
+
 }  // namespace
 
 json::object agents_json(StateDir& state, AgentHub& hub) {
@@ -252,6 +266,7 @@ std::optional<json::object> handle_admin_route(StateDir& state, AgentHub& hub, c
     return json::object{{"deleted", id}};
   }
   if (r.path == "/api/v1/apitokens" && r.method == "POST") return create_api_token(state, body_of(r));
+  if (r.path == "/api/v1/shell-sessions" && r.method == "GET") return shell_sessions_json(state);
   return std::nullopt;
 }
 

@@ -20,7 +20,11 @@ std::string_view role_name(Role role) {
 
 Role required_role(std::string_view method, std::string_view path) {
   // Streams that act on agents.
-  if (path == "/api/v1/run" || path == "/api/v1/fs" || path == "/api/v1/shell") return Role::operator_;
+  if (path == "/api/v1/run" || path == "/api/v1/fs") return Role::operator_;
+  // Shell recordings show what people typed and saw: for those who may open shells.
+  if (method == "GET" && (path == "/api/v1/shell-sessions" || path.rfind("/api/v1/shell-sessions/", 0) == 0)) {
+    return Role::operator_;
+  }
   // Everything else that only reads is open to viewers; anything that changes state other
   // than running work is administration. Unknown paths get the strictest role, so a route
   // added later without a thought here fails closed.

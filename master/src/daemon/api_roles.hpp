@@ -1,6 +1,7 @@
 // API token roles (docs/api.md, "Roles"). Each includes the ones below it:
 //   viewer    reads: agents, commands, logs
-//   operator  + runs commands, moves files, opens shells (and later runs jobs)
+//   operator  + runs commands, moves files, opens shells and reads their recordings (and
+//             later runs jobs)
 //   admin     + enrollment tokens, API tokens, agent administration
 // The admin token written at the first start has the admin role.
 #pragma once

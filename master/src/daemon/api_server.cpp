@@ -19,11 +19,14 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 
 #include "daemon/admin_routes.hpp"
 #include "daemon/api_roles.hpp"
 #include "daemon/fs_relay.hpp"
+#include "daemon/shell_recorder.hpp"
 #include "remsh/protocol/enrollment_token.hpp"
 #include "remsh/protocol/fs_request.hpp"
 #include "remsh/protocol/json_fields.hpp"
@@ -276,7 +279,7 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
 }
 
 template <typename Ws>
-asio::awaitable<void> ApiServer::run_ws(Ws& ws) {
+asio::awaitable<void> ApiServer::run_ws(Ws& ws, std::string caller) {
   using namespace asio::experimental::awaitable_operators;
   auto out = std::make_shared<WsOutput<Ws>>(ws, io_.get_executor());
   beast::flat_buffer buf;
@@ -288,6 +291,7 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws) {
     out->on_error(tag, message);
   };
   std::shared_ptr<CommandRun> run;
+  std::shared_ptr<ShellRecorder> recorder;  // a debug shell (interactive) is recorded
   if (pec || !v.is_object()) {
     refuse("bad-request", "the first message must be a JSON object (see docs/api.md)");
   } else {
@@ -316,8 +320,34 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws) {
         run = std::make_shared<CommandRun>(id, state_.storage(), link);
         run->set_pty(request.pty.has_value());
         remember(run);
-        run->watch(out);
-        if (!link->start(request.to_json(), run)) {
+        if (request.interactive) {
+          ShellSessionRecord session;
+          session.command_id = id;
+          session.agent = name;
+          session.opened_by = caller;
+          session.cols = request.pty ? static_cast<int>(request.pty->cols) : 80;
+          session.rows = request.pty ? static_cast<int>(request.pty->rows) : 24;
+          session.started_ms = now_ms();
+          session.recording = "recordings/" + std::to_string(id) + ".cast";
+          try {
+            recorder = std::make_shared<ShellRecorder>(state_.storage(), state_.path() / session.recording, session,
+                                                       request.pty ? request.pty->term : std::string("dumb"));
+            run->watch_to_the_end(recorder);
+          } catch (const std::exception& failure) {
+            // Unrecorded shells are not allowed: say why and do not start it.
+            std::cerr << "remsh-master: " << failure.what() << std::endl;
+            CommandFinish how;
+            how.state = "failed";
+            how.error_tag = "internal";
+            how.error_message = std::string("the master cannot record the shell: ") + failure.what();
+            how.finished_ms = now_ms();
+            state_.storage().finish_command(id, how);
+            refuse("internal", *how.error_message);
+            run.reset();
+          }
+        }
+        if (run) run->watch(out);
+        if (run && !link->start(request.to_json(), run)) {
           CommandFinish how;
           how.state = "failed";
           how.error_tag = "agent-busy";
@@ -325,6 +355,7 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws) {
           how.finished_ms = now_ms();
           state_.storage().finish_command(id, how);
           refuse("agent-busy", *how.error_message);
+          if (recorder) recorder->on_error("agent-busy", *how.error_message);
           run.reset();
         }
       }
@@ -343,6 +374,7 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws) {
         if (message.size() == 1) {
           run->end_input();
         } else {
+          if (recorder) recorder->input(message.subspan(1));
           run->send_input(message.subspan(1));
           // Read no more from the client than the agent accepts (end-to-end flow control).
           while (run->input_blocked() && !run->finished()) co_await sleep_for(std::chrono::milliseconds(2));
@@ -359,7 +391,10 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws) {
           if (auto* sig = std::get_if<protocol::Signal>(&parsed)) run->send_signal(sig->signal);
         } else if (type->get_string() == "resize") {
           auto parsed = protocol::Resize::parse(mo);
-          if (auto* r = std::get_if<protocol::Resize>(&parsed)) run->resize(r->cols, r->rows);
+          if (auto* r = std::get_if<protocol::Resize>(&parsed)) {
+            run->resize(r->cols, r->rows);
+            if (recorder) recorder->resize(r->cols, r->rows);
+          }
         }
       }
     }
@@ -563,7 +598,7 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
           ws.auto_fragment(false);
           co_await ws.async_accept(req, asio::use_awaitable);
           if (path == "/api/v1/run") {
-            co_await run_ws(ws);
+            co_await run_ws(ws, caller->id);
           } else if (path == "/api/v1/fs") {
             co_await fs_ws(ws);
           } else if (path.rfind("/api/v1/commands/", 0) == 0 && path.size() > 21 &&
@@ -589,6 +624,22 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
         const AdminRequest admin{method, path, &request_body.get_object(), caller->id};
         if (auto answer = handle_admin_route(state_, hub_, admin)) {
           body = std::move(*answer);
+        } else if (req.method() == http::verb::get && path.rfind("/api/v1/shell-sessions/", 0) == 0 &&
+                   path.size() > 33 && path.substr(path.size() - 10) == "/recording") {
+          // The asciicast file itself (what `asciinema play` reads), not JSON.
+          auto id = parse_id(path.substr(23, path.size() - 33));
+          auto session = id ? state_.storage().get_shell_session(*id) : std::nullopt;
+          if (!session) throw ApiError{static_cast<unsigned>(http::status::not_found), "not-found", "no shell session " + path.substr(23, path.size() - 33)};
+          std::ifstream file(state_.path() / session->recording, std::ios::binary);
+          if (!file) throw ApiError{static_cast<unsigned>(http::status::not_found), "not-found", "the recording of shell session " + std::to_string(*id) + " is gone"};
+          std::ostringstream text;
+          text << file.rdbuf();
+          res.set(http::field::content_type, "application/x-asciicast");
+          res.body() = text.str();
+          res.prepare_payload();
+          auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+          if (wec || !res.keep_alive()) break;
+          continue;
         } else if (req.method() == http::verb::get && path == "/api/v1/commands") {
           auto limit = parse_id(query_param(target, "limit")).value_or(20);
           body = commands_json(state_, static_cast<std::size_t>(std::clamp<std::int64_t>(limit, 1, 10000)));

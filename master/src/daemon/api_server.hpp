@@ -42,7 +42,7 @@ class ApiServer {
   template <typename Stream>
   boost::asio::awaitable<void> session(Stream stream);
   template <typename Ws>
-  boost::asio::awaitable<void> run_ws(Ws& ws);
+  boost::asio::awaitable<void> run_ws(Ws& ws, std::string caller);
   template <typename Ws>
   boost::asio::awaitable<void> fs_ws(Ws& ws);
   // The online link of agent `name`, or the error tag and message to refuse with.

@@ -40,6 +40,11 @@ void CommandRun::watch(std::shared_ptr<OutputWatcher> watcher) {
   if (started_) watcher->on_started(id_);
 }
 
+void CommandRun::watch_to_the_end(std::shared_ptr<OutputWatcher> watcher) {
+  kept_watchers_.push_back(watcher);
+  watch(std::move(watcher));
+}
+
 template <typename F>
 void CommandRun::for_each_watcher(F f) {
   for (auto& w : watchers_) {
@@ -187,6 +192,7 @@ void CommandRun::finish(CommandFinish how) {
       w.on_finished(o);
     }
   });
+  kept_watchers_.clear();
 }
 
 // ---- client to agent ----

@@ -34,6 +34,9 @@ class CommandRun : public ChannelUser, public std::enable_shared_from_this<Comma
   void set_pty(bool pty) { input_stream_ = pty ? protocol::stream_id::tty : protocol::stream_id::stdin_; }
 
   void watch(std::shared_ptr<OutputWatcher> watcher);
+  // A watcher the run keeps alive itself until it finishes (a shell's recorder outlives the
+  // client that opened the shell).
+  void watch_to_the_end(std::shared_ptr<OutputWatcher> watcher);
 
   // From the agent (via AgentLink).
   void on_message(const protocol::ControlMessage& message) override;
@@ -64,6 +67,7 @@ class CommandRun : public ChannelUser, public std::enable_shared_from_this<Comma
   std::weak_ptr<AgentLink> link_;
   std::uint32_t channel_ = 0;
   std::vector<std::weak_ptr<OutputWatcher>> watchers_;
+  std::vector<std::shared_ptr<OutputWatcher>> kept_watchers_;
   std::vector<LogChunk> pending_log_;
   std::size_t pending_log_bytes_ = 0;  // stream bytes in pending_log_
   bool pending_log_ends_ = false;      // pending_log_ holds an end of stream

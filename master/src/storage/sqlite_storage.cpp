@@ -86,7 +86,8 @@ CREATE TABLE IF NOT EXISTS log_chunks (
 );
 )sql";
 
-// Version 2: drain and graceful leave, renames (old names stay aliases), messages to owners.
+// Version 2: drain and graceful leave, renames (old names stay aliases), messages to owners,
+// recorded shell sessions.
 constexpr const char* kSchemaV2 = R"sql(
 ALTER TABLE agents ADD COLUMN draining INTEGER NOT NULL DEFAULT 0 CHECK (draining IN (0, 1));
 ALTER TABLE agents ADD COLUMN leaving INTEGER NOT NULL DEFAULT 0 CHECK (leaving IN (0, 1));
@@ -103,6 +104,17 @@ CREATE TABLE IF NOT EXISTS agent_messages (
     delivered_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS agent_messages_by_agent ON agent_messages (agent, id);
+CREATE TABLE IF NOT EXISTS shell_sessions (
+    command_id INTEGER PRIMARY KEY REFERENCES commands (id) ON DELETE CASCADE,
+    agent      TEXT NOT NULL,
+    opened_by  TEXT NOT NULL,
+    cols       INTEGER NOT NULL,
+    rows       INTEGER NOT NULL,
+    started_ms INTEGER NOT NULL,
+    ended_ms   INTEGER,
+    exit_code  INTEGER,
+    recording  TEXT NOT NULL
+);
 )sql";
 
 #define REMSH_TOKEN_COLUMNS "id, secret_hash, uses_left, expires_ms, labels_json, approve, created_ms"
@@ -888,6 +900,70 @@ void SqliteStorage::mark_agent_message_delivered(std::int64_t id, std::int64_t n
     if (q.run() == 0) {
         throw_tag(storage_tag::not_found, "no message " + std::to_string(id));
     }
+}
+
+void SqliteStorage::add_shell_session(const ShellSessionRecord& session) {
+    with_exists_message("shell session " + std::to_string(session.command_id) + " already exists", [&] {
+        Stmt q(*this,
+               "INSERT INTO shell_sessions (command_id, agent, opened_by, cols, rows, started_ms, "
+               "ended_ms, exit_code, recording) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        q.bind(1, session.command_id)
+            .bind(2, session.agent)
+            .bind(3, session.opened_by)
+            .bind(4, std::int64_t{session.cols})
+            .bind(5, std::int64_t{session.rows})
+            .bind(6, session.started_ms)
+            .bind(7, session.ended_ms)
+            .bind(8, session.exit_code)
+            .bind(9, session.recording);
+        q.run();
+    });
+}
+
+void SqliteStorage::finish_shell_session(std::int64_t command_id, std::int64_t ended_ms,
+                                         std::optional<std::int64_t> exit_code) {
+    Stmt q(*this, "UPDATE shell_sessions SET ended_ms = ?, exit_code = ? WHERE command_id = ?");
+    q.bind(1, ended_ms).bind(2, exit_code).bind(3, command_id);
+    if (q.run() == 0) {
+        throw_tag(storage_tag::not_found, "no shell session " + std::to_string(command_id));
+    }
+}
+
+namespace {
+#define REMSH_SHELL_COLUMNS "command_id, agent, opened_by, cols, rows, started_ms, ended_ms, exit_code, recording"
+ShellSessionRecord read_shell_session(const auto& q) {
+    ShellSessionRecord s;
+    s.command_id = q.int64(0);
+    s.agent = q.text(1);
+    s.opened_by = q.text(2);
+    s.cols = static_cast<int>(q.int64(3));
+    s.rows = static_cast<int>(q.int64(4));
+    s.started_ms = q.int64(5);
+    s.ended_ms = q.opt_int64(6);
+    s.exit_code = q.opt_int64(7);
+    s.recording = q.text(8);
+    return s;
+}
+}  // namespace
+
+std::vector<ShellSessionRecord> SqliteStorage::list_shell_sessions(std::size_t limit) {
+    Stmt q(*this, "SELECT " REMSH_SHELL_COLUMNS " FROM (SELECT * FROM shell_sessions ORDER BY command_id DESC "
+                  "LIMIT ?) ORDER BY command_id");
+    q.bind(1, static_cast<std::int64_t>(limit));
+    std::vector<ShellSessionRecord> out;
+    while (q.step()) {
+        out.push_back(read_shell_session(q));
+    }
+    return out;
+}
+
+std::optional<ShellSessionRecord> SqliteStorage::get_shell_session(std::int64_t command_id) {
+    Stmt q(*this, "SELECT " REMSH_SHELL_COLUMNS " FROM shell_sessions WHERE command_id = ?");
+    q.bind(1, command_id);
+    if (!q.step()) {
+        return std::nullopt;
+    }
+    return read_shell_session(q);
 }
 
 // ---------------------------------------------------------------------------------------------

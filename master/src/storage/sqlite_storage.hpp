@@ -54,6 +54,11 @@ public:
     std::vector<AgentMessage> list_agent_messages(const std::string& agent,
                                                   bool undelivered_only) override;
     void mark_agent_message_delivered(std::int64_t id, std::int64_t now_ms) override;
+    void add_shell_session(const ShellSessionRecord& session) override;
+    void finish_shell_session(std::int64_t command_id, std::int64_t ended_ms,
+                              std::optional<std::int64_t> exit_code) override;
+    std::vector<ShellSessionRecord> list_shell_sessions(std::size_t limit) override;
+    std::optional<ShellSessionRecord> get_shell_session(std::int64_t command_id) override;
 
     std::int64_t create_command(const std::string& agent, const std::string& argv_json,
                                 const std::optional<std::string>& cwd, std::int64_t now_ms) override;

@@ -106,6 +106,20 @@ struct CommandFinish {
     std::string result_json = "{}";
 };
 
+// A recorded debug shell (`remsh shell`): the command it ran as, who opened it, and where its
+// asciicast recording is (a path relative to the state directory).
+struct ShellSessionRecord {
+    std::int64_t command_id = 0;
+    std::string agent;
+    std::string opened_by;  // the API token's id
+    int cols = 80;
+    int rows = 24;
+    std::int64_t started_ms = 0;
+    std::optional<std::int64_t> ended_ms;
+    std::optional<std::int64_t> exit_code;
+    std::string recording;
+};
+
 inline constexpr std::uint8_t kLogStreamStdout = 1;
 inline constexpr std::uint8_t kLogStreamStderr = 2;
 inline constexpr std::uint8_t kLogStreamTty = 3;
@@ -187,6 +201,14 @@ public:
     // Master start-up: every "running" command becomes "lost" (error_tag "master-restarted",
     // finished_ms = now_ms). Returns how many.
     virtual std::size_t mark_running_commands_lost(std::int64_t now_ms) = 0;
+
+    // --- shell sessions. add: "exists" for a taken id; the command must exist.
+    virtual void add_shell_session(const ShellSessionRecord& session) = 0;
+    virtual void finish_shell_session(std::int64_t command_id, std::int64_t ended_ms,
+                                      std::optional<std::int64_t> exit_code) = 0;  // "not-found"
+    // The most recent `limit`, oldest first.
+    virtual std::vector<ShellSessionRecord> list_shell_sessions(std::size_t limit) = 0;
+    virtual std::optional<ShellSessionRecord> get_shell_session(std::int64_t command_id) = 0;
 
     // --- command logs
     // All chunks in one transaction (all or none); adds each raw_length to its command's
