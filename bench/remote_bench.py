@@ -164,6 +164,94 @@ def cmd_latency(a):
           f"min {fmt(min(ms), 2)}, max {fmt(max(ms), 2)})")
 
 
+# ---------------------------------------------------------------- keystroke echo (shells)
+def cmd_echo(a):
+    """Keystroke echo latency: the command (a remote `cat` on a pty) runs on a local
+    pseudo-terminal; one byte is typed at a time and timed until the remote pty's echo of it
+    comes back, as a person typing would see it. The local terminal must have gone raw first
+    (no local echo), and nothing older may be pending when a key is typed."""
+    import pty
+    import select
+    import termios
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp(a.cmd[0], a.cmd)
+
+    def read_some(timeout):
+        r, _, _ = select.select([fd], [], [], timeout)
+        if not r:
+            return b""
+        try:
+            return os.read(fd, 4096) or None
+        except OSError:
+            return None
+
+    def drain(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if read_some(0.02) is None:
+                return False
+        return True
+
+    def read_until(needle, timeout, count=1):
+        got, end = b"", time.monotonic() + timeout
+        while time.monotonic() < end:
+            chunk = read_some(0.05)
+            if chunk is None:
+                return False
+            got += chunk
+            if got.count(needle) >= count:
+                return True
+        return False
+
+    times = []
+    try:
+        end = time.monotonic() + 30
+        while time.monotonic() < end and termios.tcgetattr(fd)[3] & termios.ECHO:
+            drain(0.05)  # wait for the client to put the terminal in raw mode
+        if termios.tcgetattr(fd)[3] & termios.ECHO:
+            print(f"{a.name}_median: nan ms (the local terminal never went raw)")
+            return
+        os.write(fd, b"ready\r")
+        # The remote echo of the line, then cat's copy of it.
+        if not read_until(b"ready", 30, count=2):
+            print(f"{a.name}_median: nan ms (the shell never answered)")
+            return
+        drain(0.3)
+        for i in range(a.warmup + a.keys):
+            key = bytes([ord("a") + i % 26])
+            drain(0)
+            t0 = time.perf_counter()
+            os.write(fd, key)
+            if not read_until(key, 10):
+                break
+            t1 = time.perf_counter()
+            if i >= a.warmup:
+                times.append((t1 - t0) * 1e3)
+            if i % 40 == 39:
+                os.write(fd, b"\r")  # keep the line short; cat echoes it back
+                drain(0.1)
+            time.sleep(a.gap)
+    finally:
+        try:
+            os.write(fd, b"\x04")
+        except OSError:
+            pass
+        time.sleep(0.2)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+        os.close(fd)
+    if not times:
+        print(f"{a.name}_median: nan ms (no echo came back)")
+        return
+    print(f"{a.name}_median: {fmt(statistics.median(times), 3)} ms (n={len(times)} keystrokes, "
+          f"{a.gap * 1e3:.0f} ms apart, through a local pty in raw mode)")
+    print(f"{a.name}_p90: {fmt(quantile(times, 0.9), 3)} ms (min {fmt(min(times), 3)}, max {fmt(max(times), 3)})")
+
+
 # ---------------------------------------------------------------- whole commands (file transfers)
 def cmd_timed(a):
     """Wall time of a whole command, median of --reps runs, each after an untimed --prepare."""
@@ -428,6 +516,8 @@ def cmd_table(a):
         ("latency `true`, p90", "ms", "remsh_latency_true_p90",
          [("ssh fresh", "ssh_latency_true_fresh_p90"), ("ssh mux", "ssh_latency_true_mux_p90")],
          "", None),
+        ("shell keystroke echo", "ms", "remsh_shell_echo_median", [("ssh -tt", "ssh_shell_echo_median")],
+         "<= ssh+5%", lambda x: v("ssh_shell_echo_median") is None or x <= v("ssh_shell_echo_median") * 1.05),
         ("zeros to stdout", "MB/s", "remsh_stream_zero",
          [("ssh", "ssh_stream_zero"), ("pipe", "local_pipe_zero")], ">= 1000", lambda x: x >= 1000),
         ("random to stdout", "MB/s", "remsh_stream_random",
@@ -513,6 +603,12 @@ def main():
     p.add_argument("--rss", action="append", default=[])
     p.add_argument("--cpu", action="append", default=[])
     p.add_argument("cmd", nargs="+")
+    p = sub.add_parser("echo")
+    p.add_argument("--name", required=True)
+    p.add_argument("--keys", type=int, default=200)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--gap", type=float, default=0.01, help="seconds between keystrokes")
+    p.add_argument("cmd", nargs="+")
     p = sub.add_parser("timed")
     p.add_argument("--name", required=True)
     p.add_argument("--reps", type=int, default=3)
@@ -538,7 +634,7 @@ def main():
     p = sub.add_parser("table")
     p.add_argument("results")
     a = ap.parse_args()
-    {"latency": cmd_latency, "stream": cmd_stream, "timed": cmd_timed, "make-tree": cmd_make_tree, "touch-files": cmd_touch_files, "mem": cmd_mem, "idle": cmd_idle,
+    {"latency": cmd_latency, "echo": cmd_echo, "stream": cmd_stream, "timed": cmd_timed, "make-tree": cmd_make_tree, "touch-files": cmd_touch_files, "mem": cmd_mem, "idle": cmd_idle,
      "table": cmd_table}[a.what](a)
 
 
