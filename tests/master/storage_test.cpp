@@ -472,6 +472,42 @@ TEST_CASE("shell sessions are recorded and finished", "[storage][shell]") {
     CHECK(tag_of([&] { storage->finish_shell_session(id + 1, 1, std::nullopt); }) == "not-found");
 }
 
+TEST_CASE("jobs are queued by priority started finished and lost at a restart", "[storage][jobs]") {
+    auto storage = open_sqlite_storage(":memory:");
+    JobRecord j;
+    j.name = "low";
+    j.recipe = "name: low";
+    j.submitted_by = "admin";
+    j.submitted_ms = 10;
+    const auto low = storage->create_job(j, {"a", "b"});
+    j.name = "high";
+    j.priority = 5;
+    const auto high = storage->create_job(j, {"c"});
+    auto queued = storage->queued_jobs();
+    REQUIRE(queued.size() == 2);
+    CHECK(queued[0].id == high);
+    CHECK(queued[1].id == low);
+    storage->start_job(low, "a1", 20);
+    CHECK(tag_of([&] { storage->start_job(low, "a1", 20); }) == "not-found");
+    auto steps = storage->job_steps(low);
+    REQUIRE(steps.size() == 2);
+    CHECK(steps[1].name == "b");
+    CHECK(steps[0].state == "pending");
+    steps[0].state = "running";
+    steps[0].command_id = storage->create_command("a1", "\"x\"", std::nullopt, 21);
+    storage->update_job_step(steps[0]);
+    CHECK(storage->mark_running_jobs_lost(30) == 1);
+    auto lost = storage->get_job(low);
+    REQUIRE(lost);
+    CHECK(lost->state == "lost");
+    CHECK(lost->finished_ms == std::optional<std::int64_t>(30));
+    CHECK(storage->job_steps(low)[0].state == "lost");
+    storage->finish_job(high, "cancelled", std::string("cancelled"), 40);
+    CHECK(storage->queued_jobs().empty());
+    CHECK(storage->list_jobs(1).size() == 1);
+    CHECK(storage->list_jobs(1)[0].id == high);
+}
+
 TEST_CASE("transactions commit roll back and nest", "[storage][tx]") {
     TempDir dir;
     auto storage = open_sqlite_storage(dir.file("state.db"));

@@ -59,6 +59,20 @@ struct LogsOptions {
     bool json = false;
 };
 int logs_command(const ConnectionSettings& settings, const LogsOptions& options);
+// One command's output (options.id) to stdout/stderr, following it with options.follow.
+boost::asio::awaitable<int> show_command_log(ApiClient& api, const LogsOptions& options);
+
+// `remsh job ...` (docs/api.md, "Jobs").
+struct JobOptions {
+    std::string action;  // submit, list, show, cancel, logs
+    std::string file;    // submit: the recipe
+    std::string id;
+    bool wait = false;    // submit: follow the job, exit 0 only if it succeeds
+    bool follow = false;  // logs -f
+    std::optional<int> step;
+    bool json = false;
+};
+int job_command(const ConnectionSettings& settings, const JobOptions& options);
 
 // Files (docs/api.md, "Files"): operands are local paths or AGENT:PATH.
 struct CpOptions {

@@ -47,7 +47,9 @@ net::awaitable<int> list_commands(ApiClient& api, const LogsOptions& options) {
     co_return exit_ok;
 }
 
-net::awaitable<int> show_log(ApiClient& api, const LogsOptions& options) {
+}  // namespace
+
+net::awaitable<int> show_command_log(ApiClient& api, const LogsOptions& options) {
     std::string target = "/api/v1/commands/" + escape_segment(options.id) + "/log";
     if (options.follow) {
         target += "?follow=1";
@@ -95,14 +97,12 @@ net::awaitable<int> show_log(ApiClient& api, const LogsOptions& options) {
     }
 }
 
-}  // namespace
-
 int logs_command(const ConnectionSettings& settings, const LogsOptions& options) {
     return run_api_main(settings, [&](ApiClient& api) -> net::awaitable<int> {
         if (options.id.empty()) {
             co_return co_await list_commands(api, options);
         }
-        co_return co_await show_log(api, options);
+        co_return co_await show_command_log(api, options);
     });
 }
 

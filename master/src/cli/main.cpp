@@ -283,6 +283,29 @@ int main(int argc, char** argv) {
         ->type_name("K=V")
         ->check(env_validator());
 
+    // remsh job ...
+    CLI::App* job = app.add_subcommand("job", "jobs: recipes the master runs step by step on an agent");
+    job->require_subcommand(1);
+    JobOptions job_options;
+    CLI::App* job_submit = job->add_subcommand(
+        "submit", "queue a job (a YAML recipe, see docs/api.md); prints its id. With --wait, "
+                  "streams its steps' output and exits 0 if it succeeds, 1 if it fails, is "
+                  "cancelled, times out or is lost");
+    job_submit->add_option("FILE", job_options.file, "the recipe")->required();
+    job_submit->add_flag("--wait", job_options.wait, "follow the job to its end");
+    CLI::App* job_list = job->add_subcommand("list", "the latest jobs, one a line: ID NAME STATE AGENT ...");
+    job_list->add_flag("--json", job_options.json, "print the master's JSON answer instead");
+    CLI::App* job_show = job->add_subcommand("show", "a job and its steps");
+    job_show->add_option("ID", job_options.id, "the job")->required();
+    job_show->add_flag("--json", job_options.json, "print the master's JSON answer instead");
+    CLI::App* job_cancel = job->add_subcommand("cancel", "cancel a job (a running step's process tree is killed; always: steps still run)");
+    job_cancel->add_option("ID", job_options.id, "the job")->required();
+    CLI::App* job_logs = job->add_subcommand("logs", "a job's output, step by step");
+    job_logs->add_option("ID", job_options.id, "the job")->required();
+    job_logs->add_flag("-f,--follow", job_options.follow, "follow it until the job ends (exit code as submit --wait)");
+    int job_step = -1;
+    job_logs->add_option("--step", job_step, "only step N (from 0)")->check(CLI::NonNegativeNumber);
+
     // remsh shell-sessions
     CLI::App* shell_sessions = app.add_subcommand(
         "shell-sessions", "list the recorded shell sessions (who, which agent, when, how long)");
@@ -547,6 +570,17 @@ int main(int argc, char** argv) {
         }
         if (shell->parsed()) {
             return run_command(settings, shell_options);
+        }
+        for (auto [sub, action] : {std::pair{job_submit, "submit"}, std::pair{job_list, "list"},
+                                   std::pair{job_show, "show"}, std::pair{job_cancel, "cancel"},
+                                   std::pair{job_logs, "logs"}}) {
+            if (sub->parsed()) {
+                job_options.action = action;
+                if (job_step >= 0) {
+                    job_options.step = job_step;
+                }
+                return job_command(settings, job_options);
+            }
         }
         if (shell_sessions->parsed()) {
             return shell_sessions_command(settings, shell_sessions_options);

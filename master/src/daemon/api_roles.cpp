@@ -28,6 +28,12 @@ Role required_role(std::string_view method, std::string_view path) {
   // Everything else that only reads is open to viewers; anything that changes state other
   // than running work is administration. Unknown paths get the strictest role, so a route
   // added later without a thought here fails closed.
+  // Jobs: submitting and cancelling is work; reading them is for everyone.
+  if (method == "POST" && (path == "/api/v1/jobs" || (path.rfind("/api/v1/jobs/", 0) == 0 &&
+                                                      path.size() > 7 && path.substr(path.size() - 7) == "/cancel"))) {
+    return Role::operator_;
+  }
+  if (method == "GET" && (path == "/api/v1/jobs" || path.rfind("/api/v1/jobs/", 0) == 0)) return Role::viewer;
   if (method == "GET") {
     if (path == "/api/v1/agents" || path.rfind("/api/v1/agents/", 0) == 0) return Role::viewer;
     if (path == "/api/v1/commands" || path.rfind("/api/v1/commands/", 0) == 0) return Role::viewer;

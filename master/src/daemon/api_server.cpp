@@ -26,6 +26,7 @@
 #include "daemon/admin_routes.hpp"
 #include "daemon/api_roles.hpp"
 #include "daemon/fs_relay.hpp"
+#include "daemon/job_routes.hpp"
 #include "daemon/shell_recorder.hpp"
 #include "remsh/protocol/enrollment_token.hpp"
 #include "remsh/protocol/fs_request.hpp"
@@ -624,6 +625,8 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
         const AdminRequest admin{method, path, &request_body.get_object(), caller->id};
         if (auto answer = handle_admin_route(state_, hub_, admin)) {
           body = std::move(*answer);
+        } else if (auto job_answer = jobs_ ? handle_job_route(state_, *jobs_, admin) : std::nullopt) {
+          body = std::move(*job_answer);
         } else if (req.method() == http::verb::get && path.rfind("/api/v1/shell-sessions/", 0) == 0 &&
                    path.size() > 33 && path.substr(path.size() - 10) == "/recording") {
           // The asciicast file itself (what `asciinema play` reads), not JSON.

@@ -17,6 +17,7 @@
 
 #include "daemon/agent_hub.hpp"
 #include "daemon/command_run.hpp"
+#include "daemon/job_scheduler.hpp"
 #include "daemon/state_dir.hpp"
 
 namespace remsh::master {
@@ -27,6 +28,8 @@ class ApiServer {
             std::uint16_t port);
 
   void listen();
+  // Jobs are served once a scheduler is attached (remsh-master attaches one).
+  void attach_jobs(JobScheduler& jobs) { jobs_ = &jobs; }
   boost::asio::awaitable<void> accept_loop();
   void stop();
   std::uint16_t bound_port() const { return bound_port_; }
@@ -62,6 +65,7 @@ class ApiServer {
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
   std::map<std::int64_t, std::weak_ptr<CommandRun>> runs_;
   bool stopping_ = false;
+  JobScheduler* jobs_ = nullptr;
 };
 
 }  // namespace remsh::master

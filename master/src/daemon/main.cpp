@@ -108,7 +108,12 @@ int main(int argc, char** argv) {
     }
     AgentHub hub(io, state, hub_options);
     hub.listen();
+    if (auto lost = state.storage().mark_running_jobs_lost(now_ms())) {
+      std::cerr << "remsh-master: " << lost << " job(s) were running when the master stopped; marked lost\n";
+    }
     ApiServer api(io, state, hub, api_host, api_port);
+    JobScheduler jobs(io, state, hub);
+    api.attach_jobs(jobs);
     api.listen();
     std::cerr << "remsh-master: agents on " << hub_options.listen_host << ":" << hub.bound_port()
               << (plaintext ? " (PLAINTEXT)" : " (TLS, certificate sha256 " + state.fingerprint() + ")")
@@ -118,12 +123,14 @@ int main(int argc, char** argv) {
     boost::asio::co_spawn(io, hub.accept_loop(), boost::asio::detached);
     boost::asio::co_spawn(io, hub.expire_loop(), boost::asio::detached);
     boost::asio::co_spawn(io, api.accept_loop(), boost::asio::detached);
+    boost::asio::co_spawn(io, jobs.run(), boost::asio::detached);
 
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     boost::asio::steady_timer shutdown_timer(io);
     signals.async_wait([&](boost::system::error_code ec, int) {
       if (ec) return;
       std::cerr << "remsh-master: stopping" << std::endl;
+      jobs.stop();
       hub.stop();
       api.stop();
       // A moment for the goodbyes to reach the agents, then stop.

@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS log_chunks (
 )sql";
 
 // Version 2: drain and graceful leave, renames (old names stay aliases), messages to owners,
-// recorded shell sessions.
+// recorded shell sessions, jobs and their steps.
 constexpr const char* kSchemaV2 = R"sql(
 ALTER TABLE agents ADD COLUMN draining INTEGER NOT NULL DEFAULT 0 CHECK (draining IN (0, 1));
 ALTER TABLE agents ADD COLUMN leaving INTEGER NOT NULL DEFAULT 0 CHECK (leaving IN (0, 1));
@@ -114,6 +114,33 @@ CREATE TABLE IF NOT EXISTS shell_sessions (
     ended_ms   INTEGER,
     exit_code  INTEGER,
     recording  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL,
+    recipe       TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('queued', 'running', 'success', 'failure',
+                                                'cancelled', 'timed-out', 'lost')),
+    priority     INTEGER NOT NULL,
+    agent        TEXT,
+    submitted_by TEXT NOT NULL,
+    submitted_ms INTEGER NOT NULL,
+    started_ms   INTEGER,
+    finished_ms  INTEGER,
+    reason       TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_queued ON jobs (priority DESC, id) WHERE state = 'queued';
+CREATE TABLE IF NOT EXISTS job_steps (
+    job_id      INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    idx         INTEGER NOT NULL,
+    name        TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'running', 'success', 'failure',
+                                               'skipped', 'cancelled', 'timed-out', 'lost')),
+    command_id  INTEGER,
+    exit_code   INTEGER,
+    started_ms  INTEGER,
+    finished_ms INTEGER,
+    PRIMARY KEY (job_id, idx)
 );
 )sql";
 
@@ -964,6 +991,145 @@ std::optional<ShellSessionRecord> SqliteStorage::get_shell_session(std::int64_t 
         return std::nullopt;
     }
     return read_shell_session(q);
+}
+
+namespace {
+#define REMSH_JOB_COLUMNS \
+    "id, name, recipe, state, priority, agent, submitted_by, submitted_ms, started_ms, finished_ms, reason"
+JobRecord read_job(const auto& q) {
+    JobRecord j;
+    j.id = q.int64(0);
+    j.name = q.text(1);
+    j.recipe = q.text(2);
+    j.state = q.text(3);
+    j.priority = q.int64(4);
+    j.agent = q.opt_text(5);
+    j.submitted_by = q.text(6);
+    j.submitted_ms = q.int64(7);
+    j.started_ms = q.opt_int64(8);
+    j.finished_ms = q.opt_int64(9);
+    j.reason = q.opt_text(10);
+    return j;
+}
+}  // namespace
+
+std::int64_t SqliteStorage::create_job(const JobRecord& job, const std::vector<std::string>& step_names) {
+    std::int64_t id = 0;
+    in_transaction([&] {
+        Stmt q(*this,
+               "INSERT INTO jobs (name, recipe, state, priority, submitted_by, submitted_ms) "
+               "VALUES (?, ?, 'queued', ?, ?, ?) RETURNING id");
+        q.bind(1, job.name).bind(2, job.recipe).bind(3, job.priority).bind(4, job.submitted_by).bind(5, job.submitted_ms);
+        if (!q.step()) {
+            throw_tag(storage_tag::error, "INSERT ... RETURNING id returned no row");
+        }
+        id = q.int64(0);
+        while (q.step()) {
+        }
+        for (std::size_t i = 0; i < step_names.size(); ++i) {
+            Stmt st(*this, "INSERT INTO job_steps (job_id, idx, name, state) VALUES (?, ?, ?, 'pending')");
+            st.bind(1, id).bind(2, static_cast<std::int64_t>(i)).bind(3, step_names[i]);
+            st.run();
+        }
+    });
+    return id;
+}
+
+std::optional<JobRecord> SqliteStorage::get_job(std::int64_t id) {
+    Stmt q(*this, "SELECT " REMSH_JOB_COLUMNS " FROM jobs WHERE id = ?");
+    q.bind(1, id);
+    if (!q.step()) {
+        return std::nullopt;
+    }
+    return read_job(q);
+}
+
+std::vector<JobRecord> SqliteStorage::list_jobs(std::size_t limit) {
+    Stmt q(*this, "SELECT " REMSH_JOB_COLUMNS " FROM (SELECT * FROM jobs ORDER BY id DESC LIMIT ?) ORDER BY id");
+    q.bind(1, static_cast<std::int64_t>(limit));
+    std::vector<JobRecord> out;
+    while (q.step()) {
+        out.push_back(read_job(q));
+    }
+    return out;
+}
+
+std::vector<JobRecord> SqliteStorage::queued_jobs() {
+    Stmt q(*this, "SELECT " REMSH_JOB_COLUMNS " FROM jobs WHERE state = 'queued' ORDER BY priority DESC, id");
+    std::vector<JobRecord> out;
+    while (q.step()) {
+        out.push_back(read_job(q));
+    }
+    return out;
+}
+
+void SqliteStorage::start_job(std::int64_t id, const std::string& agent, std::int64_t now_ms) {
+    Stmt q(*this, "UPDATE jobs SET state = 'running', agent = ?, started_ms = ? WHERE id = ? AND state = 'queued'");
+    q.bind(1, agent).bind(2, now_ms).bind(3, id);
+    if (q.run() == 0) {
+        throw_tag(storage_tag::not_found, "no queued job " + std::to_string(id));
+    }
+}
+
+void SqliteStorage::finish_job(std::int64_t id, const std::string& state, const std::optional<std::string>& reason,
+                               std::int64_t now_ms) {
+    Stmt q(*this, "UPDATE jobs SET state = ?, reason = ?, finished_ms = ? WHERE id = ?");
+    q.bind(1, state).bind(2, reason).bind(3, now_ms).bind(4, id);
+    if (q.run() == 0) {
+        throw_tag(storage_tag::not_found, "no job " + std::to_string(id));
+    }
+}
+
+std::vector<JobStepRecord> SqliteStorage::job_steps(std::int64_t job_id) {
+    Stmt q(*this,
+           "SELECT job_id, idx, name, state, command_id, exit_code, started_ms, finished_ms FROM job_steps "
+           "WHERE job_id = ? ORDER BY idx");
+    q.bind(1, job_id);
+    std::vector<JobStepRecord> out;
+    while (q.step()) {
+        JobStepRecord s;
+        s.job_id = q.int64(0);
+        s.index = q.int64(1);
+        s.name = q.text(2);
+        s.state = q.text(3);
+        s.command_id = q.opt_int64(4);
+        s.exit_code = q.opt_int64(5);
+        s.started_ms = q.opt_int64(6);
+        s.finished_ms = q.opt_int64(7);
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+void SqliteStorage::update_job_step(const JobStepRecord& step) {
+    Stmt q(*this,
+           "UPDATE job_steps SET state = ?, command_id = ?, exit_code = ?, started_ms = ?, finished_ms = ? "
+           "WHERE job_id = ? AND idx = ?");
+    q.bind(1, step.state)
+        .bind(2, step.command_id)
+        .bind(3, step.exit_code)
+        .bind(4, step.started_ms)
+        .bind(5, step.finished_ms)
+        .bind(6, step.job_id)
+        .bind(7, step.index);
+    if (q.run() == 0) {
+        throw_tag(storage_tag::not_found, "no step " + std::to_string(step.index) + " of job " + std::to_string(step.job_id));
+    }
+}
+
+std::size_t SqliteStorage::mark_running_jobs_lost(std::int64_t now_ms) {
+    std::size_t n = 0;
+    in_transaction([&] {
+        Stmt steps(*this, "UPDATE job_steps SET state = 'lost', finished_ms = ? WHERE state = 'running'");
+        steps.bind(1, now_ms);
+        steps.run();
+        Stmt q(*this,
+               "UPDATE jobs SET state = 'lost', reason = 'the master restarted while it ran', finished_ms = ? "
+               "WHERE state = 'running'");
+        q.bind(1, now_ms);
+        n = static_cast<std::size_t>(q.run());
+    });
+    return n;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -59,6 +59,16 @@ public:
                               std::optional<std::int64_t> exit_code) override;
     std::vector<ShellSessionRecord> list_shell_sessions(std::size_t limit) override;
     std::optional<ShellSessionRecord> get_shell_session(std::int64_t command_id) override;
+    std::int64_t create_job(const JobRecord& job, const std::vector<std::string>& step_names) override;
+    std::optional<JobRecord> get_job(std::int64_t id) override;
+    std::vector<JobRecord> list_jobs(std::size_t limit) override;
+    std::vector<JobRecord> queued_jobs() override;
+    void start_job(std::int64_t id, const std::string& agent, std::int64_t now_ms) override;
+    void finish_job(std::int64_t id, const std::string& state, const std::optional<std::string>& reason,
+                    std::int64_t now_ms) override;
+    std::vector<JobStepRecord> job_steps(std::int64_t job_id) override;
+    void update_job_step(const JobStepRecord& step) override;
+    std::size_t mark_running_jobs_lost(std::int64_t now_ms) override;
 
     std::int64_t create_command(const std::string& agent, const std::string& argv_json,
                                 const std::optional<std::string>& cwd, std::int64_t now_ms) override;

@@ -120,6 +120,34 @@ struct ShellSessionRecord {
     std::string recording;
 };
 
+// A job (docs/api.md, "Jobs"): a recipe the master runs step by step on one agent.
+// state: queued, running, success, failure, cancelled, timed-out, lost.
+struct JobRecord {
+    std::int64_t id = 0;
+    std::string name;
+    std::string recipe;  // the YAML as submitted
+    std::string state = "queued";
+    std::int64_t priority = 0;  // higher first
+    std::optional<std::string> agent;
+    std::string submitted_by;  // the API token's id
+    std::int64_t submitted_ms = 0;
+    std::optional<std::int64_t> started_ms;
+    std::optional<std::int64_t> finished_ms;
+    std::optional<std::string> reason;  // why it ended as it did, for people
+};
+
+// state: pending, running, success, failure, skipped, cancelled, timed-out, lost.
+struct JobStepRecord {
+    std::int64_t job_id = 0;
+    std::int64_t index = 0;
+    std::string name;
+    std::string state = "pending";
+    std::optional<std::int64_t> command_id;  // its output: the command's log
+    std::optional<std::int64_t> exit_code;
+    std::optional<std::int64_t> started_ms;
+    std::optional<std::int64_t> finished_ms;
+};
+
 inline constexpr std::uint8_t kLogStreamStdout = 1;
 inline constexpr std::uint8_t kLogStreamStderr = 2;
 inline constexpr std::uint8_t kLogStreamTty = 3;
@@ -209,6 +237,20 @@ public:
     // The most recent `limit`, oldest first.
     virtual std::vector<ShellSessionRecord> list_shell_sessions(std::size_t limit) = 0;
     virtual std::optional<ShellSessionRecord> get_shell_session(std::int64_t command_id) = 0;
+
+    // --- jobs
+    // A queued job with its steps (all pending); returns its id.
+    virtual std::int64_t create_job(const JobRecord& job, const std::vector<std::string>& step_names) = 0;
+    virtual std::optional<JobRecord> get_job(std::int64_t id) = 0;
+    virtual std::vector<JobRecord> list_jobs(std::size_t limit) = 0;  // the latest, oldest first
+    virtual std::vector<JobRecord> queued_jobs() = 0;                  // by priority, then id
+    virtual void start_job(std::int64_t id, const std::string& agent, std::int64_t now_ms) = 0;  // "not-found" unless queued
+    virtual void finish_job(std::int64_t id, const std::string& state, const std::optional<std::string>& reason,
+                            std::int64_t now_ms) = 0;
+    virtual std::vector<JobStepRecord> job_steps(std::int64_t job_id) = 0;
+    virtual void update_job_step(const JobStepRecord& step) = 0;  // "not-found"
+    // Master start-up: running jobs (and their running steps) become lost. Returns how many.
+    virtual std::size_t mark_running_jobs_lost(std::int64_t now_ms) = 0;
 
     // --- command logs
     // All chunks in one transaction (all or none); adds each raw_length to its command's

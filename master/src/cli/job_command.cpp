@@ -1,0 +1,188 @@
+// `remsh job submit|list|show|cancel|logs`: jobs run by the master's step logic. A job's logs
+// are its steps' commands' logs, shown one step after the other.
+#include "api_main.hpp"
+#include "cli_error.hpp"
+#include "commands.hpp"
+#include "exit_codes.hpp"
+#include "fd_io.hpp"
+#include "json_access.hpp"
+#include "text_table.hpp"
+#include "time_format.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <fstream>
+#include <sstream>
+
+namespace remsh::cli {
+
+namespace net = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+constexpr int exit_job_failed = 1;
+
+bool finished_state(const std::string& state) { return state != "queued" && state != "running"; }
+
+net::awaitable<void> pause_ms(int ms) {
+    net::steady_timer timer(co_await net::this_coro::executor);
+    timer.expires_after(std::chrono::milliseconds(ms));
+    co_await timer.async_wait(net::use_awaitable);
+}
+
+std::string job_path(const std::string& id) {
+    if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
+        throw CliError("bad-request", "a job id is a number (see remsh job list)");
+    }
+    return "/api/v1/jobs/" + id;
+}
+
+std::string duration_text(const json::value& j) {
+    const auto started = get_int(j, "started_ms");
+    if (!started) {
+        return "-";
+    }
+    const auto finished = get_int(j, "finished_ms");
+    const double s = static_cast<double>(finished.value_or(now_ms()) - *started) / 1000.0;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+    return buf;
+}
+
+// Prints the steps' output in order; with follow, until the job ends. Returns the job.
+net::awaitable<json::value> print_logs(ApiClient& api, const std::string& id, bool follow, std::optional<int> only) {
+    std::size_t next = 0;  // the next step to print
+    for (;;) {
+        json::value job = co_await api.get(job_path(id));
+        const json::value* steps = member(job, "steps");
+        const std::size_t count = steps && steps->is_array() ? steps->get_array().size() : 0;
+        while (next < count) {
+            const json::value& step = steps->get_array()[next];
+            const std::string state = get_string(step, "state");
+            const auto command = get_int(step, "command_id");
+            if (state == "pending" && follow && !finished_state(get_string(job, "state"))) {
+                break;  // not started yet: look again
+            }
+            if (!only || *only == static_cast<int>(next)) {
+                (void)write_all(2, "==> step " + std::to_string(next) + ": " + get_string(step, "name") +
+                                       (command ? "" : " (" + state + ")") + "\n");
+                if (command) {
+                    LogsOptions log;
+                    log.id = std::to_string(*command);
+                    log.follow = follow;
+                    (void)co_await show_command_log(api, log);
+                }
+            }
+            ++next;
+            if (follow) {
+                // The step's record changes once its command ends: read the job again.
+                job = co_await api.get(job_path(id));
+                steps = member(job, "steps");
+            }
+        }
+        if (!follow || (next >= count && finished_state(get_string(job, "state")))) {
+            co_return job;
+        }
+        co_await pause_ms(200);
+    }
+}
+
+int job_exit_code(const json::value& job) { return get_string(job, "state") == "success" ? exit_ok : exit_job_failed; }
+
+void print_outcome(const std::string& id, const json::value& job) {
+    const std::string reason = get_string(job, "reason");
+    (void)write_all(2, "job " + id + " " + get_string(job, "state") + (reason.empty() ? "" : ": " + reason) + " (" +
+                           duration_text(job) + " on " + get_string(job, "agent") + ")\n");
+}
+
+}  // namespace
+
+int job_command(const ConnectionSettings& settings, const JobOptions& o) {
+    return run_api_main(settings, [&](ApiClient& api) -> net::awaitable<int> {
+        if (o.action == "submit") {
+            std::ifstream in(o.file, std::ios::binary);
+            if (!in) {
+                throw CliError("not-found", "cannot read " + o.file);
+            }
+            std::ostringstream text;
+            text << in.rdbuf();
+            json::object request;
+            request["recipe"] = text.str();
+            const json::value answer = co_await api.post("/api/v1/jobs", std::move(request));
+            const std::string id = scalar_text(member(answer, "id"));
+            if (!o.wait) {
+                (void)write_all(1, id + "\n");
+                (void)write_all(2, "job " + id + " (" + get_string(answer, "name") + ") queued; follow it with: remsh job logs -f " + id + "\n");
+                co_return exit_ok;
+            }
+            (void)write_all(2, "job " + id + " (" + get_string(answer, "name") + ") queued\n");
+            const json::value job = co_await print_logs(api, id, true, std::nullopt);
+            print_outcome(id, job);
+            co_return job_exit_code(job);
+        }
+        if (o.action == "list") {
+            const json::value response = co_await api.get("/api/v1/jobs");
+            if (o.json) {
+                (void)write_all(1, json::serialize(response) + "\n");
+                co_return exit_ok;
+            }
+            std::vector<TableRow> rows;
+            rows.push_back({"ID", "NAME", "STATE", "AGENT", "SUBMITTED", "DURATION"});
+            const json::value* list = member(response, "jobs");
+            if (list && list->is_array()) {
+                for (const json::value& j : list->get_array()) {
+                    const std::string agent = get_string(j, "agent");
+                    rows.push_back({scalar_text(member(j, "id")), get_string(j, "name"), get_string(j, "state"),
+                                    agent.empty() ? "-" : agent, local_time(get_int(j, "submitted_ms").value_or(0)),
+                                    duration_text(j)});
+                }
+            }
+            (void)write_all(1, format_table(rows));
+            co_return exit_ok;
+        }
+        if (o.action == "show") {
+            const json::value job = co_await api.get(job_path(o.id));
+            if (o.json) {
+                (void)write_all(1, json::serialize(job) + "\n");
+                co_return exit_ok;
+            }
+            const std::string reason = get_string(job, "reason");
+            std::string out = "job " + o.id + ": " + get_string(job, "name") + "\nstate: " + get_string(job, "state") +
+                              (reason.empty() ? "" : " (" + reason + ")") + "\nagent: " + get_string(job, "agent") +
+                              "\nsubmitted by: " + get_string(job, "submitted_by") + "\nduration: " + duration_text(job) + "\n";
+            std::vector<TableRow> rows;
+            rows.push_back({"STEP", "NAME", "STATE", "EXIT", "COMMAND", "DURATION"});
+            const json::value* steps = member(job, "steps");
+            if (steps && steps->is_array()) {
+                for (const json::value& s : steps->get_array()) {
+                    const auto command = get_int(s, "command_id");
+                    rows.push_back({scalar_text(member(s, "index")), get_string(s, "name"), get_string(s, "state"),
+                                    scalar_text(member(s, "exit_code")), command ? std::to_string(*command) : "-",
+                                    duration_text(s)});
+                }
+            }
+            (void)write_all(1, out + format_table(rows));
+            co_return exit_ok;
+        }
+        if (o.action == "cancel") {
+            const json::value job = co_await api.post(job_path(o.id) + "/cancel", json::object{});
+            (void)write_all(1, "job " + o.id + " cancelled" +
+                                   (get_string(job, "state") == "running" ? " (its always: steps still run)" : "") + "\n");
+            co_return exit_ok;
+        }
+        // logs
+        const json::value job = co_await print_logs(api, o.id, o.follow, o.step);
+        if (o.follow) {
+            print_outcome(o.id, job);
+            co_return job_exit_code(job);
+        }
+        co_return exit_ok;
+    });
+}
+
+}  // namespace remsh::cli

@@ -1,0 +1,53 @@
+// JobScheduler: the master's step logic (docs/api.md, "Jobs"). Queued jobs wait in SQLite;
+// the scheduler gives each to an agent that may take it (online, approved, not draining or
+// leaving, with every label the recipe asks for, and a free slot: its owner's
+// max_concurrent, else one job at a time), then runs the recipe's steps there one by one as
+// ordinary commands, storing every byte and deciding what comes next:
+//   - a failed step halts the job unless it has continue_on_error; later steps are skipped
+//     except those marked always, which run after a failure, a timeout or a cancel too;
+//   - the job's timeout, or a cancel, kills the running step's process tree;
+//   - an agent that goes away for good loses the job (state lost).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "daemon/agent_hub.hpp"
+#include "daemon/notifier.hpp"
+#include "daemon/recipe.hpp"
+#include "daemon/state_dir.hpp"
+
+namespace remsh::master {
+
+class JobScheduler {
+ public:
+  JobScheduler(boost::asio::io_context& io, StateDir& state, AgentHub& hub);
+
+  boost::asio::awaitable<void> run();  // until stop()
+  void poke() { wake_.notify(); }      // a job was queued, or an agent may have become free
+  // A queued job is cancelled at once; a running one has its step killed and ends cancelled
+  // (its always: steps still run). False if the job is not queued or running.
+  bool cancel(std::int64_t id);
+  void stop();
+
+ private:
+  struct RunningJob;
+  boost::asio::awaitable<void> run_job(std::shared_ptr<RunningJob> job);
+  std::shared_ptr<AgentLink> pick_agent(const Recipe& recipe);
+  void start_queued();
+
+  boost::asio::io_context& io_;
+  StateDir& state_;
+  AgentHub& hub_;
+  Notifier wake_;
+  std::map<std::int64_t, std::shared_ptr<RunningJob>> running_;
+  bool stopping_ = false;
+};
+
+}  // namespace remsh::master
