@@ -233,6 +233,24 @@ def a_shell_runs_beside_commands_with_flow_control(c: Cluster):
 
 
 @test
+def a_shell_opens_where_a_job_ran_with_its_environment(c: Cluster):
+    c.start_master()
+    shell_agent(c)
+    recipe = os.path.join(c.tmp, "job.yml")
+    with open(recipe, "w") as f:
+        f.write("name: env-job\nenv: {JOBVAR: from-the-job}\nsteps:\n  - run: echo ran\n")
+    r = c.remsh("job", "submit", recipe, "--wait")
+    assert r.returncode == 0, r
+    jid = json.loads(c.remsh("job", "list", "--json").stdout)["jobs"][-1]["id"]
+    r = c.remsh("shell", "--job", str(jid), input=b"echo var=$JOBVAR\nexit 0\n")
+    assert r.returncode == 0 and b"var=from-the-job" in r.stdout, r
+    r = c.remsh("shell", "--job", str(jid), "--env", "JOBVAR=mine", input=b"echo var=$JOBVAR\nexit 0\n")
+    assert b"var=mine" in r.stdout, r
+    r = c.remsh("shell", "s1", "--job", str(jid))
+    assert r.returncode == 2, r
+
+
+@test
 def shells_are_denied_without_consent_or_role(c: Cluster):
     c.start_master()
     c.add_agent("closed")

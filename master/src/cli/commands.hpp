@@ -73,6 +73,9 @@ struct JobOptions {
     bool json = false;
 };
 int job_command(const ConnectionSettings& settings, const JobOptions& options);
+// `remsh shell --job ID`: the job's agent and environment, added to `options` (the job's
+// variables first, so --env given on the command line wins). Returns an exit code.
+int resolve_shell_job(const ConnectionSettings& settings, const std::string& job_id, RunOptions& options);
 
 // Files (docs/api.md, "Files"): operands are local paths or AGENT:PATH.
 struct CpOptions {

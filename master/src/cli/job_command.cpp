@@ -185,4 +185,26 @@ int job_command(const ConnectionSettings& settings, const JobOptions& o) {
     });
 }
 
+int resolve_shell_job(const ConnectionSettings& settings, const std::string& job_id, RunOptions& options) {
+    return run_api_main(settings, [&](ApiClient& api) -> net::awaitable<int> {
+        const json::value job = co_await api.get(job_path(job_id));
+        const std::string agent = get_string(job, "agent");
+        if (agent.empty()) {
+            throw CliError("job-not-started", "job " + job_id + " has not run on an agent yet (" + get_string(job, "state") + ")");
+        }
+        options.agent = agent;
+        std::vector<std::pair<std::string, std::string>> env;
+        if (const json::value* vars = member(job, "env"); vars && vars->is_object()) {
+            for (const auto& kv : vars->get_object()) {
+                if (kv.value().is_string()) {
+                    env.emplace_back(std::string(kv.key()), std::string(kv.value().get_string()));
+                }
+            }
+        }
+        env.insert(env.end(), options.env.begin(), options.env.end());
+        options.env = std::move(env);
+        co_return exit_ok;
+    });
+}
+
 }  // namespace remsh::cli

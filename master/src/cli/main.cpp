@@ -275,7 +275,11 @@ int main(int argc, char** argv) {
                  "The agent's owner must allow it (remsh-agent run --allow-shell)");
     RunOptions shell_options;
     std::vector<std::string> shell_env;
-    shell->add_option("AGENT", shell_options.agent, "the agent (a command may follow `--`)")->required();
+    std::string shell_job;
+    shell->add_option("AGENT", shell_options.agent, "the agent (a command may follow `--`)");
+    shell->add_option("--job", shell_job,
+                      "open it where job ID ran: on its agent, with its environment (the recipe's env)")
+        ->type_name("ID");
     shell->add_option("--cwd", shell_options.cwd, "start in this directory (relative to the work directory)")
         ->type_name("DIR");
     shell->add_option("--env", shell_env, "set an environment variable (repeat)")
@@ -482,6 +486,9 @@ int main(int argc, char** argv) {
         app.parse(static_cast<int>(parse_argv.size()), parse_argv.data());
 
         if (shell->parsed()) {
+            if (shell_options.agent.empty() == shell_job.empty()) {
+                throw CLI::ValidationError("shell", "give an AGENT or --job ID (one of them)");
+            }
             shell_options.interactive = true;
             shell_options.command = after_dashes;  // empty: the agent user's login shell
             shell_options.pty = input_kind(0) == InputKind::tty;
@@ -569,6 +576,11 @@ int main(int argc, char** argv) {
             return run_command(settings, run_options);
         }
         if (shell->parsed()) {
+            if (!shell_job.empty()) {
+                if (const int code = resolve_shell_job(settings, shell_job, shell_options); code != exit_ok) {
+                    return code;
+                }
+            }
             return run_command(settings, shell_options);
         }
         for (auto [sub, action] : {std::pair{job_submit, "submit"}, std::pair{job_list, "list"},

@@ -29,6 +29,13 @@ json::object job_json(Storage& db, const JobRecord& j, bool with_steps) {
     }
     o["steps"] = std::move(steps);
     o["recipe"] = j.recipe;
+    // The job's environment (the recipe's env), for a debug shell in its image (`remsh shell --job`).
+    json::object env;
+    auto parsed = parse_recipe(j.recipe);
+    if (auto* recipe = std::get_if<Recipe>(&parsed)) {
+      for (const auto& [k, v] : recipe->env) env[k] = v;
+    }
+    o["env"] = std::move(env);
   }
   return o;
 }
