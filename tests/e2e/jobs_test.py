@@ -167,6 +167,36 @@ steps:
 
 
 @test
+def a_graceful_master_shutdown_waits_for_running_jobs(c: Cluster):
+    c.start_master()
+    c.add_agent("j1")
+    r = submit(c, "name: long\nsteps:\n  - run: sleep 2; echo long-done\n", wait=False)
+    running = r.stdout.decode().strip()
+    wait_until("the job to run", lambda: job(c, running)["state"] == "running")
+    r = c.remsh("master", "shutdown", "--graceful", "--deadline", "60")
+    assert r.returncode == 0 and b"1 running job" in r.stdout, r
+    r = submit(c, "name: later\nsteps:\n  - run: echo later-done\n", wait=False)
+    queued = r.stdout.decode().strip()
+    time.sleep(0.5)
+    assert job(c, queued)["state"] == "queued"  # nothing new starts
+    c.master.wait(timeout=30)
+    assert c.master.returncode == 0
+    c.start_master()
+    assert job(c, running)["state"] == "success"
+    c.wait_online("j1", timeout=40)
+    wait_until("the queued job to run after the restart", lambda: job(c, queued)["state"] == "success", timeout=30)
+    r = c.remsh("job", "logs", queued)
+    assert r.stdout == b"later-done\n", r
+    # A viewer or operator cannot stop the master.
+    operator = c.remsh("apitoken", "create", "--role", "operator").stdout.decode().strip().splitlines()[-1]
+    env = c.env()
+    env.pop("REMSH_TOKEN_FILE")
+    env["REMSH_TOKEN"] = operator
+    r = subprocess.run([binary("remsh"), "master", "shutdown"], env=env, capture_output=True, timeout=30)
+    assert r.returncode == 255 and b"forbidden" in r.stderr, r
+
+
+@test
 def ten_megabytes_of_logs_per_step_are_stored_byte_exact(c: Cluster):
     c.start_master()
     work = c.add_agent("j1")

@@ -220,4 +220,21 @@ int apitoken_create_command(const ConnectionSettings& settings, const std::strin
     });
 }
 
+int master_shutdown_command(const ConnectionSettings& settings, bool graceful, std::optional<std::int64_t> deadline_s) {
+    return run_api_main(settings, [&](ApiClient& api) -> boost::asio::awaitable<int> {
+        json::object request;
+        request["graceful"] = graceful;
+        if (deadline_s) {
+            request["deadline_s"] = *deadline_s;
+        }
+        const json::value answer = co_await api.post("/api/v1/master/shutdown", std::move(request));
+        const auto running = get_int(answer, "running_jobs").value_or(0);
+        (void)write_all(1, graceful && running > 0
+                               ? "the master starts no new job and stops once its " + std::to_string(running) +
+                                     " running job(s) end; queued jobs wait for its restart\n"
+                               : std::string("the master is stopping\n"));
+        co_return exit_ok;
+    });
+}
+
 }  // namespace remsh::cli

@@ -287,6 +287,19 @@ int main(int argc, char** argv) {
         ->type_name("K=V")
         ->check(env_validator());
 
+    // remsh master shutdown
+    CLI::App* master_cmd = app.add_subcommand("master", "the master itself (admin)");
+    master_cmd->require_subcommand(1);
+    CLI::App* master_shutdown = master_cmd->add_subcommand(
+        "shutdown", "stop the master; with --graceful it first starts no new job and waits for the "
+                    "running ones (queued jobs continue after a restart)");
+    bool shutdown_graceful = false;
+    std::string shutdown_deadline;
+    master_shutdown->add_flag("--graceful", shutdown_graceful, "wait for the running jobs first");
+    master_shutdown->add_option("--deadline", shutdown_deadline, "stop anyway after this long (default 30m)")
+        ->type_name("DURATION")
+        ->check(duration_validator());
+
     // remsh job ...
     CLI::App* job = app.add_subcommand("job", "jobs: recipes the master runs step by step on an agent");
     job->require_subcommand(1);
@@ -593,6 +606,13 @@ int main(int argc, char** argv) {
                 }
                 return job_command(settings, job_options);
             }
+        }
+        if (master_shutdown->parsed()) {
+            std::optional<std::int64_t> deadline;
+            if (!shutdown_deadline.empty()) {
+                deadline = parse_duration_s(shutdown_deadline);
+            }
+            return master_shutdown_command(settings, shutdown_graceful, deadline);
         }
         if (shell_sessions->parsed()) {
             return shell_sessions_command(settings, shell_sessions_options);

@@ -625,7 +625,7 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
         const AdminRequest admin{method, path, &request_body.get_object(), caller->id};
         if (auto answer = handle_admin_route(state_, hub_, admin)) {
           body = std::move(*answer);
-        } else if (auto job_answer = jobs_ ? handle_job_route(state_, *jobs_, admin) : std::nullopt) {
+        } else if (auto job_answer = jobs_ ? handle_job_route(state_, *jobs_, admin, shutdown_) : std::nullopt) {
           body = std::move(*job_answer);
         } else if (req.method() == http::verb::get && path.rfind("/api/v1/shell-sessions/", 0) == 0 &&
                    path.size() > 33 && path.substr(path.size() - 10) == "/recording") {

@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,6 +31,8 @@ class ApiServer {
   void listen();
   // Jobs are served once a scheduler is attached (remsh-master attaches one).
   void attach_jobs(JobScheduler& jobs) { jobs_ = &jobs; }
+  // How the API stops the master (POST /api/v1/master/shutdown).
+  void on_shutdown(std::function<void()> stop) { shutdown_ = std::move(stop); }
   boost::asio::awaitable<void> accept_loop();
   void stop();
   std::uint16_t bound_port() const { return bound_port_; }
@@ -66,6 +69,7 @@ class ApiServer {
   std::map<std::int64_t, std::weak_ptr<CommandRun>> runs_;
   bool stopping_ = false;
   JobScheduler* jobs_ = nullptr;
+  std::function<void()> shutdown_;
 };
 
 }  // namespace remsh::master

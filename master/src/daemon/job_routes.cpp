@@ -47,8 +47,23 @@ std::optional<std::int64_t> parse_id(const std::string& text) {
 
 }  // namespace
 
-std::optional<json::object> handle_job_route(StateDir& state, JobScheduler& jobs, const AdminRequest& r) {
+std::optional<json::object> handle_job_route(StateDir& state, JobScheduler& jobs, const AdminRequest& r,
+                                            const std::function<void()>& shutdown) {
   Storage& db = state.storage();
+  if (r.path == "/api/v1/master/shutdown" && r.method == "POST") {
+    const json::value* graceful = r.body ? r.body->if_contains("graceful") : nullptr;
+    const json::value* deadline = r.body ? r.body->if_contains("deadline_s") : nullptr;
+    if ((graceful && !graceful->is_bool()) || (deadline && !(deadline->is_int64() && deadline->get_int64() > 0))) {
+      throw ApiError{kBadRequest, "bad-request", "\"graceful\" is a bool, \"deadline_s\" a positive integer"};
+    }
+    const std::size_t running = jobs.running();
+    if (graceful && graceful->get_bool()) {
+      jobs.finish_then(std::chrono::seconds(deadline ? deadline->get_int64() : 1800), shutdown);
+    } else {
+      shutdown();
+    }
+    return json::object{{"stopping", true}, {"running_jobs", running}};
+  }
   if (r.path == "/api/v1/jobs" && r.method == "POST") {
     const json::value* text = r.body ? r.body->if_contains("recipe") : nullptr;
     if (!text || !text->is_string()) throw ApiError{kBadRequest, "bad-request", "\"recipe\" (the YAML text) is required"};

@@ -4,6 +4,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <functional>
 #include <optional>
 
 #include "daemon/admin_routes.hpp"
@@ -11,8 +12,10 @@
 
 namespace remsh::master {
 
-// The response body, or nullopt when no job route matches. Throws ApiError.
+// The response body, or nullopt when no job route matches. Throws ApiError. `shutdown`
+// stops the master (POST /api/v1/master/shutdown), after the running jobs when graceful.
 std::optional<boost::json::object> handle_job_route(StateDir& state, JobScheduler& jobs,
-                                                    const AdminRequest& request);
+                                                    const AdminRequest& request,
+                                                    const std::function<void()>& shutdown);
 
 }  // namespace remsh::master

@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <utility>
 #include <iostream>
 
 #include "daemon/command_run.hpp"
@@ -98,7 +99,27 @@ struct JobScheduler::RunningJob {
 };
 
 JobScheduler::JobScheduler(asio::io_context& io, StateDir& state, AgentHub& hub)
-    : io_(io), state_(state), hub_(hub), wake_(io.get_executor()) {}
+    : io_(io), state_(state), hub_(hub), wake_(io.get_executor()), finish_deadline_(io) {}
+
+void JobScheduler::finish_then(std::chrono::seconds deadline, std::function<void()> done) {
+  finishing_ = true;
+  on_finished_ = std::move(done);
+  log_line("graceful shutdown: starting no new job; waiting for " + std::to_string(running_.size()) +
+           " running job(s), at most " + std::to_string(deadline.count()) + " s");
+  finish_deadline_.expires_after(deadline);
+  finish_deadline_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    log_line("graceful shutdown: the deadline passed with " + std::to_string(running_.size()) + " job(s) running");
+    if (auto finished = std::exchange(on_finished_, nullptr)) finished();
+  });
+  maybe_finished();
+}
+
+void JobScheduler::maybe_finished() {
+  if (!finishing_ || !running_.empty()) return;
+  finish_deadline_.cancel();
+  if (auto done = std::exchange(on_finished_, nullptr)) done();
+}
 
 void JobScheduler::stop() {
   stopping_ = true;
@@ -140,6 +161,7 @@ std::shared_ptr<AgentLink> JobScheduler::pick_agent(const Recipe& recipe) {
 }
 
 void JobScheduler::start_queued() {
+  if (finishing_) return;
   for (JobRecord job : state_.storage().queued_jobs()) {
     if (stopping_) return;
     auto parsed = parse_recipe(job.recipe);
@@ -169,6 +191,7 @@ void JobScheduler::start_queued() {
       }
       running_.erase(id);
       wake_.notify();  // its agent slot is free
+      maybe_finished();
     });
   }
 }

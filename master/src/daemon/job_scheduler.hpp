@@ -13,7 +13,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,8 +37,14 @@ class JobScheduler {
   // (its always: steps still run). False if the job is not queued or running.
   bool cancel(std::int64_t id);
   void stop();
+  // A graceful master shutdown: start nothing new; call `done` once no job runs, or when the
+  // deadline passes (jobs still running then are marked lost at the next start). Queued
+  // jobs stay queued in SQLite for after the restart.
+  void finish_then(std::chrono::seconds deadline, std::function<void()> done);
+  std::size_t running() const { return running_.size(); }
 
  private:
+  void maybe_finished();
   struct RunningJob;
   boost::asio::awaitable<void> run_job(std::shared_ptr<RunningJob> job);
   std::shared_ptr<AgentLink> pick_agent(const Recipe& recipe);
@@ -48,6 +56,9 @@ class JobScheduler {
   Notifier wake_;
   std::map<std::int64_t, std::shared_ptr<RunningJob>> running_;
   bool stopping_ = false;
+  bool finishing_ = false;
+  std::function<void()> on_finished_;
+  boost::asio::steady_timer finish_deadline_;
 };
 
 }  // namespace remsh::master

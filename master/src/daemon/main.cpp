@@ -6,10 +6,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
+#include <utility>
 #include <iostream>
 
 #include "remsh/protocol/stream_codec.hpp"
@@ -127,15 +129,21 @@ int main(int argc, char** argv) {
 
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     boost::asio::steady_timer shutdown_timer(io);
-    signals.async_wait([&](boost::system::error_code ec, int) {
-      if (ec) return;
+    bool stopping = false;
+    auto stop = [&] {
+      if (std::exchange(stopping, true)) return;
       std::cerr << "remsh-master: stopping" << std::endl;
+      signals.cancel();
       jobs.stop();
       hub.stop();
       api.stop();
-      // A moment for the goodbyes to reach the agents, then stop.
+      // A moment for the goodbyes (and the API's answer) to go out, then stop.
       shutdown_timer.expires_after(std::chrono::milliseconds(200));
       shutdown_timer.async_wait([&](boost::system::error_code) { io.stop(); });
+    };
+    api.on_shutdown([&] { boost::asio::post(io, stop); });
+    signals.async_wait([&](boost::system::error_code ec, int) {
+      if (!ec) stop();
     });
     io.run();
     state.storage().close();
