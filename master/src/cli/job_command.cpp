@@ -69,8 +69,10 @@ net::awaitable<json::value> print_logs(ApiClient& api, const std::string& id, bo
                 break;  // not started yet: look again
             }
             if (!only || *only == static_cast<int>(next)) {
-                (void)write_all(2, "==> step " + std::to_string(next) + ": " + get_string(step, "name") +
-                                       (command ? "" : " (" + state + ")") + "\n");
+                // A step that never ran gets no name: its name is often its command line,
+                // which should not look as if it had run.
+                (void)write_all(2, "==> step " + std::to_string(next) +
+                                       (command ? ": " + get_string(step, "name") : " " + state) + "\n");
                 if (command) {
                     LogsOptions log;
                     log.id = std::to_string(*command);
