@@ -53,12 +53,13 @@ class Cluster:
         self.agent_port = free_port()
         self.api_port = free_port()
         self.master = None
+        self.resume_grace = 60  # seconds the master keeps a lost agent's session
 
     # ---- master ----
     def start_master(self):
         args = [binary("remsh-master"), "--state-dir", self.state,
                 "--agents-listen", f"127.0.0.1:{self.agent_port}",
-                "--api-listen", f"127.0.0.1:{self.api_port}", "--resume-grace", "60"]
+                "--api-listen", f"127.0.0.1:{self.api_port}", "--resume-grace", str(self.resume_grace)]
         if self.plaintext:
             args.append("--insecure-plaintext")
         log = open(os.path.join(self.tmp, "master.log"), "ab")

@@ -197,6 +197,33 @@ def a_graceful_master_shutdown_waits_for_running_jobs(c: Cluster):
 
 
 @test
+def a_job_lost_with_its_agent_is_retried_on_another(c: Cluster):
+    c.resume_grace = 2  # an agent that does not come back within 2 s is lost
+    c.start_master()
+    c.add_agent("a1")
+    c.add_agent("a2")
+    r = submit(c, "name: retried\nretries: 1\nsteps:\n  - run: sleep 3; echo finished\n", wait=False)
+    jid = r.stdout.decode().strip()
+    wait_until("the job to run", lambda: job(c, jid)["state"] == "running")
+    first = job(c, jid)["agent"]
+    c.agents[first].kill()  # SIGKILL: no goodbye, the master waits for the grace period
+    c.agents[first].wait(timeout=10)
+    wait_until("the retry to succeed", lambda: job(c, jid)["state"] == "success", timeout=40)
+    j = job(c, jid)
+    assert j["agent"] != first and j["attempts"] == 1, j
+    assert "attempt 1 lost" in (j["reason"] or "") or j["reason"] is None, j
+    r = c.remsh("job", "logs", jid)
+    assert r.stdout == b"finished\n", r
+    # Without retries a lost job stays lost.
+    r = submit(c, "name: not-retried\nsteps:\n  - run: sleep 30\n", wait=False)
+    jid2 = r.stdout.decode().strip()
+    wait_until("the second job to run", lambda: job(c, jid2)["state"] == "running")
+    second = job(c, jid2)["agent"]
+    c.agents[second].kill()
+    wait_until("the second job to be lost", lambda: job(c, jid2)["state"] == "lost", timeout=40)
+
+
+@test
 def ten_megabytes_of_logs_per_step_are_stored_byte_exact(c: Cluster):
     c.start_master()
     work = c.add_agent("j1")

@@ -502,6 +502,17 @@ TEST_CASE("jobs are queued by priority started finished and lost at a restart", 
     CHECK(lost->state == "lost");
     CHECK(lost->finished_ms == std::optional<std::int64_t>(30));
     CHECK(storage->job_steps(low)[0].state == "lost");
+    // A lost job goes back to the queue, away from the agent it was lost on.
+    storage->requeue_job(low, "attempt 1 lost");
+    auto again = storage->get_job(low);
+    REQUIRE(again);
+    CHECK(again->state == "queued");
+    CHECK(again->attempts == 1);
+    CHECK(again->avoid_agents == std::vector<std::string>{"a1"});
+    CHECK_FALSE(again->agent);
+    CHECK(storage->job_steps(low)[0].state == "pending");
+    CHECK_FALSE(storage->job_steps(low)[0].command_id);
+    storage->finish_job(low, "cancelled", std::nullopt, 35);
     storage->finish_job(high, "cancelled", std::string("cancelled"), 40);
     CHECK(storage->queued_jobs().empty());
     CHECK(storage->list_jobs(1).size() == 1);

@@ -18,7 +18,8 @@ json::object job_json(Storage& db, const JobRecord& j, bool with_steps) {
                  {"state", j.state},     {"priority", j.priority},
                  {"agent", opt(j.agent)}, {"submitted_by", j.submitted_by},
                  {"submitted_ms", j.submitted_ms}, {"started_ms", opt(j.started_ms)},
-                 {"finished_ms", opt(j.finished_ms)}, {"reason", opt(j.reason)}};
+                 {"finished_ms", opt(j.finished_ms)}, {"reason", opt(j.reason)},
+                 {"attempts", j.attempts}};
   if (with_steps) {
     json::array steps;
     for (const JobStepRecord& s : db.job_steps(j.id)) {

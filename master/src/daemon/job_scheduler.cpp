@@ -142,7 +142,7 @@ asio::awaitable<void> JobScheduler::run() {
   }
 }
 
-std::shared_ptr<AgentLink> JobScheduler::pick_agent(const Recipe& recipe) {
+std::shared_ptr<AgentLink> JobScheduler::pick_agent(const Recipe& recipe, const std::vector<std::string>& avoid) {
   for (const AgentRecord& a : state_.storage().list_agents()) {
     if (a.revoked || a.state != "approved" || a.draining || a.leaving) continue;
     auto link = hub_.find(a.name);
@@ -155,6 +155,7 @@ std::shared_ptr<AgentLink> JobScheduler::pick_agent(const Recipe& recipe) {
     const auto busy = std::count_if(running_.begin(), running_.end(),
                                     [&](const auto& entry) { return entry.second->agent == a.name; });
     if (busy >= agent_slots(a)) continue;
+    if (std::find(avoid.begin(), avoid.end(), a.name) != avoid.end()) continue;  // lost it there before
     return link;
   }
   return nullptr;
@@ -170,7 +171,7 @@ void JobScheduler::start_queued() {
       continue;
     }
     Recipe recipe = std::get<Recipe>(std::move(parsed));
-    auto link = pick_agent(recipe);
+    auto link = pick_agent(recipe, job.avoid_agents);
     if (!link) continue;  // it waits; a later, smaller job may still find an agent
     state_.storage().start_job(job.id, link->name(), now_ms());
     auto running = std::make_shared<RunningJob>(job, std::move(recipe), link, io_.get_executor());
@@ -302,6 +303,12 @@ asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
     state = "lost";
   } else if (halted) {
     state = "failure";
+  }
+  if (state == "lost" && job->record.attempts < job->recipe.retries) {
+    const std::string why = "attempt " + std::to_string(job->record.attempts + 1) + " lost: " + reason + "; retried elsewhere";
+    db.requeue_job(id, why);
+    log_line("job " + std::to_string(id) + " (" + job->record.name + "): " + why);
+    co_return;
   }
   db.finish_job(id, state, reason.empty() ? std::nullopt : std::optional<std::string>(reason), now_ms());
   log_line("job " + std::to_string(id) + " (" + job->record.name + ") ended " + state);

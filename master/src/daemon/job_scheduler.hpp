@@ -6,7 +6,8 @@
 //   - a failed step halts the job unless it has continue_on_error; later steps are skipped
 //     except those marked always, which run after a failure, a timeout or a cancel too;
 //   - the job's timeout, or a cancel, kills the running step's process tree;
-//   - an agent that goes away for good loses the job (state lost).
+//   - an agent that goes away for good loses the job (state lost); with `retries:` it goes
+//     back to the queue for another agent.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -47,7 +48,7 @@ class JobScheduler {
   void maybe_finished();
   struct RunningJob;
   boost::asio::awaitable<void> run_job(std::shared_ptr<RunningJob> job);
-  std::shared_ptr<AgentLink> pick_agent(const Recipe& recipe);
+  std::shared_ptr<AgentLink> pick_agent(const Recipe& recipe, const std::vector<std::string>& avoid);
   void start_queued();
 
   boost::asio::io_context& io_;

@@ -90,8 +90,8 @@ std::variant<Recipe, std::string> parse_recipe(const std::string& yaml) {
   try {
     const YAML::Node root = YAML::Load(yaml);
     if (!root.IsMap()) return std::string("a recipe is a YAML mapping (name:, steps:, ...)");
-    refuse_unsupported(root, "recipe", {"secrets", "needs", "retries", "debug_on_failure"});
-    refuse_unknown(root, "recipe", {"name", "agents", "env", "timeout", "priority", "steps"});
+    refuse_unsupported(root, "recipe", {"secrets", "needs", "debug_on_failure"});
+    refuse_unknown(root, "recipe", {"name", "agents", "env", "timeout", "priority", "retries", "steps"});
     Recipe r;
     if (!root["name"]) return std::string("recipe.name is required");
     r.name = scalar(root["name"], "recipe.name");
@@ -112,6 +112,14 @@ std::variant<Recipe, std::string> parse_recipe(const std::string& yaml) {
       } catch (const YAML::Exception&) {
         fail("recipe.priority must be an integer");
       }
+    }
+    if (const YAML::Node n = root["retries"]) {
+      try {
+        r.retries = n.as<std::int64_t>();
+      } catch (const YAML::Exception&) {
+        fail("recipe.retries must be an integer from 0 to 10");
+      }
+      if (r.retries < 0 || r.retries > 10) fail("recipe.retries must be an integer from 0 to 10");
     }
     const YAML::Node steps = root["steps"];
     if (!steps || !steps.IsSequence() || steps.size() == 0) fail("recipe.steps must be a non-empty list");

@@ -7,6 +7,7 @@
 //   env: { CC: gcc }
 //   timeout: 30m                      # the whole job
 //   priority: 10                      # higher runs first (default 0)
+//   retries: 2                        # a job lost with its agent runs again elsewhere
 //   steps:
 //     - run: make -j2                 # a shell line on the agent
 //       name: build                   # (default: the run line)
@@ -44,6 +45,7 @@ struct Recipe {
   std::map<std::string, std::string> env;
   std::optional<std::int64_t> timeout_s;
   std::int64_t priority = 0;
+  std::int64_t retries = 0;  // 0..10
   std::vector<RecipeStep> steps;
 };
 

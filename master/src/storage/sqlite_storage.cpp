@@ -127,7 +127,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     submitted_ms INTEGER NOT NULL,
     started_ms   INTEGER,
     finished_ms  INTEGER,
-    reason       TEXT
+    reason       TEXT,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    avoid_agents TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS jobs_queued ON jobs (priority DESC, id) WHERE state = 'queued';
 CREATE TABLE IF NOT EXISTS job_steps (
@@ -995,7 +997,8 @@ std::optional<ShellSessionRecord> SqliteStorage::get_shell_session(std::int64_t 
 
 namespace {
 #define REMSH_JOB_COLUMNS \
-    "id, name, recipe, state, priority, agent, submitted_by, submitted_ms, started_ms, finished_ms, reason"
+    "id, name, recipe, state, priority, agent, submitted_by, submitted_ms, started_ms, finished_ms, reason, " \
+    "attempts, avoid_agents"
 JobRecord read_job(const auto& q) {
     JobRecord j;
     j.id = q.int64(0);
@@ -1009,6 +1012,8 @@ JobRecord read_job(const auto& q) {
     j.started_ms = q.opt_int64(8);
     j.finished_ms = q.opt_int64(9);
     j.reason = q.opt_text(10);
+    j.attempts = q.int64(11);
+    j.avoid_agents = labels_from_json(q.text(12));
     return j;
 }
 }  // namespace
@@ -1115,6 +1120,30 @@ void SqliteStorage::update_job_step(const JobStepRecord& step) {
     if (q.run() == 0) {
         throw_tag(storage_tag::not_found, "no step " + std::to_string(step.index) + " of job " + std::to_string(step.job_id));
     }
+}
+
+void SqliteStorage::requeue_job(std::int64_t id, const std::string& reason) {
+    in_transaction([&] {
+        auto job = get_job(id);
+        if (!job) {
+            throw_tag(storage_tag::not_found, "no job " + std::to_string(id));
+        }
+        std::vector<std::string> avoid = job->avoid_agents;
+        if (job->agent && std::find(avoid.begin(), avoid.end(), *job->agent) == avoid.end()) {
+            avoid.push_back(*job->agent);
+        }
+        Stmt q(*this,
+               "UPDATE jobs SET state = 'queued', agent = NULL, started_ms = NULL, finished_ms = NULL, "
+               "reason = ?, attempts = attempts + 1, avoid_agents = ? WHERE id = ?");
+        const std::string avoid_json = labels_to_json(avoid);  // bound by reference
+        q.bind(1, reason).bind(2, avoid_json).bind(3, id);
+        q.run();
+        Stmt st(*this,
+                "UPDATE job_steps SET state = 'pending', command_id = NULL, exit_code = NULL, started_ms = NULL, "
+                "finished_ms = NULL WHERE job_id = ?");
+        st.bind(1, id);
+        st.run();
+    });
 }
 
 std::size_t SqliteStorage::mark_running_jobs_lost(std::int64_t now_ms) {

@@ -68,6 +68,7 @@ public:
                     std::int64_t now_ms) override;
     std::vector<JobStepRecord> job_steps(std::int64_t job_id) override;
     void update_job_step(const JobStepRecord& step) override;
+    void requeue_job(std::int64_t id, const std::string& reason) override;
     std::size_t mark_running_jobs_lost(std::int64_t now_ms) override;
 
     std::int64_t create_command(const std::string& agent, const std::string& argv_json,

@@ -134,6 +134,8 @@ struct JobRecord {
     std::optional<std::int64_t> started_ms;
     std::optional<std::int64_t> finished_ms;
     std::optional<std::string> reason;  // why it ended as it did, for people
+    std::int64_t attempts = 0;              // earlier runs lost with their agent (retries)
+    std::vector<std::string> avoid_agents;  // agents it was lost on: it goes elsewhere
 };
 
 // state: pending, running, success, failure, skipped, cancelled, timed-out, lost.
@@ -249,6 +251,9 @@ public:
                             std::int64_t now_ms) = 0;
     virtual std::vector<JobStepRecord> job_steps(std::int64_t job_id) = 0;
     virtual void update_job_step(const JobStepRecord& step) = 0;  // "not-found"
+    // A job lost with its agent goes back to the queue for another agent: attempts + 1, its
+    // agent added to avoid_agents, its steps pending again (the lost run's commands stay).
+    virtual void requeue_job(std::int64_t id, const std::string& reason) = 0;  // "not-found"
     // Master start-up: running jobs (and their running steps) become lost. Returns how many.
     virtual std::size_t mark_running_jobs_lost(std::int64_t now_ms) = 0;
 

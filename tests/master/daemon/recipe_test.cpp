@@ -20,6 +20,7 @@ agents: { labels: [linux, x86_64] }
 env: { CC: gcc }
 timeout: 30m
 priority: 5
+retries: 2
 steps:
   - run: make -j2
     timeout: 20m
@@ -39,6 +40,7 @@ steps:
   CHECK(r.env.at("CC") == "gcc");
   CHECK(r.timeout_s == std::optional<std::int64_t>(1800));
   CHECK(r.priority == 5);
+  CHECK(r.retries == 2);
   REQUIRE(r.steps.size() == 3);
   CHECK(r.steps[0].name == "make -j2");
   CHECK(r.steps[0].timeout_s == std::optional<std::int64_t>(1200));
@@ -65,4 +67,5 @@ TEST_CASE("recipe: mistakes are named", "[recipe]") {
   CHECK(error_of("name: x\nsecrets: [K]\nsteps: [{run: a}]") == "recipe.secrets is not supported by this master yet");
   CHECK(error_of("name: x\nsteps: [{checkout: {repo: core}}]") == "steps[0].checkout is not supported by this master yet");
   CHECK(error_of("name: [").rfind("not valid YAML", 0) == 0);
+  CHECK(error_of("name: x\nretries: 11\nsteps: [{run: a}]") == "recipe.retries must be an integer from 0 to 10");
 }
