@@ -321,6 +321,8 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws, std::string caller) {
         run = std::make_shared<CommandRun>(id, state_.storage(), link);
         run->set_pty(request.pty.has_value());
         remember(run);
+        // The client first, the recorder after it: recording must not delay a keystroke's echo.
+        run->watch(out);
         if (request.interactive) {
           ShellSessionRecord session;
           session.command_id = id;
@@ -347,7 +349,6 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws, std::string caller) {
             run.reset();
           }
         }
-        if (run) run->watch(out);
         if (run && !link->start(request.to_json(), run)) {
           CommandFinish how;
           how.state = "failed";
@@ -375,8 +376,8 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws, std::string caller) {
         if (message.size() == 1) {
           run->end_input();
         } else {
-          if (recorder) recorder->input(message.subspan(1));
           run->send_input(message.subspan(1));
+          if (recorder) recorder->input(message.subspan(1));  // after: the keystroke goes first
           // Read no more from the client than the agent accepts (end-to-end flow control).
           while (run->input_blocked() && !run->finished()) co_await sleep_for(std::chrono::milliseconds(2));
         }
