@@ -1,6 +1,7 @@
 // The exit codes of `remsh` (also in `remsh --help`):
 //   0        success (for `run`: the remote command exited 0)
-//   1..125   `run`: the remote command's own exit code
+//   1..125   `run`, `shell`: the remote command's own exit code; `job submit --wait` and
+//            `job logs -f`: 1 when the job did not succeed
 //   2        bad command line (CLI11's message); also a remote command's exit code 2
 //   127      `run`: the command could not be started on the agent (exec-failed)
 //   128+N    `run`: the remote command was killed by signal N (INT 130, KILL 137, TERM 143)
@@ -14,6 +15,7 @@ namespace remsh::cli {
 
 inline constexpr int exit_ok = 0;
 inline constexpr int exit_usage = 2;
+inline constexpr int exit_job_failed = 1;
 inline constexpr int exit_exec_failed = 127;
 inline constexpr int exit_error = 255;
 

@@ -25,8 +25,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr int exit_job_failed = 1;
-
 bool finished_state(const std::string& state) { return state != "queued" && state != "running"; }
 
 net::awaitable<void> pause_ms(int ms) {

@@ -34,8 +34,9 @@ constexpr const char* main_footer = R"(Environment:
   the admin token to STATE_DIR/admin.token when it first starts.
 
 Exit codes:
-  0        success (`run`: the remote command exited 0)
-  1-125    `run`: the remote command's own exit code
+  0        success (`run`, `shell`: the remote command exited 0)
+  1-125    `run`, `shell`: the remote command's own exit code;
+           `job submit --wait`, `job logs -f`: 1 when the job did not succeed
   2        bad command line
   127      `run`: the command could not be started on the agent (exec-failed)
   128+N    `run`: the remote command was killed by signal N (130 INT, 137 KILL, 143 TERM)
