@@ -4,6 +4,7 @@
 #include "asciicast.hpp"
 #include "cli_error.hpp"
 #include "commands.hpp"
+#include "duration.hpp"
 #include "exit_codes.hpp"
 #include "fd_io.hpp"
 #include "json_access.hpp"
@@ -19,21 +20,6 @@
 namespace remsh::cli {
 
 namespace json = boost::json;
-
-namespace {
-
-std::string duration_text(std::int64_t ms) {
-    const std::int64_t s = ms / 1000;
-    if (s < 60) {
-        return std::to_string(s) + "s";
-    }
-    if (s < 3600) {
-        return std::to_string(s / 60) + "m" + std::to_string(s % 60) + "s";
-    }
-    return std::to_string(s / 3600) + "h" + std::to_string(s % 3600 / 60) + "m";
-}
-
-}  // namespace
 
 int shell_sessions_command(const ConnectionSettings& settings, const ShellSessionsOptions& o) {
     return run_api_main(settings, [&](ApiClient& api) -> boost::asio::awaitable<int> {
@@ -53,7 +39,7 @@ int shell_sessions_command(const ConnectionSettings& settings, const ShellSessio
                     const auto ended = get_int(s, "ended_ms");
                     rows.push_back({scalar_text(member(s, "id")), get_string(s, "agent"), get_string(s, "opened_by"),
                                     local_time(started),
-                                    ended ? duration_text(*ended - started) : "open (" + relative_time(started, now) + ")",
+                                    ended ? format_duration_s((*ended - started) / 1000) : "open (" + relative_time(started, now) + ")",
                                     ended ? scalar_text(member(s, "exit_code")) : "-"});
                 }
             }

@@ -1,9 +1,8 @@
 #include "daemon/admin_routes.hpp"
 
-#include <boost/json/parse.hpp>
-
 #include <algorithm>
 
+#include "daemon/agent_availability.hpp"
 #include "remsh/protocol/enrollment_token.hpp"
 #include "remsh/protocol/json_fields.hpp"
 
@@ -30,19 +29,13 @@ std::vector<std::string> strings_of(const json::value* v) {
   return out;
 }
 
-json::object parse_facts(const std::string& text) {
-  boost::system::error_code ec;
-  json::value facts = json::parse(text, ec);
-  return (!ec && facts.is_object()) ? facts.get_object() : json::object{};
-}
-
 // What people read in the STATE column: the connection, then what limits the agent.
 std::string status_text(const AgentRecord& a, bool online, bool leaving) {
   if (a.revoked) return "revoked";
-  if (!online) return a.leaving ? "offline (left)" : "offline";
+  if (!online) return leaving ? "offline (left)" : "offline";
   std::string s = "online";
   if (a.state == "pending") s += " (pending approval)";
-  if (leaving || a.leaving) s += " (leaving)";
+  if (leaving) s += " (leaving)";
   if (a.draining) s += " (draining)";
   return s;
 }
@@ -50,22 +43,19 @@ std::string status_text(const AgentRecord& a, bool online, bool leaving) {
 json::object agent_json(StateDir& state, AgentHub& hub, const AgentRecord& a, bool details) {
   auto link = hub.find(a.name);
   const bool online = link && link->online();
-  json::object facts = parse_facts(a.facts_json);
-  // The admin's labels (token + `remsh agent label`) and the owner's own (reported).
-  std::vector<std::string> labels = a.labels;
-  const std::vector<std::string> owner_labels = strings_of(facts.if_contains("labels"));
-  for (const auto& l : owner_labels) {
-    if (std::find(labels.begin(), labels.end(), l) == labels.end()) labels.push_back(l);
-  }
+  // The agent's own word (a status message now) or the stored one (it left gracefully).
+  const bool leaving = a.leaving || (link && link->leaving());
+  AgentFacts reported = read_agent_facts(a);
+  json::object& facts = reported.raw;
   json::object o{{"name", a.name},
                  {"state", a.revoked ? "revoked" : online ? "online" : "offline"},
-                 {"status", status_text(a, online, link && link->leaving())},
+                 {"status", status_text(a, online, leaving)},
                  {"approval", a.state},
                  {"draining", a.draining},
-                 {"leaving", a.leaving || (link && link->leaving())},
-                 {"labels", string_array(labels)},
+                 {"leaving", leaving},
+                 {"labels", string_array(all_labels(a, reported))},
                  {"admin_labels", string_array(a.labels)},
-                 {"owner_labels", string_array(owner_labels)},
+                 {"owner_labels", string_array(reported.owner_labels)},
                  {"created_ms", a.created_ms}};
   for (const char* key : {"os", "os_version", "arch", "cpus", "memory_mb", "disk_free_mb", "hostname",
                           "admin", "description", "work_dir"}) {
@@ -231,6 +221,11 @@ json::object shell_sessions_json(StateDir& state) {
 }
 
 }  // namespace
+
+std::optional<std::int64_t> parse_id(const std::string& text) {
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return std::stoll(text);
+}
 
 json::object agents_json(StateDir& state, AgentHub& hub) {
   json::array list;

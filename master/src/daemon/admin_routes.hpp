@@ -27,6 +27,9 @@ struct AdminRequest {
 std::optional<boost::json::object> handle_admin_route(StateDir& state, AgentHub& hub,
                                                       const AdminRequest& request);
 
+// An id in a path or query: 1 to 18 digits; nullopt otherwise.
+std::optional<std::int64_t> parse_id(const std::string& text);
+
 // GET /api/v1/agents.
 boost::json::object agents_json(StateDir& state, AgentHub& hub);
 

@@ -150,32 +150,37 @@ void AgentHub::renamed(const std::string& old_name, const std::string& new_name)
   if (link->online()) send_rename_notice(link);
 }
 
+// Opens a notice channel unless that notice is already on its way; false when the agent has
+// no free channel (the notice waits for the next connect).
+bool AgentHub::offer_notice(const std::shared_ptr<AgentLink>& link, const protocol::NoticeRequest& notice,
+                            std::function<void()> delivered) {
+  if (link->notices_in_flight().count(notice.id)) return true;
+  auto user = std::make_shared<NoticeDelivery>(link, notice.id, std::move(delivered));
+  if (!link->start(notice.to_json(), user)) return false;
+  link->notices_in_flight().insert(notice.id);
+  return true;
+}
+
 void AgentHub::send_rename_notice(const std::shared_ptr<AgentLink>& link) {
-  const std::string id = "rename-" + link->name();
-  if (link->notices_in_flight().count(id)) return;
-  protocol::NoticeRequest notice{id, "", std::string("the master"), link->name()};
-  auto user = std::make_shared<NoticeDelivery>(link, id, nullptr);
-  if (link->start(notice.to_json(), user)) link->notices_in_flight().insert(id);
+  offer_notice(link, {"rename-" + link->name(), "", std::string("the master"), link->name()}, nullptr);
 }
 
 void AgentHub::deliver_notices(const std::string& name) {
   auto link = find(name);
   if (!link || !link->online()) return;
   for (const auto& m : state_.storage().list_agent_messages(name, /*undelivered_only=*/true)) {
-    const std::string id = "m-" + std::to_string(m.id);
-    if (link->notices_in_flight().count(id)) continue;
-    protocol::NoticeRequest notice{id, m.text, m.sender, std::nullopt};
     const std::int64_t message_id = m.id;
     StateDir& state = state_;
-    auto user = std::make_shared<NoticeDelivery>(link, id, [&state, message_id] {
-      try {
-        state.storage().mark_agent_message_delivered(message_id, now_ms());
-      } catch (const StorageError& e) {
-        log_line("cannot record the delivery of message " + std::to_string(message_id) + ": " + e.what());
-      }
-    });
-    if (!link->start(notice.to_json(), user)) break;  // no free channel: the next connect
-    link->notices_in_flight().insert(id);
+    const bool offered = offer_notice(link, {"m-" + std::to_string(m.id), m.text, m.sender, std::nullopt},
+                                      [&state, message_id] {
+                                        try {
+                                          state.storage().mark_agent_message_delivered(message_id, now_ms());
+                                        } catch (const StorageError& e) {
+                                          log_line("cannot record the delivery of message " +
+                                                   std::to_string(message_id) + ": " + e.what());
+                                        }
+                                      });
+    if (!offered) break;
   }
 }
 

@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -51,6 +52,8 @@ class AgentHub {
   std::string token_address() const;
 
  private:
+  bool offer_notice(const std::shared_ptr<AgentLink>& link, const protocol::NoticeRequest& notice,
+                    std::function<void()> delivered);
   void send_rename_notice(const std::shared_ptr<AgentLink>& link);
   boost::asio::awaitable<void> handle_connection(boost::asio::ip::tcp::socket socket);
   template <typename Stream>

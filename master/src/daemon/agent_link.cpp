@@ -1,5 +1,8 @@
 #include "daemon/agent_link.hpp"
 
+#include <algorithm>
+
+#include "daemon/command_run.hpp"
 
 namespace remsh::master {
 
@@ -104,6 +107,12 @@ std::vector<std::string> AgentLink::work() const {
     if (std::string what = run->describe(); !what.empty()) out.push_back(std::move(what));
   }
   return out;
+}
+
+std::size_t AgentLink::commands_running() const {
+  return static_cast<std::size_t>(std::count_if(runs_.begin(), runs_.end(), [](const auto& entry) {
+    return dynamic_cast<const CommandRun*>(entry.second.get()) != nullptr;
+  }));
 }
 
 void AgentLink::end(const std::string& why) {

@@ -89,8 +89,10 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   bool leaving() const { return leaving_; }
   std::function<void(const protocol::Status&)> on_status;
 
-  // What runs on the agent now (ChannelUser::describe of each channel).
+  // What runs on the agent now (ChannelUser::describe of each channel), and how many of
+  // those are commands.
   std::vector<std::string> work() const;
+  std::size_t commands_running() const;
   // Notices on their way (ids), so one is not offered twice in a session.
   std::set<std::string>& notices_in_flight() { return notices_in_flight_; }
 

@@ -24,6 +24,7 @@
 #include <iostream>
 
 #include "daemon/admin_routes.hpp"
+#include "daemon/agent_availability.hpp"
 #include "daemon/api_roles.hpp"
 #include "daemon/fs_relay.hpp"
 #include "daemon/job_routes.hpp"
@@ -70,15 +71,6 @@ bool is_loopback(const std::string& host) {
   boost::system::error_code ec;
   auto a = asio::ip::make_address(host, ec);
   return !ec && a.is_loopback();
-}
-
-// Duration in seconds from a JSON number field; nullopt when absent.
-std::optional<std::int64_t> parse_id(const std::string& text) {
-  if (text.empty() || text.size() > 18) return std::nullopt;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-  }
-  return std::stoll(text);
 }
 
 // ---- WebSocket output: one writer, a queue, completion callbacks for credit ----
@@ -339,22 +331,15 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws, std::string caller) {
           } catch (const std::exception& failure) {
             // Unrecorded shells are not allowed: say why and do not start it.
             std::cerr << "remsh-master: " << failure.what() << std::endl;
-            CommandFinish how;
-            how.state = "failed";
-            how.error_tag = "internal";
-            how.error_message = std::string("the master cannot record the shell: ") + failure.what();
-            how.finished_ms = now_ms();
+            const auto how = CommandFinish::failed(
+                "internal", std::string("the master cannot record the shell: ") + failure.what(), now_ms());
             state_.storage().finish_command(id, how);
             refuse("internal", *how.error_message);
             run.reset();
           }
         }
         if (run && !link->start(request.to_json(), run)) {
-          CommandFinish how;
-          how.state = "failed";
-          how.error_tag = "agent-busy";
-          how.error_message = "agent " + name + " has no free channel";
-          how.finished_ms = now_ms();
+          const auto how = CommandFinish::failed("agent-busy", "agent " + name + " has no free channel", now_ms());
           state_.storage().finish_command(id, how);
           refuse("agent-busy", *how.error_message);
           if (recorder) recorder->on_error("agent-busy", *how.error_message);
@@ -471,32 +456,12 @@ std::variant<std::shared_ptr<AgentLink>, std::pair<std::string, std::string>> Ap
     const std::string& name) {
   auto record = state_.storage().find_agent(name);
   if (!record) return std::pair<std::string, std::string>{"agent-unknown", "no agent named " + name + " (see remsh agents)"};
-  if (record->revoked) return std::pair<std::string, std::string>{"agent-revoked", "agent " + name + " is revoked"};
   auto link = hub_.find(name);
-  if (!link || !link->online()) {
-    return std::pair<std::string, std::string>{"agent-offline", "agent " + name + " is not connected"};
-  }
-  if (record->state == "pending") {
-    return std::pair<std::string, std::string>{
-        "agent-pending", "agent " + name + " awaits approval (remsh agent approve " + name + ")"};
-  }
-  if (record->draining) {
-    return std::pair<std::string, std::string>{
-        "agent-draining", "agent " + name + " is draining: it accepts no new work (remsh agent resume " + name + ")"};
-  }
-  if (link->leaving() || record->leaving) {
-    return std::pair<std::string, std::string>{"agent-draining", "agent " + name + " is leaving: its owner is stopping it"};
-  }
+  if (auto refusal = work_refusal(*record, link)) return *refusal;
   // The owner's limit on concurrent commands (reported in its facts; the agent enforces it too).
-  boost::system::error_code ec;
-  json::value facts = json::parse(record->facts_json, ec);
-  const json::value* limit = ec || !facts.is_object() ? nullptr : facts.get_object().if_contains("policy");
-  limit = limit && limit->is_object() ? limit->get_object().if_contains("max_concurrent") : nullptr;
-  if (limit && limit->is_number()) {
-    const auto work = link->work();
-    const auto running = std::count_if(work.begin(), work.end(), [](const std::string& w) { return w.rfind("command ", 0) == 0; });
-    const auto max = limit->to_number<std::int64_t>();
-    if (running >= max) {
+  if (const auto max = read_agent_facts(*record).max_concurrent) {
+    const auto running = static_cast<std::int64_t>(link->commands_running());
+    if (running >= *max) {
       return std::pair<std::string, std::string>{
           "agent-busy", "agent " + name + " already runs " + std::to_string(running) + " command(s), its owner's limit"};
     }

@@ -41,11 +41,6 @@ json::object job_json(Storage& db, const JobRecord& j, bool with_steps) {
   return o;
 }
 
-std::optional<std::int64_t> parse_id(const std::string& text) {
-  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-  return std::stoll(text);
-}
-
 }  // namespace
 
 std::optional<json::object> handle_job_route(StateDir& state, JobScheduler& jobs, const AdminRequest& r,

@@ -2,13 +2,13 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <utility>
 #include <iostream>
 
+#include "daemon/agent_availability.hpp"
 #include "daemon/command_run.hpp"
 #include "daemon/output_watcher.hpp"
 
@@ -53,29 +53,6 @@ std::string step_state(const json::object& r) {
   if (timed_out) return "timed-out";
   if (state == "finished" && r.contains("exit_code") && r.at("exit_code") == json::value(0)) return "success";
   return "failure";
-}
-
-std::vector<std::string> agent_labels(const AgentRecord& a) {
-  std::vector<std::string> labels = a.labels;
-  boost::system::error_code ec;
-  json::value facts = json::parse(a.facts_json, ec);
-  if (!ec && facts.is_object()) {
-    if (const json::value* own = facts.get_object().if_contains("labels"); own && own->is_array()) {
-      for (const auto& l : own->get_array()) {
-        if (l.is_string()) labels.emplace_back(l.get_string());
-      }
-    }
-  }
-  return labels;
-}
-
-std::int64_t agent_slots(const AgentRecord& a) {
-  boost::system::error_code ec;
-  json::value facts = json::parse(a.facts_json, ec);
-  if (ec || !facts.is_object()) return 1;
-  const json::value* policy = facts.get_object().if_contains("policy");
-  const json::value* max = policy && policy->is_object() ? policy->get_object().if_contains("max_concurrent") : nullptr;
-  return max && max->is_number() ? std::max<std::int64_t>(1, max->to_number<std::int64_t>()) : 1;
 }
 
 }  // namespace
@@ -142,20 +119,22 @@ asio::awaitable<void> JobScheduler::run() {
   }
 }
 
-std::shared_ptr<AgentLink> JobScheduler::pick_agent(const Recipe& recipe, const std::vector<std::string>& avoid) {
-  for (const AgentRecord& a : state_.storage().list_agents()) {
-    if (a.revoked || a.state != "approved" || a.draining || a.leaving) continue;
+std::shared_ptr<AgentLink> JobScheduler::pick_agent(const std::vector<AgentRecord>& agents, const Recipe& recipe,
+                                                     const std::vector<std::string>& avoid) {
+  for (const AgentRecord& a : agents) {
+    if (std::find(avoid.begin(), avoid.end(), a.name) != avoid.end()) continue;  // lost it there before
     auto link = hub_.find(a.name);
-    if (!link || !link->online() || link->leaving()) continue;
-    const auto labels = agent_labels(a);
+    if (work_refusal(a, link)) continue;
+    const AgentFacts facts = read_agent_facts(a);
+    const auto labels = all_labels(a, facts);
     const bool matches = std::all_of(recipe.labels.begin(), recipe.labels.end(), [&](const std::string& l) {
       return std::find(labels.begin(), labels.end(), l) != labels.end();
     });
     if (!matches) continue;
+    // Slots: the owner's max_concurrent, else one job at a time.
     const auto busy = std::count_if(running_.begin(), running_.end(),
                                     [&](const auto& entry) { return entry.second->agent == a.name; });
-    if (busy >= agent_slots(a)) continue;
-    if (std::find(avoid.begin(), avoid.end(), a.name) != avoid.end()) continue;  // lost it there before
+    if (busy >= std::max<std::int64_t>(1, facts.max_concurrent.value_or(1))) continue;
     return link;
   }
   return nullptr;
@@ -163,7 +142,10 @@ std::shared_ptr<AgentLink> JobScheduler::pick_agent(const Recipe& recipe, const 
 
 void JobScheduler::start_queued() {
   if (finishing_) return;
-  for (JobRecord job : state_.storage().queued_jobs()) {
+  const std::vector<JobRecord> queued = state_.storage().queued_jobs();
+  if (queued.empty()) return;
+  const std::vector<AgentRecord> agents = state_.storage().list_agents();  // once per pass
+  for (const JobRecord& job : queued) {
     if (stopping_) return;
     auto parsed = parse_recipe(job.recipe);
     if (auto* error = std::get_if<std::string>(&parsed)) {
@@ -171,7 +153,7 @@ void JobScheduler::start_queued() {
       continue;
     }
     Recipe recipe = std::get<Recipe>(std::move(parsed));
-    auto link = pick_agent(recipe, job.avoid_agents);
+    auto link = pick_agent(agents, recipe, job.avoid_agents);
     if (!link) continue;  // it waits; a later, smaller job may still find an agent
     state_.storage().start_job(job.id, link->name(), now_ms());
     auto running = std::make_shared<RunningJob>(job, std::move(recipe), link, io_.get_executor());
@@ -231,13 +213,9 @@ asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
   for (std::size_t i = 0; i < job->recipe.steps.size() && i < steps.size(); ++i) {
     const RecipeStep& step = job->recipe.steps[i];
     JobStepRecord& record = steps[i];
-    const bool stopping = halted || job->cancelled || job->timed_out || lost;
-    if (stopping && !step.always) {
-      record.state = "skipped";
-      db.update_job_step(record);
-      continue;
-    }
-    if (!job->link->online() && lost) {
+    // After a failure, a timeout or a cancel only always: steps run; with the agent gone
+    // (its session ended for good), none can.
+    if (lost || ((halted || job->cancelled || job->timed_out) && !step.always)) {
       record.state = "skipped";
       db.update_job_step(record);
       continue;
@@ -260,12 +238,8 @@ asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
     db.update_job_step(record);
     job->step_run = run;
     if (!job->link->online() || !job->link->start(request.to_json(), run)) {
-      CommandFinish how;
-      how.state = "failed";
-      how.error_tag = "agent-offline";
-      how.error_message = "agent " + job->agent + " is not connected";
-      how.finished_ms = now_ms();
-      db.finish_command(command_id, how);
+      db.finish_command(command_id,
+                        CommandFinish::failed("agent-offline", "agent " + job->agent + " is not connected", now_ms()));
       record.state = "lost";
       record.finished_ms = now_ms();
       db.update_job_step(record);

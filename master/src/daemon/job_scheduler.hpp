@@ -48,7 +48,8 @@ class JobScheduler {
   void maybe_finished();
   struct RunningJob;
   boost::asio::awaitable<void> run_job(std::shared_ptr<RunningJob> job);
-  std::shared_ptr<AgentLink> pick_agent(const Recipe& recipe, const std::vector<std::string>& avoid);
+  std::shared_ptr<AgentLink> pick_agent(const std::vector<AgentRecord>& agents, const Recipe& recipe,
+                                        const std::vector<std::string>& avoid);
   void start_queued();
 
   boost::asio::io_context& io_;

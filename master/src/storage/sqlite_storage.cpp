@@ -270,6 +270,16 @@ public:
         }
         return sqlite3_changes64(owner_.db_);
     }
+    // Runs an INSERT ... RETURNING id; returns the id.
+    std::int64_t returned_id() {
+        if (!step()) {
+            throw_tag(storage_tag::error, "INSERT ... RETURNING id returned no row");
+        }
+        const std::int64_t id = int64(0);
+        while (step()) {
+        }
+        return id;
+    }
     void reset() { sqlite3_reset(st_); }
 
     bool is_null(int c) const { return sqlite3_column_type(st_, c) == SQLITE_NULL; }
@@ -803,48 +813,37 @@ void SqliteStorage::update_agent_seen(const std::string& name, const std::string
     }
 }
 
-void SqliteStorage::set_agent_revoked(const std::string& name, bool revoked) {
-    Stmt q(*this, "UPDATE agents SET revoked = ? WHERE name = ?");
-    q.bind(1, std::int64_t{revoked ? 1 : 0}).bind(2, name);
+// One column of one agent (`sql`: UPDATE agents SET <column> = ? WHERE name = ?).
+template <typename T>
+void SqliteStorage::update_agent(std::string_view sql, const T& value, const std::string& name) {
+    Stmt q(*this, sql);
+    q.bind(1, value).bind(2, name);
     if (q.run() == 0) {
         throw_tag(storage_tag::not_found, "no agent " + quoted(name));
     }
+}
+
+void SqliteStorage::set_agent_revoked(const std::string& name, bool revoked) {
+    update_agent("UPDATE agents SET revoked = ? WHERE name = ?", std::int64_t{revoked ? 1 : 0}, name);
 }
 
 void SqliteStorage::set_agent_state(const std::string& name, const std::string& state) {
     if (!is_agent_state(state)) {
         throw_tag(storage_tag::invalid_argument, "agent state must be \"approved\" or \"pending\"");
     }
-    Stmt q(*this, "UPDATE agents SET state = ? WHERE name = ?");
-    q.bind(1, state).bind(2, name);
-    if (q.run() == 0) {
-        throw_tag(storage_tag::not_found, "no agent " + quoted(name));
-    }
+    update_agent("UPDATE agents SET state = ? WHERE name = ?", state, name);
 }
 
 void SqliteStorage::set_agent_draining(const std::string& name, bool draining) {
-    Stmt q(*this, "UPDATE agents SET draining = ? WHERE name = ?");
-    q.bind(1, std::int64_t{draining ? 1 : 0}).bind(2, name);
-    if (q.run() == 0) {
-        throw_tag(storage_tag::not_found, "no agent " + quoted(name));
-    }
+    update_agent("UPDATE agents SET draining = ? WHERE name = ?", std::int64_t{draining ? 1 : 0}, name);
 }
 
 void SqliteStorage::set_agent_leaving(const std::string& name, bool leaving) {
-    Stmt q(*this, "UPDATE agents SET leaving = ? WHERE name = ?");
-    q.bind(1, std::int64_t{leaving ? 1 : 0}).bind(2, name);
-    if (q.run() == 0) {
-        throw_tag(storage_tag::not_found, "no agent " + quoted(name));
-    }
+    update_agent("UPDATE agents SET leaving = ? WHERE name = ?", std::int64_t{leaving ? 1 : 0}, name);
 }
 
 void SqliteStorage::set_agent_labels(const std::string& name, const std::vector<std::string>& labels) {
-    const std::string text = labels_to_json(labels);
-    Stmt q(*this, "UPDATE agents SET labels_json = ? WHERE name = ?");
-    q.bind(1, text).bind(2, name);
-    if (q.run() == 0) {
-        throw_tag(storage_tag::not_found, "no agent " + quoted(name));
-    }
+    update_agent("UPDATE agents SET labels_json = ? WHERE name = ?", labels_to_json(labels), name);
 }
 
 void SqliteStorage::rename_agent(const std::string& name, const std::string& new_name) {
@@ -894,13 +893,7 @@ std::int64_t SqliteStorage::add_agent_message(const std::string& agent, const st
            "INSERT INTO agent_messages (agent, sender, text, created_ms) VALUES (?, ?, ?, ?) "
            "RETURNING id");
     q.bind(1, agent).bind(2, sender).bind(3, text).bind(4, now_ms);
-    if (!q.step()) {
-        throw_tag(storage_tag::error, "INSERT ... RETURNING id returned no row");
-    }
-    const std::int64_t id = q.int64(0);
-    while (q.step()) {
-    }
-    return id;
+    return q.returned_id();
 }
 
 std::vector<AgentMessage> SqliteStorage::list_agent_messages(const std::string& agent,
@@ -1025,12 +1018,7 @@ std::int64_t SqliteStorage::create_job(const JobRecord& job, const std::vector<s
                "INSERT INTO jobs (name, recipe, state, priority, submitted_by, submitted_ms) "
                "VALUES (?, ?, 'queued', ?, ?, ?) RETURNING id");
         q.bind(1, job.name).bind(2, job.recipe).bind(3, job.priority).bind(4, job.submitted_by).bind(5, job.submitted_ms);
-        if (!q.step()) {
-            throw_tag(storage_tag::error, "INSERT ... RETURNING id returned no row");
-        }
-        id = q.int64(0);
-        while (q.step()) {
-        }
+        id = q.returned_id();
         for (std::size_t i = 0; i < step_names.size(); ++i) {
             Stmt st(*this, "INSERT INTO job_steps (job_id, idx, name, state) VALUES (?, ?, ?, 'pending')");
             st.bind(1, id).bind(2, static_cast<std::int64_t>(i)).bind(3, step_names[i]);
@@ -1171,13 +1159,7 @@ std::int64_t SqliteStorage::create_command(const std::string& agent, const std::
            "INSERT INTO commands (agent, argv_json, cwd, state, started_ms, stdout_bytes, "
            "stderr_bytes, result_json) VALUES (?, ?, ?, 'running', ?, 0, 0, '{}') RETURNING id");
     q.bind(1, agent).bind(2, argv_json).bind(3, cwd).bind(4, now_ms);
-    if (!q.step()) {
-        throw_tag(storage_tag::error, "INSERT ... RETURNING id returned no row");
-    }
-    const std::int64_t id = q.int64(0);
-    while (q.step()) {
-    }
-    return id;
+    return q.returned_id();
 }
 
 void SqliteStorage::finish_command(std::int64_t id, const CommandFinish& finish) {

@@ -108,6 +108,8 @@ private:
     sqlite3_stmt* prepare(std::string_view sql);
     void exec_cached(std::string_view sql);  // one statement that returns no rows
     void init_schema();
+    template <typename T>
+    void update_agent(std::string_view sql, const T& value, const std::string& name);
     [[noreturn]] void fail(int rc, const std::string& what) const;
 
     std::string path_;

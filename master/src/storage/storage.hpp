@@ -104,6 +104,16 @@ struct CommandFinish {
     std::optional<std::string> error_message;
     std::int64_t finished_ms = 0;
     std::string result_json = "{}";
+
+    // A command that never started (no channel, no agent, no recording): "failed" with why.
+    static CommandFinish failed(std::string tag, std::string message, std::int64_t finished_ms) {
+        CommandFinish f;
+        f.state = "failed";
+        f.error_tag = std::move(tag);
+        f.error_message = std::move(message);
+        f.finished_ms = finished_ms;
+        return f;
+    }
 };
 
 // A recorded debug shell (`remsh shell`): the command it ran as, who opened it, and where its

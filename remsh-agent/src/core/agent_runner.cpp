@@ -141,14 +141,16 @@ asio::awaitable<void> AgentRunner::wait_for_stop() {
   }
 }
 
-void AgentRunner::stop() {
+void AgentRunner::stop() { stop_with("agent shutting down"); }
+
+void AgentRunner::stop_with(const std::string& reason) {
   if (stopping_) return;
   stopping_ = true;
   log_line("stopping: ending " + std::to_string(channels_.size()) + " channel(s)");
   abandon_channels();
   if (connection_ && !connection_->ended && session_) {
-    session_->send_control(0, protocol::Goodbye{"agent shutting down"}.to_json());
-    end_connection(*connection_, "agent shutting down", /*flush=*/true);
+    session_->send_control(0, protocol::Goodbye{reason}.to_json());
+    end_connection(*connection_, reason, /*flush=*/true);
   }
   stop_wake_.notify();
   backoff_timer_.cancel();
@@ -168,12 +170,12 @@ void AgentRunner::leave() {
   log_line("leaving gracefully: accepting no new work; " + std::to_string(channels_.size()) +
            " channel(s) still running");
   send_status();
-  if (channels_.empty()) {
-    if (connection_ && !connection_->ended && session_) {
-      session_->send_control(0, protocol::Goodbye{"the agent's owner stopped it (graceful leave)"}.to_json());
-    }
-    stop();
-  }
+  stop_when_idle();
+}
+
+// The end of a graceful leave: once the last channel has ended.
+void AgentRunner::stop_when_idle() {
+  if (leaving_ && channels_.empty()) stop_with("the agent's owner stopped it (graceful leave)");
 }
 
 // Tells a master that takes status messages that this agent is leaving.
@@ -527,12 +529,8 @@ void AgentRunner::refuse_open(std::uint32_t id, const ProtocolError& error) {
 
 void AgentRunner::channel_finished(std::uint32_t channel) {
   channels_.erase(channel);
-  if (leaving_ && channels_.empty()) {
-    leaving_ = false;  // leave() again, now with nothing left to wait for
-    leave();
-    return;
-  }
-  release_memory_when_idle();
+  stop_when_idle();
+  if (!stopping_) release_memory_when_idle();
 }
 
 void AgentRunner::release_memory_when_idle() {

@@ -102,6 +102,8 @@ class AgentRunner final : private ChannelHost {
   void send_connection_error(const protocol::ProtocolError& error);
   void abandon_channels();
   void refused_by_master(const std::string& why);
+  void stop_with(const std::string& reason);  // stop(), saying why in the goodbye
+  void stop_when_idle();
   void release_memory_when_idle();
   protocol::Capabilities local_capabilities() const;
 
