@@ -228,7 +228,8 @@ def ten_megabytes_of_logs_per_step_are_stored_byte_exact(c: Cluster):
     c.start_master()
     work = c.add_agent("j1")
     data = os.urandom(5 << 20)
-    with open(os.path.join(work, "blob"), "wb") as f:
+    os.makedirs(os.path.join(work, "jobs", "big-logs"))  # the job's own directory
+    with open(os.path.join(work, "jobs", "big-logs", "blob"), "wb") as f:
         f.write(data)
     r = submit(c, """
 name: big-logs
@@ -252,11 +253,14 @@ def bad_recipes_are_refused_clearly(c: Cluster):
         ("steps:\n  - run: true\n", b"recipe.name is required"),
         ("name: x\nsteps:\n  - run: true\n    timeout: soon\n", b"steps[0].timeout"),
         ("name: x\nsteps:\n  - checkout: {repo: core}\n", b"not supported by this master yet"),
+        ("name: x\nsecrets: [NOPE_KEY]\nsteps:\n  - run: true\n", b"NOPE_KEY"),
+        ("jobs:\n  - {name: a, needs: [b], steps: [{run: x}]}\n", b"does not define"),
         ("name: x\nsteps:\n  - run: true\n    colour: red\n", b"unknown key"),
         ("name: [unclosed\n", b"not valid YAML"),
     ]:
         r = submit(c, recipe, wait=False)
-        assert r.returncode == 255 and b"bad-recipe" in r.stderr and words in r.stderr, (recipe, r.stderr)
+        assert r.returncode == 255 and (b"bad-recipe" in r.stderr or b"unknown-secret" in r.stderr), (recipe, r.stderr)
+        assert words in r.stderr, (recipe, r.stderr)
     # A viewer may read jobs but not submit them.
     viewer = c.remsh("apitoken", "create", "--role", "viewer").stdout.decode().strip().splitlines()[-1]
     env = c.env()
@@ -269,6 +273,153 @@ def bad_recipes_are_refused_clearly(c: Cluster):
     assert r.returncode == 255 and b"forbidden" in r.stderr, r
     r = subprocess.run([binary("remsh"), "job", "list"], env=env, capture_output=True, timeout=30)
     assert r.returncode == 0, r
+
+
+@test
+def a_pipeline_fans_out_to_two_agents_and_in_with_artifacts(c: Cluster):
+    c.start_master()
+    c.add_agent("p1")
+    c.add_agent("p2")
+    r = submit(c, """
+jobs:
+  - name: report
+    needs: [test-a, test-b]
+    steps:
+      - download: { artifact: result-a }
+      - download: { artifact: result-b, job: test-b }
+      - run: cat a.txt b.txt
+  - name: build
+    steps:
+      - run: mkdir -p out/sub out/empty && printf 'built\\n' > out/sub/tool.txt && printf '#!/bin/sh\\necho run\\n' > out/run.sh && chmod 755 out/run.sh
+      - upload: { from: out, artifact: bin }
+  - name: test-a
+    needs: [build]
+    steps:
+      - download: { artifact: bin, to: in }
+      - run: sleep 1; ./in/run.sh > a.txt; cat in/sub/tool.txt >> a.txt; test -d in/empty && hostname > /dev/null
+      - upload: { from: a.txt, artifact: result-a }
+  - name: test-b
+    needs: [build]
+    steps:
+      - download: { artifact: bin, to: in }
+      - run: sleep 1; echo "b saw $(cat in/sub/tool.txt)" > b.txt
+      - upload: { from: b.txt, artifact: result-b }
+""")
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    out = r.stdout.decode()
+    assert "run\nbuilt\nb saw built\n" in out, out
+    all_jobs = {j["name"]: j for j in jobs(c)}
+    build, ta, tb, report = (all_jobs[n] for n in ("build", "test-a", "test-b", "report"))
+    assert all(j["state"] == "success" for j in (build, ta, tb, report)), all_jobs
+    # Fan-out: the two tests ran at once, one on each agent (one slot each).
+    assert {ta["agent"], tb["agent"]} == {"p1", "p2"}, (ta, tb)
+    assert job(c, report["id"])["needs"] == sorted([ta["id"], tb["id"]]), report
+    assert job(c, ta["id"])["pipeline"] == build["id"] and job(c, ta["id"])["work_dir"] == "jobs/test-a"
+    # The artifact, from the CLI: listed, extracted with modes, saved raw.
+    listed = c.remsh("artifact", "list", str(build["id"]))
+    assert listed.returncode == 0 and "bin" in listed.stdout.decode(), listed
+    dest = os.path.join(c.tmp, "got")
+    r = c.remsh("artifact", "get", str(build["id"]), "bin", "-o", dest)
+    assert r.returncode == 0, r.stderr
+    with open(os.path.join(dest, "sub", "tool.txt")) as f:
+        assert f.read() == "built\n"
+    assert os.access(os.path.join(dest, "run.sh"), os.X_OK) and os.path.isdir(os.path.join(dest, "empty"))
+    raw = os.path.join(c.tmp, "bin.rta")
+    r = c.remsh("artifact", "get", str(build["id"]), "bin", "--archive", raw)
+    meta = [a for a in job(c, build["id"])["artifacts"] if a["name"] == "bin"][0]
+    with open(raw, "rb") as f:
+        data = f.read()
+    assert r.returncode == 0 and data[:4] == b"RTA1" and hashlib.sha256(data).hexdigest() == meta["sha256"], meta
+    r = c.remsh("artifact", "get", str(build["id"]), "nope")
+    assert r.returncode == 255 and b"not-found" in r.stderr, r
+    # A failed need cancels the jobs after it, with the reason.
+    r = submit(c, """
+jobs:
+  - {name: broken, steps: [{run: exit 3}]}
+  - {name: after, needs: [broken], steps: [{run: echo never}]}
+""")
+    assert r.returncode == 1 and b"never" not in r.stdout, r
+    after = job(c, jobs(c)[-1]["id"])
+    assert after["name"] == "after" and after["state"] == "cancelled", after
+    assert "broken" in after["reason"] and "failure" in after["reason"], after
+    assert after["steps"][0]["state"] == "skipped", after
+
+
+@test
+def secrets_reach_the_steps_and_are_masked_in_every_log(c: Cluster):
+    c.start_master()
+    c.add_agent("s1")
+    value = "hunter2-Sup3rS3cret"
+    r = c.remsh("secret", "set", "DEPLOY_KEY", input=(value + "\n").encode())
+    assert r.returncode == 0 and b"created" in r.stderr, r
+    listed = c.remsh("secret", "list")
+    assert "DEPLOY_KEY" in listed.stdout.decode() and value not in listed.stdout.decode(), listed
+    r = c.remsh("secret", "set", "SHORT", input=b"abc")
+    assert r.returncode == 255 and b"bad-request" in r.stderr, r
+    # Split across writes (and so across frames), on stdout and stderr.
+    r = submit(c, """
+name: deploy
+secrets: [DEPLOY_KEY]
+steps:
+  - run: |
+      echo "key=$DEPLOY_KEY"
+      echo "$DEPLOY_KEY" >&2
+      for c in $(printf '%s' "$DEPLOY_KEY" | fold -w 3); do printf '%s' "$c"; sleep 0.05; done; echo
+      test "$DEPLOY_KEY" = "hunter2-Sup3rS3cret" && echo length-ok
+""")
+    assert r.returncode == 0, r.stderr.decode()[-1000:]
+    assert value.encode() not in r.stdout and value.encode() not in r.stderr, r
+    assert b"key=***\n" in r.stdout and b"\n***\n" in r.stdout and b"length-ok" in r.stdout, r.stdout
+    jid = jobs(c)[-1]["id"]
+    stored = c.remsh("job", "logs", str(jid))
+    assert value.encode() not in stored.stdout + stored.stderr and b"key=***" in stored.stdout, stored
+    assert b"***" in stored.stderr, stored
+    with open(os.path.join(c.state, "master.db"), "rb") as f:
+        assert value.encode() not in f.read()
+    # Secrets are for admins only, names included.
+    viewer = c.remsh("apitoken", "create", "--role", "operator").stdout.decode().strip().splitlines()[-1]
+    env = c.env()
+    env.pop("REMSH_TOKEN_FILE")
+    env["REMSH_TOKEN"] = viewer
+    r = subprocess.run([binary("remsh"), "secret", "list"], env=env, capture_output=True, timeout=30)
+    assert r.returncode == 255 and b"forbidden" in r.stderr, r
+    assert c.remsh("secret", "delete", "DEPLOY_KEY").returncode == 0
+    assert c.remsh("secret", "delete", "DEPLOY_KEY").returncode == 255
+
+
+@test
+def debug_on_failure_keeps_the_work_dir_and_the_slot(c: Cluster):
+    c.start_master()
+    r, cfg, work = c.enroll("d1")
+    assert r.returncode == 0, r.stderr
+    with open(os.path.join(cfg, "policy.json"), "w") as f:
+        f.write('{"allow_shell": true}')
+    c.start_agent("d1", cfg)
+    c.wait_online("d1")
+    r = submit(c, """
+name: flaky
+debug_on_failure: 60s
+steps:
+  - run: echo clue > evidence.txt; exit 2
+""")
+    assert r.returncode == 1, r
+    jid = jobs(c)[-1]["id"]
+    j = job(c, jid)
+    assert j["state"] == "failure" and j["debug_until_ms"], j
+    assert b"kept for debugging" in c.remsh("job", "show", str(jid)).stdout
+    # The slot is held: another job waits.
+    r = submit(c, "name: next\nsteps:\n  - run: echo next-ran\n", wait=False)
+    nid = r.stdout.decode().strip()
+    time.sleep(1.5)
+    assert job(c, nid)["state"] == "queued", job(c, nid)
+    # A shell opens in the failed job's directory.
+    r = c.remsh("shell", "--job", str(jid), "--", "sh", "-c", "cat evidence.txt; pwd")
+    assert r.returncode == 0 and b"clue" in r.stdout and r.stdout.strip().endswith(b"jobs/flaky"), r
+    assert c.remsh("job", "release", str(jid)).returncode == 0
+    wait_until("the next job to run", lambda: job(c, nid)["state"] == "success")
+    assert not job(c, jid)["debug_until_ms"]
+    r = c.remsh("job", "release", str(jid))
+    assert r.returncode == 255 and b"not-held" in r.stderr, r
 
 
 if __name__ == "__main__":

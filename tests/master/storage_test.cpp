@@ -129,16 +129,16 @@ TEST_CASE("a newer schema version is refused", "[storage]") {
     {
         sqlite3* db = nullptr;
         REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-        REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = '3' WHERE name = 'schema_version'",
+        REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE name = 'schema_version'",
                              nullptr, nullptr, nullptr) == SQLITE_OK);
         sqlite3_close(db);
     }
     try {
         open_sqlite_storage(path);
-        FAIL("opened a version 3 database");
+        FAIL("opened a version 99 database");
     } catch (const StorageError& e) {
         CHECK(e.tag == "storage-error");
-        CHECK(std::string(e.what()).find("schema version 3") != std::string::npos);
+        CHECK(std::string(e.what()).find("schema version 99") != std::string::npos);
     }
 }
 
@@ -381,7 +381,7 @@ TEST_CASE("a version 1 database is upgraded and keeps its agents", "[storage][ag
     CHECK_FALSE(a->leaving);
     storage->set_agent_draining("old", true);
     CHECK(storage->find_agent("old")->draining);
-    CHECK(query_text(path, "SELECT value FROM meta WHERE name = 'schema_version'") == "2");
+    CHECK(query_text(path, "SELECT value FROM meta WHERE name = 'schema_version'") == "3");
 }
 
 TEST_CASE("drain leave and labels are stored per agent", "[storage][agents]") {
@@ -487,8 +487,8 @@ TEST_CASE("jobs are queued by priority started finished and lost at a restart", 
     REQUIRE(queued.size() == 2);
     CHECK(queued[0].id == high);
     CHECK(queued[1].id == low);
-    storage->start_job(low, "a1", 20);
-    CHECK(tag_of([&] { storage->start_job(low, "a1", 20); }) == "not-found");
+    storage->start_job(low, "a1", "jobs/low", 20);
+    CHECK(tag_of([&] { storage->start_job(low, "a1", "jobs/low", 20); }) == "not-found");
     auto steps = storage->job_steps(low);
     REQUIRE(steps.size() == 2);
     CHECK(steps[1].name == "b");
@@ -585,4 +585,79 @@ TEST_CASE("another connection sees only committed data", "[storage][tx]") {
     CHECK(query_text(path, "SELECT value FROM settings WHERE name = 'v'") == "old");  // WAL reader
     tx.commit();
     CHECK(query_text(path, "SELECT value FROM settings WHERE name = 'v'") == "new");
+}
+
+TEST_CASE("pipeline jobs keep their needs work dir and debug hold", "[storage][jobs]") {
+    auto storage = open_sqlite_storage(":memory:");
+    JobRecord j;
+    j.name = "build";
+    j.recipe = "name: build";
+    j.submitted_by = "admin";
+    j.submitted_ms = 10;
+    const auto build = storage->create_job(j, {"a"});
+    storage->set_job_pipeline(build, build);
+    CHECK(storage->get_job(build)->pipeline == std::optional<std::int64_t>(build));
+    j.name = "test";
+    j.pipeline = build;
+    j.needs = {build};
+    const auto test = storage->create_job(j, {"b"});
+    auto t = storage->get_job(test);
+    REQUIRE(t);
+    CHECK(t->pipeline == std::optional<std::int64_t>(build));
+    CHECK(t->needs == std::vector<std::int64_t>{build});
+    CHECK(storage->get_job(build)->needs.empty());
+    storage->start_job(test, "a1", "jobs/test", 20);
+    CHECK(storage->get_job(test)->work_dir == std::optional<std::string>("jobs/test"));
+    storage->set_job_debug_until(test, 500);
+    CHECK(storage->get_job(test)->debug_until_ms == std::optional<std::int64_t>(500));
+    storage->mark_running_jobs_lost(30);
+    CHECK_FALSE(storage->get_job(test)->debug_until_ms);
+    CHECK(tag_of([&] { storage->set_job_debug_until(test + 100, 1); }) == "not-found");
+}
+
+TEST_CASE("artifacts are listed per job and replaced by name", "[storage][jobs]") {
+    auto storage = open_sqlite_storage(":memory:");
+    JobRecord j;
+    j.name = "build";
+    j.recipe = "name: build";
+    j.submitted_by = "admin";
+    const auto id = storage->create_job(j, {"a"});
+    ArtifactRecord a;
+    a.job_id = id;
+    a.name = "bin";
+    a.size = 100;
+    a.sha256 = std::string(64, 'a');
+    a.entries = 2;
+    a.bytes = 40;
+    storage->add_artifact(a);
+    a.name = "report";
+    storage->add_artifact(a);
+    a.name = "bin";
+    a.size = 200;
+    storage->add_artifact(a);
+    auto list = storage->job_artifacts(id);
+    REQUIRE(list.size() == 2);
+    CHECK(list[0].name == "bin");
+    CHECK(list[0].size == 200);
+    CHECK(list[1].name == "report");
+    CHECK(storage->job_artifacts(id + 1).empty());
+}
+
+TEST_CASE("secrets are stored sealed and deleted by name", "[storage][secrets]") {
+    auto storage = open_sqlite_storage(":memory:");
+    SecretRecord s;
+    s.name = "DEPLOY_KEY";
+    s.sealed = {1, 2, 3};
+    s.updated_by = "admin";
+    s.updated_ms = 5;
+    storage->put_secret(s);
+    s.sealed = {4, 5};
+    storage->put_secret(s);
+    auto got = storage->get_secret("DEPLOY_KEY");
+    REQUIRE(got);
+    CHECK(got->sealed == std::vector<std::uint8_t>{4, 5});
+    CHECK(storage->list_secrets().size() == 1);
+    CHECK(storage->delete_secret("DEPLOY_KEY"));
+    CHECK_FALSE(storage->delete_secret("DEPLOY_KEY"));
+    CHECK_FALSE(storage->get_secret("DEPLOY_KEY"));
 }

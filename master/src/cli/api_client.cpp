@@ -199,6 +199,47 @@ awaitable<http::response<http::string_body>> exchange(Stream& stream,
     co_return parser.release();
 }
 
+// A GET whose body goes to `sink` piece by piece as it arrives (an artifact may be larger than
+// memory); an error status's body is read whole, as any API error.
+template <class Stream>
+awaitable<void> stream_body(Stream& stream, http::request<http::string_body>& req, const ConnectionSettings& s,
+                            const std::function<void(std::string_view)>& sink) {
+    error_code ec;
+    beast::get_lowest_layer(stream).expires_after(request_timeout);
+    co_await http::async_write(stream, req, net::redirect_error(use_awaitable, ec));
+    if (ec) {
+        throw CliError("master-unreachable", "lost the connection to " + s.url.text + ": " + ec.message());
+    }
+    beast::flat_buffer buffer;
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(boost::none);
+    co_await http::async_read_header(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
+    if (ec) {
+        throw CliError("master-unreachable", "lost the connection to " + s.url.text + ": " + ec.message());
+    }
+    const unsigned status = parser.get().result_int();
+    std::string error_text;
+    std::vector<char> piece(256 * 1024);
+    while (!parser.is_done()) {
+        parser.get().body().data = piece.data();
+        parser.get().body().size = piece.size();
+        beast::get_lowest_layer(stream).expires_after(request_timeout);
+        co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
+        if (ec && ec != http::error::need_buffer) {
+            throw CliError("master-unreachable", "lost the connection to " + s.url.text + ": " + ec.message());
+        }
+        const std::string_view got(piece.data(), piece.size() - parser.get().body().size);
+        if (status >= 200 && status < 300) {
+            sink(got);
+        } else if (error_text.size() < max_body_bytes) {
+            error_text.append(got);
+        }
+    }
+    if (status < 200 || status >= 300) {
+        throw error_from_response(status, error_text, s);
+    }
+}
+
 template <class NextLayer>
 class WebSocketImpl final : public WebSocket {
 public:
@@ -376,6 +417,25 @@ awaitable<std::string> ApiClient::request_text(std::string method, std::string t
         throw error_from_response(status, res.body(), settings_);
     }
     co_return std::move(res.body());
+}
+
+awaitable<void> ApiClient::download(std::string target, std::function<void(std::string_view)> sink) {
+    http::request<http::string_body> req{http::verb::get, settings_.url.base_path + target, 11};
+    req.set(http::field::host, settings_.url.host_header());
+    req.set(http::field::user_agent, user_agent);
+    if (!settings_.token.empty()) {
+        req.set(http::field::authorization, authorization(settings_));
+    }
+    req.keep_alive(false);
+    req.prepare_payload();
+    beast::tcp_stream tcp_stream = co_await connect_tcp(settings_);
+    if (settings_.url.tls) {
+        TlsStream stream(std::move(tcp_stream), *impl_->tls_context(settings_));
+        co_await tls_handshake(stream, settings_);
+        co_await stream_body(stream, req, settings_, sink);
+    } else {
+        co_await stream_body(tcp_stream, req, settings_, sink);
+    }
 }
 
 awaitable<std::string> ApiClient::get_text(std::string target) {

@@ -19,6 +19,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/value.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,6 +66,8 @@ public:
     boost::asio::awaitable<boost::json::value> del(std::string target);
     // The answer's body as it is (not JSON: a shell recording).
     boost::asio::awaitable<std::string> get_text(std::string target);
+    // A GET whose body is passed to `sink` piece by piece as it arrives (not held whole).
+    boost::asio::awaitable<void> download(std::string target, std::function<void(std::string_view)> sink);
     // A WebSocket upgrade of GET `target`.
     boost::asio::awaitable<std::unique_ptr<WebSocket>> websocket(std::string target);
 

@@ -66,7 +66,7 @@ boost::asio::awaitable<int> show_command_log(ApiClient& api, const LogsOptions& 
 
 // `remsh job ...` (docs/api.md, "Jobs").
 struct JobOptions {
-    std::string action;  // submit, list, show, cancel, logs
+    std::string action;  // submit, list, show, cancel, release, logs
     std::string file;    // submit: the recipe
     std::string id;
     bool wait = false;    // submit: follow the job, exit 0 only if it succeeds
@@ -78,6 +78,26 @@ int job_command(const ConnectionSettings& settings, const JobOptions& options);
 // `remsh shell --job ID`: the job's agent and environment, added to `options` (the job's
 // variables first, so --env given on the command line wins). Returns an exit code.
 int resolve_shell_job(const ConnectionSettings& settings, const std::string& job_id, RunOptions& options);
+
+// `remsh artifact list JOB` / `get JOB NAME [-o DIR | --archive FILE]`.
+struct ArtifactOptions {
+    std::string action;  // list, get
+    std::string job;
+    std::string name;
+    std::string output;   // get: the directory to extract into (default: ./NAME)
+    std::string archive;  // get: save the tree archive itself instead
+    bool json = false;
+};
+int artifact_command(const ConnectionSettings& settings, const ArtifactOptions& options);
+
+// `remsh secret set NAME [--from-file F]` (value from stdin) / `list` / `delete NAME`.
+struct SecretOptions {
+    std::string action;  // set, list, delete
+    std::string name;
+    std::string from_file;
+    bool json = false;
+};
+int secret_command(const ConnectionSettings& settings, const SecretOptions& options);
 
 // Files (docs/api.md, "Files"): operands are local paths or AGENT:PATH.
 struct CpOptions {

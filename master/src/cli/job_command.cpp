@@ -114,16 +114,37 @@ int job_command(const ConnectionSettings& settings, const JobOptions& o) {
             json::object request;
             request["recipe"] = text.str();
             const json::value answer = co_await api.post("/api/v1/jobs", std::move(request));
-            const std::string id = scalar_text(member(answer, "id"));
+            // One job, or a pipeline's jobs (each after the jobs it needs).
+            std::vector<std::pair<std::string, std::string>> queued;  // id, name
+            if (const json::value* jobs = member(answer, "jobs"); jobs && jobs->is_array()) {
+                for (const json::value& j : jobs->get_array()) {
+                    queued.emplace_back(scalar_text(member(j, "id")), get_string(j, "name"));
+                }
+            } else {
+                queued.emplace_back(scalar_text(member(answer, "id")), get_string(answer, "name"));
+            }
+            for (const auto& [id, name] : queued) {
+                if (!o.wait) {
+                    (void)write_all(1, id + "\n");
+                }
+                (void)write_all(2, "job " + id + " (" + name + ") queued" +
+                                       (o.wait ? "" : "; follow it with: remsh job logs -f " + id) + "\n");
+            }
             if (!o.wait) {
-                (void)write_all(1, id + "\n");
-                (void)write_all(2, "job " + id + " (" + get_string(answer, "name") + ") queued; follow it with: remsh job logs -f " + id + "\n");
                 co_return exit_ok;
             }
-            (void)write_all(2, "job " + id + " (" + get_string(answer, "name") + ") queued\n");
-            const json::value job = co_await print_logs(api, id, true, std::nullopt);
-            print_outcome(id, job);
-            co_return job_exit_code(job);
+            int code = exit_ok;
+            for (const auto& [id, name] : queued) {
+                if (queued.size() > 1) {
+                    (void)write_all(2, "==> job " + id + " (" + name + ")\n");
+                }
+                const json::value job = co_await print_logs(api, id, true, std::nullopt);
+                print_outcome(id, job);
+                if (job_exit_code(job) != exit_ok) {
+                    code = job_exit_code(job);
+                }
+            }
+            co_return code;
         }
         if (o.action == "list") {
             const json::value response = co_await api.get("/api/v1/jobs");
@@ -155,6 +176,27 @@ int job_command(const ConnectionSettings& settings, const JobOptions& o) {
             std::string out = "job " + o.id + ": " + get_string(job, "name") + "\nstate: " + get_string(job, "state") +
                               (reason.empty() ? "" : " (" + reason + ")") + "\nagent: " + get_string(job, "agent") +
                               "\nsubmitted by: " + get_string(job, "submitted_by") + "\nduration: " + duration_text(job) + "\n";
+            if (const std::string dir = get_string(job, "work_dir"); !dir.empty()) {
+                out += "work dir: " + dir + "\n";
+            }
+            if (const json::value* needs = member(job, "needs"); needs && needs->is_array() && !needs->get_array().empty()) {
+                std::string list;
+                for (const json::value& n : needs->get_array()) {
+                    list += (list.empty() ? "" : ", ") + scalar_text(&n);
+                }
+                out += "needs jobs: " + list + "\n";
+            }
+            if (const auto until = get_int(job, "debug_until_ms")) {
+                out += "kept for debugging until " + local_time(*until) + ": remsh shell --job " + o.id +
+                       " (remsh job release " + o.id + " ends it)\n";
+            }
+            if (const json::value* artifacts = member(job, "artifacts"); artifacts && artifacts->is_array()) {
+                for (const json::value& a : artifacts->get_array()) {
+                    out += "artifact: " + get_string(a, "name") + " (" + scalar_text(member(a, "entries")) + " entries, " +
+                           scalar_text(member(a, "bytes")) + " bytes; remsh artifact get " + o.id + " " +
+                           get_string(a, "name") + ")\n";
+                }
+            }
             std::vector<TableRow> rows;
             rows.push_back({"STEP", "NAME", "STATE", "EXIT", "COMMAND", "DURATION"});
             const json::value* steps = member(job, "steps");
@@ -167,6 +209,11 @@ int job_command(const ConnectionSettings& settings, const JobOptions& o) {
                 }
             }
             (void)write_all(1, out + format_table(rows));
+            co_return exit_ok;
+        }
+        if (o.action == "release") {
+            (void)co_await api.post(job_path(o.id) + "/release", json::object{});
+            (void)write_all(1, "job " + o.id + " released: its agent slot is free again\n");
             co_return exit_ok;
         }
         if (o.action == "cancel") {
@@ -193,6 +240,14 @@ int resolve_shell_job(const ConnectionSettings& settings, const std::string& job
             throw CliError("job-not-started", "job " + job_id + " has not run on an agent yet (" + get_string(job, "state") + ")");
         }
         options.agent = agent;
+        // The job's directory (jobs/NAME in the agent's work dir); --cwd is taken inside it.
+        if (const std::string dir = get_string(job, "work_dir"); !dir.empty()) {
+            if (!options.cwd || options.cwd->empty()) {
+                options.cwd = dir;
+            } else if (options.cwd->front() != '/') {
+                options.cwd = dir + "/" + *options.cwd;
+            }
+        }
         std::vector<std::pair<std::string, std::string>> env;
         if (const json::value* vars = member(job, "env"); vars && vars->is_object()) {
             for (const auto& kv : vars->get_object()) {

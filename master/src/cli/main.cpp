@@ -279,7 +279,8 @@ int main(int argc, char** argv) {
     std::string shell_job;
     shell->add_option("AGENT", shell_options.agent, "the agent (a command may follow `--`)");
     shell->add_option("--job", shell_job,
-                      "open it where job ID ran: on its agent, with its environment (the recipe's env)")
+                      "open it where job ID ran: on its agent, in its directory, with the recipe's env "
+                      "(not its secrets); --cwd is then relative to that directory")
         ->type_name("ID");
     shell->add_option("--cwd", shell_options.cwd, "start in this directory (relative to the work directory)")
         ->type_name("DIR");
@@ -306,10 +307,11 @@ int main(int argc, char** argv) {
     job->require_subcommand(1);
     JobOptions job_options;
     CLI::App* job_submit = job->add_subcommand(
-        "submit", "queue a job (a YAML recipe, see docs/api.md); prints its id. With --wait, "
-                  "streams its steps' output and exits 0 if it succeeds, 1 if it fails, is "
-                  "cancelled, times out or is lost");
-    job_submit->add_option("FILE", job_options.file, "the recipe")->required();
+        "submit", "queue a job (a YAML recipe, see docs/api.md) or a pipeline (a file with jobs: "
+                  "[...]); prints the id of each job queued, one a line. With --wait, streams the "
+                  "steps' output and exits 0 if every job succeeds, 1 if one fails, is cancelled, "
+                  "times out or is lost");
+    job_submit->add_option("FILE", job_options.file, "the recipe or pipeline")->required();
     job_submit->add_flag("--wait", job_options.wait, "follow the job to its end");
     CLI::App* job_list = job->add_subcommand("list", "the latest jobs, one a line: ID NAME STATE AGENT ...");
     job_list->add_flag("--json", job_options.json, "print the master's JSON answer instead");
@@ -318,11 +320,43 @@ int main(int argc, char** argv) {
     job_show->add_flag("--json", job_options.json, "print the master's JSON answer instead");
     CLI::App* job_cancel = job->add_subcommand("cancel", "cancel a job (a running step's process tree is killed; always: steps still run)");
     job_cancel->add_option("ID", job_options.id, "the job")->required();
+    CLI::App* job_release = job->add_subcommand(
+        "release", "end a failed job's debug hold now (debug_on_failure:): its agent slot is free again");
+    job_release->add_option("ID", job_options.id, "the job")->required();
     CLI::App* job_logs = job->add_subcommand("logs", "a job's output, step by step");
     job_logs->add_option("ID", job_options.id, "the job")->required();
     job_logs->add_flag("-f,--follow", job_options.follow, "follow it until the job ends (exit code as submit --wait)");
     int job_step = -1;
     job_logs->add_option("--step", job_step, "only step N (from 0)")->check(CLI::NonNegativeNumber);
+
+    // remsh artifact ...
+    CLI::App* artifact = app.add_subcommand("artifact", "artifacts: the trees a job's upload: steps kept on the master");
+    artifact->require_subcommand(1);
+    ArtifactOptions artifact_options;
+    CLI::App* artifact_list = artifact->add_subcommand("list", "a job's artifacts");
+    artifact_list->add_option("JOB", artifact_options.job, "the job")->required();
+    artifact_list->add_flag("--json", artifact_options.json, "print the master's JSON answer instead");
+    CLI::App* artifact_get = artifact->add_subcommand(
+        "get", "download an artifact and extract it into a directory (default ./NAME), or save the archive");
+    artifact_get->add_option("JOB", artifact_options.job, "the job")->required();
+    artifact_get->add_option("NAME", artifact_options.name, "the artifact")->required();
+    auto* artifact_out = artifact_get->add_option("-o,--output", artifact_options.output, "extract into DIR")->type_name("DIR");
+    artifact_get->add_option("--archive", artifact_options.archive, "save the tree archive (docs/protocol.md 9.7) as FILE")
+        ->type_name("FILE")
+        ->excludes(artifact_out);
+
+    // remsh secret ...
+    CLI::App* secret = app.add_subcommand("secret", "job secrets (admin): values jobs get as variables, masked in logs");
+    secret->require_subcommand(1);
+    SecretOptions secret_options;
+    CLI::App* secret_set = secret->add_subcommand(
+        "set", "create or replace a secret; its value is read from stdin (a final newline dropped) or --from-file");
+    secret_set->add_option("NAME", secret_options.name, "a variable name")->required();
+    secret_set->add_option("--from-file", secret_options.from_file, "take the file's bytes as the value")->type_name("FILE");
+    CLI::App* secret_list = secret->add_subcommand("list", "the secrets' names (never their values)");
+    secret_list->add_flag("--json", secret_options.json, "print the master's JSON answer instead");
+    CLI::App* secret_delete = secret->add_subcommand("delete", "delete a secret");
+    secret_delete->add_option("NAME", secret_options.name, "the secret")->required();
 
     // remsh shell-sessions
     CLI::App* shell_sessions = app.add_subcommand(
@@ -599,13 +633,26 @@ int main(int argc, char** argv) {
         }
         for (auto [sub, action] : {std::pair{job_submit, "submit"}, std::pair{job_list, "list"},
                                    std::pair{job_show, "show"}, std::pair{job_cancel, "cancel"},
-                                   std::pair{job_logs, "logs"}}) {
+                                   std::pair{job_release, "release"}, std::pair{job_logs, "logs"}}) {
             if (sub->parsed()) {
                 job_options.action = action;
                 if (job_step >= 0) {
                     job_options.step = job_step;
                 }
                 return job_command(settings, job_options);
+            }
+        }
+        for (auto [sub, action] : {std::pair{artifact_list, "list"}, std::pair{artifact_get, "get"}}) {
+            if (sub->parsed()) {
+                artifact_options.action = action;
+                return artifact_command(settings, artifact_options);
+            }
+        }
+        for (auto [sub, action] : {std::pair{secret_set, "set"}, std::pair{secret_list, "list"},
+                                   std::pair{secret_delete, "delete"}}) {
+            if (sub->parsed()) {
+                secret_options.action = action;
+                return secret_command(settings, secret_options);
             }
         }
         if (master_shutdown->parsed()) {

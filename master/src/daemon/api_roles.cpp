@@ -29,10 +29,14 @@ Role required_role(std::string_view method, std::string_view path) {
   // than running work is administration. Unknown paths get the strictest role, so a route
   // added later without a thought here fails closed.
   // Jobs: submitting and cancelling is work; reading them is for everyone.
+  const auto ends_with = [&](std::string_view tail) {
+    return path.size() > tail.size() && path.substr(path.size() - tail.size()) == tail;
+  };
   if (method == "POST" && (path == "/api/v1/jobs" || (path.rfind("/api/v1/jobs/", 0) == 0 &&
-                                                      path.size() > 7 && path.substr(path.size() - 7) == "/cancel"))) {
+                                                      (ends_with("/cancel") || ends_with("/release"))))) {
     return Role::operator_;
   }
+  // Secrets (/api/v1/secrets...) stay with the default: administration.
   if (method == "GET" && (path == "/api/v1/jobs" || path.rfind("/api/v1/jobs/", 0) == 0)) return Role::viewer;
   if (method == "GET") {
     if (path == "/api/v1/agents" || path.rfind("/api/v1/agents/", 0) == 0) return Role::viewer;

@@ -28,6 +28,7 @@
 #include "daemon/api_roles.hpp"
 #include "daemon/fs_relay.hpp"
 #include "daemon/job_routes.hpp"
+#include "daemon/secret_routes.hpp"
 #include "daemon/shell_recorder.hpp"
 #include "remsh/protocol/enrollment_token.hpp"
 #include "remsh/protocol/fs_request.hpp"
@@ -452,6 +453,25 @@ asio::awaitable<void> ApiServer::fs_ws(Ws& ws) {
   co_await (out->write_loop() && client());
 }
 
+std::optional<std::filesystem::path> ApiServer::artifact_file(const std::string& path) {
+  // GET /api/v1/jobs/ID/artifacts/NAME
+  const std::string prefix = "/api/v1/jobs/";
+  if (path.rfind(prefix, 0) != 0) return std::nullopt;
+  const std::string rest = path.substr(prefix.size());
+  const auto slash = rest.find('/');
+  const std::string marker = "artifacts/";
+  if (slash == std::string::npos || rest.compare(slash + 1, marker.size(), marker) != 0) return std::nullopt;
+  const std::string name = rest.substr(slash + 1 + marker.size());
+  if (name.empty()) return std::nullopt;  // the listing: a JSON route
+  const auto id = parse_id(rest.substr(0, slash));
+  const unsigned not_found = static_cast<unsigned>(http::status::not_found);
+  if (!id || !state_.storage().get_job(*id)) throw ApiError{not_found, "not-found", "no job " + rest.substr(0, slash)};
+  for (const ArtifactRecord& a : state_.storage().job_artifacts(*id)) {
+    if (a.name == name) return state_.artifacts().path_of(*id, a.name);
+  }
+  throw ApiError{not_found, "not-found", "job " + std::to_string(*id) + " has no artifact " + name};
+}
+
 std::variant<std::shared_ptr<AgentLink>, std::pair<std::string, std::string>> ApiServer::online_agent(
     const std::string& name) {
   auto record = state_.storage().find_agent(name);
@@ -591,6 +611,20 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
         const AdminRequest admin{method, path, &request_body.get_object(), caller->id};
         if (auto answer = handle_admin_route(state_, hub_, admin)) {
           body = std::move(*answer);
+        } else if (auto secret_answer = handle_secret_route(state_, admin)) {
+          body = std::move(*secret_answer);
+        } else if (auto artifact = req.method() == http::verb::get ? artifact_file(path) : std::nullopt) {
+          // An artifact's tree archive, streamed from its file (it may be large).
+          http::response<http::file_body> file_res{http::status::ok, req.version()};
+          file_res.keep_alive(req.keep_alive());
+          file_res.set(http::field::content_type, "application/x-remsh-tree-archive");
+          beast::error_code fec;
+          file_res.body().open(artifact->c_str(), beast::file_mode::scan, fec);
+          if (fec) throw ApiError{static_cast<unsigned>(http::status::not_found), "not-found", "the artifact's file is gone: " + fec.message()};
+          file_res.prepare_payload();
+          auto [wec, wn] = co_await http::async_write(stream, file_res, asio::as_tuple(asio::use_awaitable));
+          if (wec || !file_res.keep_alive()) break;
+          continue;
         } else if (auto job_answer = jobs_ ? handle_job_route(state_, *jobs_, admin, shutdown_) : std::nullopt) {
           body = std::move(*job_answer);
         } else if (req.method() == http::verb::get && path.rfind("/api/v1/shell-sessions/", 0) == 0 &&

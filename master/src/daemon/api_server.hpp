@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -52,6 +53,8 @@ class ApiServer {
   template <typename Ws>
   boost::asio::awaitable<void> fs_ws(Ws& ws);
   // The online link of agent `name`, or the error tag and message to refuse with.
+  // The file of GET /api/v1/jobs/ID/artifacts/NAME; nullopt for other paths. Throws ApiError.
+  std::optional<std::filesystem::path> artifact_file(const std::string& path);
   std::variant<std::shared_ptr<AgentLink>, std::pair<std::string, std::string>> online_agent(
       const std::string& name);
   template <typename Ws>

@@ -88,7 +88,31 @@ void CommandRun::on_message(const protocol::ControlMessage& m) {
   }
 }
 
+protocol::ChannelData CommandRun::masked(protocol::ChannelData data) {
+  std::vector<std::uint8_t> clear = masker_->filter(data.stream, data.bytes);
+  if (data.end_of_stream) {
+    mask_ended_[data.stream] = true;
+    const std::vector<std::uint8_t> rest = masker_->finish(data.stream);
+    clear.insert(clear.end(), rest.begin(), rest.end());
+  }
+  auto encoder = mask_encoders_.try_emplace(data.stream, protocol::Codec::zstd).first;
+  data.wire.clear();
+  data.codec = protocol::Codec::none;
+  if (auto flags = encoder->second.encode_raw(clear, data.end_of_stream); !flags) {
+    protocol::ByteBuffer payload;
+    const std::uint8_t f = encoder->second.encode(clear, payload, data.end_of_stream);
+    data.codec = static_cast<protocol::Codec>(f & protocol::frame_flags::codec_mask);
+    const protocol::ByteView view = payload.view();
+    data.wire.assign(view.begin(), view.end());
+  }
+  data.bytes = std::move(clear);
+  return data;
+}
+
 void CommandRun::on_data(protocol::ChannelData data) {
+  // Credit is counted in what the agent sent, whatever masking made of it.
+  const std::size_t received = data.bytes.size();
+  if (masker_) data = masked(std::move(data));
   const std::size_t n = data.bytes.size();
   OutputChunk out{data.stream, nullptr, protocol::Codec::none, nullptr};
   if (data.codec != protocol::Codec::none && !data.wire.empty()) {
@@ -109,7 +133,18 @@ void CommandRun::on_data(protocol::ChannelData data) {
     pending_log_bytes_ += n;
     pending_log_ends_ = pending_log_ends_ || data.end_of_stream;
   }
-  if (n == 0 && !out.wire) return;
+  if (n == 0 && !out.wire) {
+    // Masking may hold a frame's bytes back: the agent still gets its credit (once stored).
+    if (received > 0) {
+      after_flush_.push_back([self = shared_from_this(), received] {
+        if (auto link = self->link_.lock()) {
+          link->session().consumed(self->channel_, received);
+          link->wake();
+        }
+      });
+    }
+    return;
+  }
   out.bytes = std::make_shared<const std::vector<std::uint8_t>>(std::move(data.bytes));
   int holders = 1;  // the log store
   for (auto& w : watchers_) {
@@ -117,10 +152,10 @@ void CommandRun::on_data(protocol::ChannelData data) {
   }
   auto remaining = std::make_shared<int>(holders);
   auto self = shared_from_this();
-  auto done = [self, remaining, n] {
-    if (--*remaining == 0 && n > 0) {
+  auto done = [self, remaining, received] {
+    if (--*remaining == 0 && received > 0) {
       if (auto link = self->link_.lock()) {
-        link->session().consumed(self->channel_, n);
+        link->session().consumed(self->channel_, received);
         link->wake();
       }
     }
@@ -176,6 +211,15 @@ void CommandRun::on_link_gone(const std::string& why) {
 
 void CommandRun::finish(CommandFinish how) {
   if (finished_) return;
+  // A run that ends without its streams' ends (killed, lost) still gets the bytes the masker
+  // held back: every byte the agent sent is stored, masked.
+  if (masker_) {
+    std::vector<std::uint8_t> open_streams;
+    for (const auto& [stream, encoder] : mask_encoders_) {
+      if (!mask_ended_[stream]) open_streams.push_back(stream);
+    }
+    for (const std::uint8_t stream : open_streams) on_data(protocol::ChannelData{channel_, stream, {}, true});
+  }
   flush_log();
   finished_ = true;
   how.finished_ms = now_ms();

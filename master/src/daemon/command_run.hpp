@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,8 @@
 
 #include "daemon/agent_link.hpp"
 #include "daemon/output_watcher.hpp"
+#include "daemon/secret_masker.hpp"
+#include "remsh/protocol/stream_codec.hpp"
 #include "remsh/protocol/messages.hpp"
 #include "remsh/protocol/session.hpp"
 #include "storage/storage.hpp"
@@ -32,6 +35,10 @@ class CommandRun : public ChannelUser, public std::enable_shared_from_this<Comma
   void set_channel(std::uint32_t channel) override { channel_ = channel; }
   // With a pty, input goes to the terminal stream (3), not stdin (0).
   void set_pty(bool pty) { input_stream_ = pty ? protocol::stream_id::tty : protocol::stream_id::stdin_; }
+
+  // A job step's secrets: replaced by *** in the output before anything stores or relays it
+  // (the masked bytes are compressed again for the log store).
+  void mask_secrets(std::shared_ptr<SecretMasker> masker) { masker_ = std::move(masker); }
 
   void watch(std::shared_ptr<OutputWatcher> watcher);
   // A watcher the run keeps alive itself until it finishes (a shell's recorder outlives the
@@ -80,6 +87,12 @@ class CommandRun : public ChannelUser, public std::enable_shared_from_this<Comma
   bool input_ended_ = false;
   bool input_eof_pending_ = false;
   std::uint8_t input_stream_ = protocol::stream_id::stdin_;
+  std::shared_ptr<SecretMasker> masker_;
+  std::map<std::uint8_t, protocol::StreamEncoder> mask_encoders_;  // per output stream
+  std::map<std::uint8_t, bool> mask_ended_;                         // streams whose end came
+
+  // The masked form of an output frame: what the agent sent, with secrets replaced.
+  protocol::ChannelData masked(protocol::ChannelData data);
 
  public:
   // Sends input that waited for credit; called by AgentLink on ChannelCredit.

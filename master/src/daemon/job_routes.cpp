@@ -2,6 +2,8 @@
 
 #include "daemon/recipe.hpp"
 
+#include <map>
+
 namespace remsh::master {
 
 namespace json = boost::json;
@@ -13,13 +15,22 @@ constexpr unsigned kBadRequest = 400, kNotFound = 404, kConflict = 409;
 json::value opt(const std::optional<std::int64_t>& v) { return v ? json::value(*v) : json::value(nullptr); }
 json::value opt(const std::optional<std::string>& v) { return v ? json::value(*v) : json::value(nullptr); }
 
+json::object artifact_json(const ArtifactRecord& a) {
+  return json::object{{"name", a.name},       {"size", a.size},   {"sha256", a.sha256},
+                      {"entries", a.entries}, {"bytes", a.bytes}, {"created_ms", a.created_ms}};
+}
+
 json::object job_json(Storage& db, const JobRecord& j, bool with_steps) {
   json::object o{{"id", j.id},           {"name", j.name},
                  {"state", j.state},     {"priority", j.priority},
                  {"agent", opt(j.agent)}, {"submitted_by", j.submitted_by},
                  {"submitted_ms", j.submitted_ms}, {"started_ms", opt(j.started_ms)},
                  {"finished_ms", opt(j.finished_ms)}, {"reason", opt(j.reason)},
-                 {"attempts", j.attempts}};
+                 {"attempts", j.attempts}, {"pipeline", opt(j.pipeline)},
+                 {"work_dir", opt(j.work_dir)}, {"debug_until_ms", opt(j.debug_until_ms)}};
+  json::array needs;
+  for (auto id : j.needs) needs.push_back(id);
+  o["needs"] = std::move(needs);
   if (with_steps) {
     json::array steps;
     for (const JobStepRecord& s : db.job_steps(j.id)) {
@@ -36,7 +47,10 @@ json::object job_json(Storage& db, const JobRecord& j, bool with_steps) {
     if (auto* recipe = std::get_if<Recipe>(&parsed)) {
       for (const auto& [k, v] : recipe->env) env[k] = v;
     }
-    o["env"] = std::move(env);
+    o["env"] = std::move(env);  // not its secrets: whoever may read a job may not read those
+    json::array artifacts;
+    for (const ArtifactRecord& a : db.job_artifacts(j.id)) artifacts.push_back(artifact_json(a));
+    o["artifacts"] = std::move(artifacts);
   }
   return o;
 }
@@ -64,20 +78,46 @@ std::optional<json::object> handle_job_route(StateDir& state, JobScheduler& jobs
     const json::value* text = r.body ? r.body->if_contains("recipe") : nullptr;
     if (!text || !text->is_string()) throw ApiError{kBadRequest, "bad-request", "\"recipe\" (the YAML text) is required"};
     const std::string yaml(text->get_string());
-    auto parsed = parse_recipe(yaml);
+    auto parsed = parse_submission(yaml);
     if (auto* error = std::get_if<std::string>(&parsed)) throw ApiError{kBadRequest, "bad-recipe", *error};
-    const Recipe& recipe = std::get<Recipe>(parsed);
-    JobRecord job;
-    job.name = recipe.name;
-    job.recipe = yaml;
-    job.priority = recipe.priority;
-    job.submitted_by = r.caller;
-    job.submitted_ms = now_ms();
-    std::vector<std::string> names;
-    for (const auto& s : recipe.steps) names.push_back(s.name);
-    const std::int64_t id = db.create_job(job, names);
+    const auto& submitted = std::get<std::vector<SubmittedJob>>(parsed);
+    // A secret that is missing now would fail the job later: say so while the user is here.
+    for (const SubmittedJob& s : submitted) {
+      for (const std::string& name : s.recipe.secrets) {
+        if (!db.get_secret(name)) {
+          throw ApiError{kBadRequest, "unknown-secret",
+                         "job " + s.recipe.name + " uses secret " + name + ", which the master's secret store lacks (remsh secret set " + name + ")"};
+        }
+      }
+    }
+    json::array created;
+    std::map<std::string, std::int64_t> ids;  // by job name, for needs:
+    std::optional<std::int64_t> pipeline;
+    db.in_transaction([&] {
+      for (const SubmittedJob& s : submitted) {
+        JobRecord job{};
+        job.name = s.recipe.name;
+        job.recipe = s.text;
+        job.priority = s.recipe.priority;
+        job.submitted_by = r.caller;
+        job.submitted_ms = now_ms();
+        if (submitted.size() > 1) job.pipeline = pipeline;
+        for (const std::string& need : s.recipe.needs) job.needs.push_back(ids.at(need));
+        std::vector<std::string> names;
+        for (const auto& step : s.recipe.steps) names.push_back(step.name);
+        const std::int64_t id = db.create_job(job, names);
+        if (!pipeline) {
+          pipeline = id;
+          if (submitted.size() > 1) db.set_job_pipeline(id, id);
+        }
+        ids[s.recipe.name] = id;
+        created.push_back(json::object{{"id", id}, {"name", s.recipe.name}, {"state", "queued"}});
+      }
+    });
     jobs.poke();
-    return json::object{{"id", id}, {"name", recipe.name}, {"state", "queued"}};
+    json::object answer = created.front().as_object();
+    answer["jobs"] = std::move(created);
+    return answer;
   }
   if (r.path == "/api/v1/jobs" && r.method == "GET") {
     json::array list;
@@ -93,7 +133,19 @@ std::optional<json::object> handle_job_route(StateDir& state, JobScheduler& jobs
   auto job = db.get_job(*id);
   if (!job) throw ApiError{kNotFound, "not-found", "no job " + std::to_string(*id)};
   if (slash == std::string::npos && r.method == "GET") return job_json(db, *job, true);
-  if (rest.substr(slash + 1) == "cancel" && r.method == "POST") {
+  const std::string sub = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  if (sub == "artifacts" && r.method == "GET") {
+    json::array list;
+    for (const ArtifactRecord& a : db.job_artifacts(*id)) list.push_back(artifact_json(a));
+    return json::object{{"artifacts", std::move(list)}};
+  }
+  if (sub == "release" && r.method == "POST") {
+    if (!jobs.release(*id)) {
+      throw ApiError{kConflict, "not-held", "job " + std::to_string(*id) + " holds no work dir for debugging"};
+    }
+    return job_json(db, *db.get_job(*id), true);
+  }
+  if (sub == "cancel" && r.method == "POST") {
     if (!jobs.cancel(*id)) {
       throw ApiError{kConflict, "job-finished", "job " + std::to_string(*id) + " already ended " + job->state};
     }

@@ -1,16 +1,23 @@
 #include "daemon/job_scheduler.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
-#include <utility>
+#include <deque>
 #include <iostream>
+#include <set>
+#include <utility>
 
 #include "daemon/agent_availability.hpp"
+#include "daemon/agent_fs_call.hpp"
 #include "daemon/command_run.hpp"
 #include "daemon/output_watcher.hpp"
+#include "daemon/secret_masker.hpp"
+#include "local_tree.hpp"
 
 namespace remsh::master {
 
@@ -55,33 +62,81 @@ std::string step_state(const json::object& r) {
   return "failure";
 }
 
+// A path of the recipe, relative to the job's work dir (an absolute one is the agent's to judge).
+std::string in_work_dir(const std::string& work_dir, const std::string& path) {
+  if (path.empty() || path == ".") return work_dir;
+  if (path.front() == '/') return path;
+  return work_dir + "/" + path;
+}
+
+// A job's name as a directory name: letters, digits, '.', '_' and '-' kept, the rest '_'.
+std::string directory_name(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                      c == '_' || c == '-';
+    out += keep ? c : '_';
+  }
+  if (out.empty() || out.front() == '.') out.insert(out.begin(), '_');
+  return out.substr(0, 100);
+}
+
+bool agent_gone(const std::string& tag) { return tag == "agent-lost" || tag == "agent-offline"; }
+
 }  // namespace
+
+struct JobScheduler::StepEnd {
+  std::string state;    // a step state: success, failure, cancelled, timed-out, lost
+  std::string message;  // why it failed, for the job's reason
+};
 
 struct JobScheduler::RunningJob {
   RunningJob(JobRecord r, Recipe rc, std::shared_ptr<AgentLink> l, asio::any_io_executor ex)
-      : record(std::move(r)), recipe(std::move(rc)), link(std::move(l)), deadline(ex) {}
+      : record(std::move(r)), recipe(std::move(rc)), link(std::move(l)), deadline(ex), hold(ex) {}
   JobRecord record;
   Recipe recipe;
   std::shared_ptr<AgentLink> link;
   std::string agent;
-  std::shared_ptr<CommandRun> step_run;  // the step running now
+  std::string work_dir;
+  std::shared_ptr<CommandRun> step_run;     // the step running now: a command,
+  std::shared_ptr<AgentFsCall> step_fs;     // or a transfer
+  std::vector<std::string> secret_values;   // masked in every step's output
+  std::map<std::string, std::string> secret_env;
   asio::steady_timer deadline;
+  asio::steady_timer hold;  // debug_on_failure
   bool cancelled = false;
   bool timed_out = false;
+  bool held = false;
 
-  // Ends the running step's process tree (cancel, job timeout).
+  // Ends the running step (cancel, job timeout): a command's whole process tree, a transfer.
   void kill_step() {
     if (step_run && !step_run->finished()) step_run->send_signal("KILL");
+    if (step_fs) step_fs->cancel(timed_out ? "timeout" : "cancelled", timed_out ? "the job's timeout expired" : "cancelled");
   }
 };
 
 JobScheduler::JobScheduler(asio::io_context& io, StateDir& state, AgentHub& hub)
     : io_(io), state_(state), hub_(hub), wake_(io.get_executor()), finish_deadline_(io) {}
 
+std::size_t JobScheduler::running() const {
+  return static_cast<std::size_t>(
+      std::count_if(running_.begin(), running_.end(), [](const auto& entry) { return !entry.second->held; }));
+}
+
+bool JobScheduler::release(std::int64_t id) {
+  auto it = running_.find(id);
+  if (it == running_.end() || !it->second->held) return false;
+  it->second->hold.cancel();
+  return true;
+}
+
 void JobScheduler::finish_then(std::chrono::seconds deadline, std::function<void()> done) {
   finishing_ = true;
+  for (auto& [id, job] : running_) {
+    if (job->held) job->hold.cancel();  // a debug hold does not outlive the master
+  }
   on_finished_ = std::move(done);
-  log_line("graceful shutdown: starting no new job; waiting for " + std::to_string(running_.size()) +
+  log_line("graceful shutdown: starting no new job; waiting for " + std::to_string(running()) +
            " running job(s), at most " + std::to_string(deadline.count()) + " s");
   finish_deadline_.expires_after(deadline);
   finish_deadline_.async_wait([this](const boost::system::error_code& ec) {
@@ -93,7 +148,7 @@ void JobScheduler::finish_then(std::chrono::seconds deadline, std::function<void
 }
 
 void JobScheduler::maybe_finished() {
-  if (!finishing_ || !running_.empty()) return;
+  if (!finishing_ || running() != 0) return;
   finish_deadline_.cancel();
   if (auto done = std::exchange(on_finished_, nullptr)) done();
 }
@@ -153,11 +208,26 @@ void JobScheduler::start_queued() {
       continue;
     }
     Recipe recipe = std::get<Recipe>(std::move(parsed));
+    std::string why;
+    const Readiness readiness = needs_met(job, why);
+    if (readiness == Readiness::waiting) continue;
+    if (readiness == Readiness::blocked) {
+      for (JobStepRecord step : state_.storage().job_steps(job.id)) {
+        step.state = "skipped";
+        state_.storage().update_job_step(step);
+      }
+      state_.storage().finish_job(job.id, "cancelled", why, now_ms());
+      log_line("job " + std::to_string(job.id) + " (" + job.name + ") cancelled: " + why);
+      wake_.notify();  // the jobs that need this one are decided on the next pass
+      continue;
+    }
     auto link = pick_agent(agents, recipe, job.avoid_agents);
     if (!link) continue;  // it waits; a later, smaller job may still find an agent
-    state_.storage().start_job(job.id, link->name(), now_ms());
+    const std::string work_dir = pick_work_dir(link->name(), job.name);
+    state_.storage().start_job(job.id, link->name(), work_dir, now_ms());
     auto running = std::make_shared<RunningJob>(job, std::move(recipe), link, io_.get_executor());
     running->agent = link->name();
+    running->work_dir = work_dir;
     running_[job.id] = running;
     log_line("job " + std::to_string(job.id) + " (" + job.name + ") starts on " + link->name());
     asio::co_spawn(io_, run_job(running), [this, id = job.id](std::exception_ptr e) {
@@ -179,8 +249,39 @@ void JobScheduler::start_queued() {
   }
 }
 
+JobScheduler::Readiness JobScheduler::needs_met(const JobRecord& job, std::string& why) {
+  bool waiting = false;
+  for (const std::int64_t need : job.needs) {
+    const auto other = state_.storage().get_job(need);
+    if (!other) {
+      why = "it needs job " + std::to_string(need) + ", which no longer exists";
+      return Readiness::blocked;
+    }
+    if (other->state == "queued" || other->state == "running") {
+      waiting = true;
+    } else if (other->state != "success") {
+      why = "it needs job " + std::to_string(need) + " (" + other->name + "), which ended " + other->state;
+      return Readiness::blocked;
+    }
+  }
+  return waiting ? Readiness::waiting : Readiness::ready;
+}
+
+std::string JobScheduler::pick_work_dir(const std::string& agent, const std::string& job_name) const {
+  // jobs/NAME is kept from one run of NAME to the next (incremental builds); two runs of one
+  // name at once on one agent get jobs/NAME-2, -3, ...
+  const std::string base = "jobs/" + directory_name(job_name);
+  for (int n = 1;; ++n) {
+    const std::string dir = n == 1 ? base : base + "-" + std::to_string(n);
+    const bool taken = std::any_of(running_.begin(), running_.end(), [&](const auto& entry) {
+      return entry.second->agent == agent && entry.second->work_dir == dir;
+    });
+    if (!taken) return dir;
+  }
+}
+
 bool JobScheduler::cancel(std::int64_t id) {
-  if (auto it = running_.find(id); it != running_.end()) {
+  if (auto it = running_.find(id); it != running_.end() && !it->second->held) {
     it->second->cancelled = true;
     it->second->kill_step();
     return true;
@@ -193,6 +294,140 @@ bool JobScheduler::cancel(std::int64_t id) {
   }
   state_.storage().finish_job(id, "cancelled", "cancelled before it started", now_ms());
   return true;
+}
+
+std::optional<ArtifactRecord> JobScheduler::find_artifact(const JobRecord& job, const RecipeStep& step) {
+  Storage& db = state_.storage();
+  // This job first, then the jobs it needs, nearest first (breadth-first).
+  std::deque<std::int64_t> todo{job.id};
+  std::set<std::int64_t> seen;
+  while (!todo.empty()) {
+    const std::int64_t id = todo.front();
+    todo.pop_front();
+    if (!seen.insert(id).second) continue;
+    const auto record = id == job.id ? std::optional<JobRecord>(job) : db.get_job(id);
+    if (!record) continue;
+    if (!step.job || (id != job.id && record->name == *step.job)) {
+      for (const ArtifactRecord& a : db.job_artifacts(id)) {
+        if (a.name == step.artifact) return a;
+      }
+    }
+    for (const std::int64_t need : record->needs) todo.push_back(need);
+  }
+  return std::nullopt;
+}
+
+asio::awaitable<JobScheduler::StepEnd> JobScheduler::run_command_step(RunningJob& job, const RecipeStep& step,
+                                                                      JobStepRecord& record) {
+  Storage& db = state_.storage();
+  protocol::ExecRequest request;
+  request.shell = step.run;
+  for (const auto& [k, v] : job.recipe.env) request.env[k] = v;
+  for (const auto& [k, v] : job.secret_env) request.env[k] = v;
+  for (const auto& [k, v] : step.env) request.env[k] = v;
+  request.cwd = in_work_dir(job.work_dir, step.cwd.value_or("."));
+  if (step.timeout_s) request.timeout_s = static_cast<std::uint64_t>(*step.timeout_s);
+  if (step.no_output_timeout_s) request.no_output_timeout_s = static_cast<std::uint64_t>(*step.no_output_timeout_s);
+
+  const std::int64_t command_id = db.create_command(job.agent, json::serialize(json::value(step.run)), request.cwd, now_ms());
+  auto run = std::make_shared<CommandRun>(command_id, db, job.link);
+  // One masker per step: bytes it holds back at a step's end never leak into the next step.
+  if (!job.secret_values.empty()) run->mask_secrets(std::make_shared<SecretMasker>(job.secret_values));
+  auto watcher = std::make_shared<StepWatcher>(io_.get_executor());
+  run->watch(watcher);
+  record.command_id = command_id;
+  db.update_job_step(record);
+  job.step_run = run;
+  if (!job.link->online() || !job.link->start(request.to_json(), run)) {
+    db.finish_command(command_id, CommandFinish::failed("agent-offline", "agent " + job.agent + " is not connected", now_ms()));
+    job.step_run.reset();
+    co_return StepEnd{"lost", "agent " + job.agent + " went away"};
+  }
+  while (!watcher->finished) co_await watcher->done.wait();
+  job.step_run.reset();
+  if (const json::value* code = watcher->result.if_contains("exit_code"); code && code->is_int64()) {
+    record.exit_code = code->get_int64();
+  }
+  StepEnd end{step_state(watcher->result), ""};
+  if (const json::value* error = watcher->result.if_contains("error"); error && error->is_object()) {
+    const json::object& e = error->get_object();
+    if (const json::value* m = e.if_contains("message"); m && m->is_string()) end.message = std::string(m->get_string());
+  }
+  co_return end;
+}
+
+asio::awaitable<JobScheduler::StepEnd> JobScheduler::run_transfer_step(RunningJob& job, const RecipeStep& step) {
+  protocol::FsRequest request;
+  std::optional<ArtifactStore::Writer> writer;
+  std::shared_ptr<void> source_state;  // what the source reads from, kept for the call
+  std::string artifact_path;
+  if (step.kind == RecipeStep::Kind::upload) {
+    request.op = protocol::FsOp::get_tree;
+    request.path = in_work_dir(job.work_dir, step.from);
+    writer.emplace(state_.artifacts().path_of(job.record.id, step.artifact));
+  } else {
+    request.op = protocol::FsOp::put_tree;
+    request.path = in_work_dir(job.work_dir, step.to);
+    request.parents = true;
+  }
+  auto call = std::make_shared<AgentFsCall>(job.link, request);
+  if (writer) {
+    call->set_sink([&writer](protocol::ByteView bytes) { writer->write(bytes); });
+  } else if (step.file) {
+    // A file or tree of the master's files directory, packed as the CLI packs a local tree.
+    const std::filesystem::path local = state_.files_dir() / *step.file;
+    std::error_code ec;
+    if (!std::filesystem::exists(std::filesystem::symlink_status(local, ec))) {
+      co_return StepEnd{"failure", "not-found: the master's files directory has no " + *step.file};
+    }
+    try {
+      auto source = std::make_shared<cli::LocalTreeSource>(cli::scan_local_tree(local.string()));
+      source_state = source;
+      call->set_source([source] { return source->next_piece(); });
+    } catch (const std::exception& e) {
+      co_return StepEnd{"failure", std::string("io-error: ") + e.what()};
+    }
+  } else {
+    const auto artifact = find_artifact(job.record, step);
+    if (!artifact) {
+      co_return StepEnd{"failure", "not-found: no artifact " + step.artifact +
+                                       (step.job ? " in job " + *step.job : " in this job or the jobs it needs")};
+    }
+    try {
+      auto reader = std::make_shared<ArtifactStore::Reader>(state_.artifacts().path_of(artifact->job_id, artifact->name));
+      source_state = reader;
+      call->set_source([reader] { return reader->next_piece(); });
+    } catch (const std::exception& e) {
+      co_return StepEnd{"failure", std::string("io-error: ") + e.what()};
+    }
+  }
+  job.step_fs = call;
+  const FsCallOutcome outcome = co_await call->run();
+  job.step_fs.reset();
+  if (!outcome.ok()) {
+    if (agent_gone(outcome.tag)) co_return StepEnd{"lost", outcome.message};
+    if (outcome.tag == "cancelled") co_return StepEnd{"cancelled", outcome.message};
+    if (outcome.tag == "timeout") co_return StepEnd{"timed-out", outcome.message};
+    co_return StepEnd{"failure", outcome.tag + ": " + outcome.message};
+  }
+  if (writer) {
+    try {
+      writer->commit();
+      ArtifactRecord a;
+      a.job_id = job.record.id;
+      a.name = step.artifact;
+      a.size = writer->size();
+      a.sha256 = writer->sha256();
+      const json::object& r = *outcome.result;
+      if (const json::value* v = r.if_contains("entries"); v && v->is_int64()) a.entries = v->get_int64();
+      if (const json::value* v = r.if_contains("bytes"); v && v->is_int64()) a.bytes = v->get_int64();
+      a.created_ms = now_ms();
+      state_.storage().add_artifact(a);
+    } catch (const std::exception& e) {
+      co_return StepEnd{"failure", std::string("io-error: cannot keep the artifact: ") + e.what()};
+    }
+  }
+  co_return StepEnd{"success", ""};
 }
 
 asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
@@ -209,50 +444,60 @@ asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
   std::vector<JobStepRecord> steps = db.job_steps(id);
   bool halted = false;  // a step failed (without continue_on_error)
   bool lost = false;
+  bool set_up = true;  // secrets found and the directory made: otherwise no step runs
   std::string reason;
+
+  // Before any step: the secrets, then the job's directory on the agent.
+  for (const std::string& name : job->recipe.secrets) {
+    const auto secret = db.get_secret(name);
+    if (!secret) {
+      set_up = false;
+      reason = "secret " + name + " is not in the master's secret store (remsh secret set " + name + ")";
+      break;
+    }
+    try {
+      job->secret_values.push_back(state_.secret_box().open(name, secret->sealed));
+      job->secret_env[name] = job->secret_values.back();
+    } catch (const std::exception& e) {
+      set_up = false;
+      reason = e.what();
+      break;
+    }
+  }
+  if (set_up) {
+    protocol::FsRequest mkdir;
+    mkdir.op = protocol::FsOp::mkdir;
+    mkdir.path = job->work_dir;
+    AgentFsCall call(job->link, mkdir);
+    const FsCallOutcome made = co_await call.run();
+    if (!made.ok()) {
+      set_up = false;
+      lost = agent_gone(made.tag);
+      reason = "cannot create the job's directory " + job->work_dir + ": " + made.tag + ": " + made.message;
+    }
+  }
+
   for (std::size_t i = 0; i < job->recipe.steps.size() && i < steps.size(); ++i) {
     const RecipeStep& step = job->recipe.steps[i];
     JobStepRecord& record = steps[i];
     // After a failure, a timeout or a cancel only always: steps run; with the agent gone
     // (its session ended for good), none can.
-    if (lost || ((halted || job->cancelled || job->timed_out) && !step.always)) {
+    if (lost || !set_up || ((halted || job->cancelled || job->timed_out) && !step.always)) {
       record.state = "skipped";
       db.update_job_step(record);
       continue;
     }
-    protocol::ExecRequest request;
-    request.shell = step.run;
-    for (const auto& [k, v] : job->recipe.env) request.env[k] = v;
-    for (const auto& [k, v] : step.env) request.env[k] = v;
-    request.cwd = step.cwd;
-    if (step.timeout_s) request.timeout_s = static_cast<std::uint64_t>(*step.timeout_s);
-    if (step.no_output_timeout_s) request.no_output_timeout_s = static_cast<std::uint64_t>(*step.no_output_timeout_s);
-
-    const std::int64_t command_id = db.create_command(job->agent, json::serialize(json::value(step.run)), step.cwd, now_ms());
-    auto run = std::make_shared<CommandRun>(command_id, db, job->link);
-    auto watcher = std::make_shared<StepWatcher>(io_.get_executor());
-    run->watch(watcher);
     record.state = "running";
-    record.command_id = command_id;
     record.started_ms = now_ms();
     db.update_job_step(record);
-    job->step_run = run;
-    if (!job->link->online() || !job->link->start(request.to_json(), run)) {
-      db.finish_command(command_id,
-                        CommandFinish::failed("agent-offline", "agent " + job->agent + " is not connected", now_ms()));
-      record.state = "lost";
-      record.finished_ms = now_ms();
-      db.update_job_step(record);
-      lost = true;
-      reason = "agent " + job->agent + " went away";
-      continue;
+    // (Not a ?: of two co_awaits: GCC 12 miscompiles that.)
+    StepEnd end;
+    if (step.kind == RecipeStep::Kind::run) {
+      end = co_await run_command_step(*job, step, record);
+    } else {
+      end = co_await run_transfer_step(*job, step);
     }
-    while (!watcher->finished) co_await watcher->done.wait();
-    job->step_run.reset();
-    record.state = step_state(watcher->result);
-    if (const json::value* code = watcher->result.if_contains("exit_code"); code && code->is_int64()) {
-      record.exit_code = code->get_int64();
-    }
+    record.state = end.state;
     if (job->cancelled && record.state != "success") record.state = "cancelled";
     record.finished_ms = now_ms();
     db.update_job_step(record);
@@ -262,7 +507,8 @@ asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
     } else if (record.state != "success" && !step.continue_on_error && !halted) {
       halted = true;
       reason = "step " + std::to_string(i) + " (" + step.name + ") ended " + record.state +
-               (record.exit_code ? " with exit code " + std::to_string(*record.exit_code) : "");
+               (record.exit_code ? " with exit code " + std::to_string(*record.exit_code) : "") +
+               (end.message.empty() || record.exit_code ? "" : ": " + end.message);
     }
   }
   job->deadline.cancel();
@@ -275,7 +521,7 @@ asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
     reason = "the job's timeout expired";
   } else if (lost) {
     state = "lost";
-  } else if (halted) {
+  } else if (halted || !set_up) {
     state = "failure";
   }
   if (state == "lost" && job->record.attempts < job->recipe.retries) {
@@ -286,6 +532,22 @@ asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
   }
   db.finish_job(id, state, reason.empty() ? std::nullopt : std::optional<std::string>(reason), now_ms());
   log_line("job " + std::to_string(id) + " (" + job->record.name + ") ended " + state);
+  wake_.notify();  // jobs that need this one may start now
+
+  // A failed job keeps its directory and agent slot for `remsh shell --job` (no other job of
+  // the slot can touch the directory meanwhile).
+  if ((state == "failure" || state == "timed-out") && job->recipe.debug_on_failure_s && !finishing_ && !stopping_) {
+    const auto hold = std::chrono::seconds(*job->recipe.debug_on_failure_s);
+    db.set_job_debug_until(id, now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(hold).count());
+    job->held = true;
+    maybe_finished();
+    log_line("job " + std::to_string(id) + ": " + job->work_dir + " on " + job->agent + " kept for debugging for " +
+             std::to_string(hold.count()) + " s (remsh shell --job " + std::to_string(id) + ")");
+    job->hold.expires_after(hold);
+    co_await job->hold.async_wait(asio::as_tuple(asio::use_awaitable));
+    db.set_job_debug_until(id, std::nullopt);
+    log_line("job " + std::to_string(id) + ": debug hold ended");
+  }
 }
 
 }  // namespace remsh::master

@@ -7,7 +7,15 @@
 //     except those marked always, which run after a failure, a timeout or a cancel too;
 //   - the job's timeout, or a cancel, kills the running step's process tree;
 //   - an agent that goes away for good loses the job (state lost); with `retries:` it goes
-//     back to the queue for another agent.
+//     back to the queue for another agent;
+//   - a job of a pipeline waits until the jobs it needs succeeded, and is cancelled when one
+//     of them did not;
+//   - each job works in its own directory of the agent's work dir (jobs/NAME, kept from one
+//     run of NAME to the next); upload and download steps move trees between it and the
+//     master (artifacts, the master's files directory); secrets reach the steps as variables
+//     and are masked in their output;
+//   - with `debug_on_failure:`, a failed job keeps its agent slot (and so its directory,
+//     untouched) for that long, for `remsh shell --job`.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -19,9 +27,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "daemon/agent_hub.hpp"
+#include "storage/storage.hpp"
 #include "daemon/notifier.hpp"
 #include "daemon/recipe.hpp"
 #include "daemon/state_dir.hpp"
@@ -37,17 +47,27 @@ class JobScheduler {
   // A queued job is cancelled at once; a running one has its step killed and ends cancelled
   // (its always: steps still run). False if the job is not queued or running.
   bool cancel(std::int64_t id);
+  // Ends a failed job's debug hold at once. False if the job holds nothing.
+  bool release(std::int64_t id);
   void stop();
   // A graceful master shutdown: start nothing new; call `done` once no job runs, or when the
   // deadline passes (jobs still running then are marked lost at the next start). Queued
   // jobs stay queued in SQLite for after the restart.
   void finish_then(std::chrono::seconds deadline, std::function<void()> done);
-  std::size_t running() const { return running_.size(); }
+  std::size_t running() const;  // jobs running steps (not those held for debugging)
 
  private:
   void maybe_finished();
   struct RunningJob;
   boost::asio::awaitable<void> run_job(std::shared_ptr<RunningJob> job);
+  struct StepEnd;
+  boost::asio::awaitable<StepEnd> run_command_step(RunningJob& job, const RecipeStep& step, JobStepRecord& record);
+  boost::asio::awaitable<StepEnd> run_transfer_step(RunningJob& job, const RecipeStep& step);
+  std::optional<ArtifactRecord> find_artifact(const JobRecord& job, const RecipeStep& step);
+  // Why a queued job cannot start yet (nullopt: it may), or ends without running.
+  enum class Readiness { ready, waiting, blocked };
+  Readiness needs_met(const JobRecord& job, std::string& why);
+  std::string pick_work_dir(const std::string& agent, const std::string& job_name) const;
   std::shared_ptr<AgentLink> pick_agent(const std::vector<AgentRecord>& agents, const Recipe& recipe,
                                         const std::vector<std::string>& avoid);
   void start_queued();

@@ -65,16 +65,69 @@ void refuse_unknown(const YAML::Node& n, const std::string& where, std::initiali
   }
 }
 
+void paths_step(const YAML::Node& n, const std::string& where, RecipeStep& s) {
+  if (!n.IsMap()) fail(where + " must be a mapping");
+  if (s.kind == RecipeStep::Kind::upload) {
+    refuse_unknown(n, where, {"from", "artifact"});
+    if (!n["from"] || !n["artifact"]) fail(where + " needs from: (a path in the work dir) and artifact: (a name)");
+    s.from = scalar(n["from"], where + ".from");
+    s.artifact = scalar(n["artifact"], where + ".artifact");
+    if (s.from.empty()) fail(where + ".from is empty");
+  } else {
+    refuse_unknown(n, where, {"artifact", "job", "file", "to"});
+    if (!n["artifact"] == !n["file"]) fail(where + " needs either artifact: or file:");
+    if (n["artifact"]) s.artifact = scalar(n["artifact"], where + ".artifact");
+    if (n["job"]) {
+      if (!n["artifact"]) fail(where + ".job goes with artifact:");
+      s.job = scalar(n["job"], where + ".job");
+    }
+    if (n["file"]) {
+      s.file = scalar(n["file"], where + ".file");
+      const std::string& f = *s.file;
+      if (f.empty() || f.front() == '/' || f == ".." || f.rfind("../", 0) == 0 || f.find("/../") != std::string::npos ||
+          (f.size() >= 3 && f.compare(f.size() - 3, 3, "/..") == 0)) {
+        fail(where + ".file must be a relative path inside the master's files directory");
+      }
+    }
+    if (n["to"]) s.to = scalar(n["to"], where + ".to");
+    if (s.to.empty()) fail(where + ".to is empty");
+  }
+  if (!s.artifact.empty() || s.kind == RecipeStep::Kind::upload) {
+    if (!valid_artifact_name(s.artifact)) {
+      fail(where + ".artifact must be 1 to 128 of A-Z a-z 0-9 . _ - (not starting with a dot)");
+    }
+  }
+}
+
 RecipeStep parse_step(const YAML::Node& n, std::size_t index) {
   const std::string where = "steps[" + std::to_string(index) + "]";
   if (!n.IsMap()) fail(where + " must be a mapping (- run: COMMAND)");
-  refuse_unsupported(n, where, {"checkout", "upload", "download"});
-  refuse_unknown(n, where, {"run", "name", "env", "cwd", "timeout", "no_output_timeout", "continue_on_error", "always"});
+  refuse_unsupported(n, where, {"checkout"});
+  refuse_unknown(n, where, {"run", "upload", "download", "name", "env", "cwd", "timeout", "no_output_timeout",
+                            "continue_on_error", "always"});
   RecipeStep s;
-  if (!n["run"]) fail(where + " has no run: (the only step kind this master runs yet)");
-  s.run = scalar(n["run"], where + ".run");
-  if (s.run.empty()) fail(where + ".run is empty");
-  s.name = n["name"] ? scalar(n["name"], where + ".name") : s.run.substr(0, 80);
+  const int kinds = (n["run"] ? 1 : 0) + (n["upload"] ? 1 : 0) + (n["download"] ? 1 : 0);
+  if (kinds != 1) fail(where + " needs exactly one of run:, upload:, download:");
+  if (n["run"]) {
+    s.run = scalar(n["run"], where + ".run");
+    if (s.run.empty()) fail(where + ".run is empty");
+    s.name = s.run.substr(0, 80);
+  } else if (n["upload"]) {
+    s.kind = RecipeStep::Kind::upload;
+    paths_step(n["upload"], where + ".upload", s);
+    s.name = "upload " + s.from + " as " + s.artifact;
+    for (const char* key : {"env", "cwd", "timeout", "no_output_timeout"}) {
+      if (n[key]) fail(where + "." + key + " applies to run: steps only");
+    }
+  } else {
+    s.kind = RecipeStep::Kind::download;
+    paths_step(n["download"], where + ".download", s);
+    s.name = "download " + (s.file ? "file " + *s.file : s.artifact) + " to " + s.to;
+    for (const char* key : {"env", "cwd", "timeout", "no_output_timeout"}) {
+      if (n[key]) fail(where + "." + key + " applies to run: steps only");
+    }
+  }
+  if (n["name"]) s.name = scalar(n["name"], where + ".name");
   s.env = env_map(n["env"], where + ".env");
   if (n["cwd"]) s.cwd = scalar(n["cwd"], where + ".cwd");
   s.timeout_s = duration(n["timeout"], where + ".timeout");
@@ -84,48 +137,144 @@ RecipeStep parse_step(const YAML::Node& n, std::size_t index) {
   return s;
 }
 
+std::vector<std::string> name_list(const YAML::Node& n, const std::string& where) {
+  std::vector<std::string> out;
+  if (!n) return out;
+  if (!n.IsSequence()) fail(where + " must be a list");
+  for (const auto& e : n) {
+    std::string name = scalar(e, where + "[]");
+    if (name.empty()) fail(where + " holds an empty name");
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(std::move(name));
+  }
+  return out;
+}
+
+Recipe parse_recipe_node(const YAML::Node& root) {
+  if (!root.IsMap()) fail("a recipe is a YAML mapping (name:, steps:, ...)");
+  refuse_unknown(root, "recipe", {"name", "agents", "env", "timeout", "priority", "retries", "steps", "needs",
+                                  "secrets", "debug_on_failure"});
+  Recipe r;
+  if (!root["name"]) fail("recipe.name is required");
+  r.name = scalar(root["name"], "recipe.name");
+  if (r.name.empty() || r.name.size() > 128) fail("recipe.name must be 1 to 128 characters");
+  if (const YAML::Node agents = root["agents"]) {
+    if (!agents.IsMap()) fail("recipe.agents must be a mapping ({labels: [...]})");
+    refuse_unknown(agents, "recipe.agents", {"labels"});
+    if (const YAML::Node labels = agents["labels"]) {
+      if (!labels.IsSequence()) fail("recipe.agents.labels must be a list");
+      for (const auto& l : labels) r.labels.push_back(scalar(l, "recipe.agents.labels[]"));
+    }
+  }
+  r.env = env_map(root["env"], "recipe.env");
+  r.timeout_s = duration(root["timeout"], "recipe.timeout");
+  if (const YAML::Node p = root["priority"]) {
+    try {
+      r.priority = p.as<std::int64_t>();
+    } catch (const YAML::Exception&) {
+      fail("recipe.priority must be an integer");
+    }
+  }
+  if (const YAML::Node n = root["retries"]) {
+    try {
+      r.retries = n.as<std::int64_t>();
+    } catch (const YAML::Exception&) {
+      fail("recipe.retries must be an integer from 0 to 10");
+    }
+    if (r.retries < 0 || r.retries > 10) fail("recipe.retries must be an integer from 0 to 10");
+  }
+  r.needs = name_list(root["needs"], "recipe.needs");
+  r.secrets = name_list(root["secrets"], "recipe.secrets");
+  for (const std::string& name : r.secrets) {
+    if (name.find('=') != std::string::npos) fail("recipe.secrets: " + name + " is not a variable name");
+  }
+  r.debug_on_failure_s = duration(root["debug_on_failure"], "recipe.debug_on_failure");
+  if (r.debug_on_failure_s && *r.debug_on_failure_s > 24 * 3600) fail("recipe.debug_on_failure: at most 24h");
+  const YAML::Node steps = root["steps"];
+  if (!steps || !steps.IsSequence() || steps.size() == 0) fail("recipe.steps must be a non-empty list");
+  if (steps.size() > 1000) fail("recipe.steps: at most 1000 steps");
+  for (std::size_t i = 0; i < steps.size(); ++i) r.steps.push_back(parse_step(steps[i], i));
+  for (const RecipeStep& s : r.steps) {
+    if (s.job && std::find(r.needs.begin(), r.needs.end(), *s.job) == r.needs.end()) {
+      fail("a download names job " + *s.job + ", which recipe.needs does not list");
+    }
+  }
+  return r;
+}
+
 }  // namespace
+
+bool valid_artifact_name(const std::string& name) {
+  if (name.empty() || name.size() > 128 || name.front() == '.') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
+  });
+}
 
 std::variant<Recipe, std::string> parse_recipe(const std::string& yaml) {
   try {
+    return parse_recipe_node(YAML::Load(yaml));
+  } catch (const RecipeError& e) {
+    return e.message;
+  } catch (const YAML::Exception& e) {
+    return std::string("not valid YAML: ") + e.what();
+  }
+}
+
+std::variant<std::vector<SubmittedJob>, std::string> parse_submission(const std::string& yaml) {
+  try {
     const YAML::Node root = YAML::Load(yaml);
-    if (!root.IsMap()) return std::string("a recipe is a YAML mapping (name:, steps:, ...)");
-    refuse_unsupported(root, "recipe", {"secrets", "needs", "debug_on_failure"});
-    refuse_unknown(root, "recipe", {"name", "agents", "env", "timeout", "priority", "retries", "steps"});
-    Recipe r;
-    if (!root["name"]) return std::string("recipe.name is required");
-    r.name = scalar(root["name"], "recipe.name");
-    if (r.name.empty() || r.name.size() > 128) return std::string("recipe.name must be 1 to 128 characters");
-    if (const YAML::Node agents = root["agents"]) {
-      if (!agents.IsMap()) fail("recipe.agents must be a mapping ({labels: [...]})");
-      refuse_unknown(agents, "recipe.agents", {"labels"});
-      if (const YAML::Node labels = agents["labels"]) {
-        if (!labels.IsSequence()) fail("recipe.agents.labels must be a list");
-        for (const auto& l : labels) r.labels.push_back(scalar(l, "recipe.agents.labels[]"));
-      }
+    if (!root.IsMap() || !root["jobs"]) {
+      Recipe r = parse_recipe_node(root);
+      if (!r.needs.empty()) fail("recipe.needs names jobs of the same pipeline file (a file with jobs: [...])");
+      return std::vector<SubmittedJob>{{std::move(r), yaml}};
     }
-    r.env = env_map(root["env"], "recipe.env");
-    r.timeout_s = duration(root["timeout"], "recipe.timeout");
-    if (const YAML::Node p = root["priority"]) {
+    refuse_unknown(root, "pipeline", {"jobs"});
+    const YAML::Node jobs = root["jobs"];
+    if (!jobs.IsSequence() || jobs.size() == 0) fail("pipeline.jobs must be a non-empty list of recipes");
+    if (jobs.size() > 100) fail("pipeline.jobs: at most 100 jobs");
+    std::vector<SubmittedJob> parsed;
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
       try {
-        r.priority = p.as<std::int64_t>();
-      } catch (const YAML::Exception&) {
-        fail("recipe.priority must be an integer");
+        Recipe r = parse_recipe_node(jobs[i]);
+        YAML::Emitter out;
+        out << jobs[i];
+        parsed.push_back({std::move(r), std::string(out.c_str()) + "\n"});
+      } catch (const RecipeError& e) {
+        fail("jobs[" + std::to_string(i) + "]: " + e.message);
       }
     }
-    if (const YAML::Node n = root["retries"]) {
-      try {
-        r.retries = n.as<std::int64_t>();
-      } catch (const YAML::Exception&) {
-        fail("recipe.retries must be an integer from 0 to 10");
+    for (std::size_t i = 0; i < parsed.size(); ++i) {
+      for (std::size_t k = 0; k < i; ++k) {
+        if (parsed[k].recipe.name == parsed[i].recipe.name) fail("two jobs are named " + parsed[i].recipe.name);
       }
-      if (r.retries < 0 || r.retries > 10) fail("recipe.retries must be an integer from 0 to 10");
     }
-    const YAML::Node steps = root["steps"];
-    if (!steps || !steps.IsSequence() || steps.size() == 0) fail("recipe.steps must be a non-empty list");
-    if (steps.size() > 1000) fail("recipe.steps: at most 1000 steps");
-    for (std::size_t i = 0; i < steps.size(); ++i) r.steps.push_back(parse_step(steps[i], i));
-    return r;
+    // Each job after the jobs it needs (which also finds unknown names and cycles).
+    std::vector<SubmittedJob> ordered;
+    std::vector<bool> placed(parsed.size(), false);
+    while (ordered.size() < parsed.size()) {
+      bool progress = false;
+      for (std::size_t i = 0; i < parsed.size(); ++i) {
+        if (placed[i]) continue;
+        const bool ready = std::all_of(parsed[i].recipe.needs.begin(), parsed[i].recipe.needs.end(), [&](const std::string& n) {
+          return std::any_of(ordered.begin(), ordered.end(), [&](const SubmittedJob& j) { return j.recipe.name == n; });
+        });
+        if (!ready) continue;
+        placed[i] = true;
+        ordered.push_back(parsed[i]);
+        progress = true;
+      }
+      if (progress) continue;
+      for (std::size_t i = 0; i < parsed.size(); ++i) {
+        if (placed[i]) continue;
+        for (const std::string& n : parsed[i].recipe.needs) {
+          const bool known = std::any_of(parsed.begin(), parsed.end(), [&](const SubmittedJob& j) { return j.recipe.name == n; });
+          if (!known) fail("job " + parsed[i].recipe.name + " needs " + n + ", which the pipeline does not define");
+        }
+      }
+      fail("the jobs' needs: form a cycle");
+    }
+    return ordered;
   } catch (const RecipeError& e) {
     return e.message;
   } catch (const YAML::Exception& e) {

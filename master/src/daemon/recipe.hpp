@@ -17,6 +17,15 @@
 //       always: true                  # runs even after a failure, timeout or cancel
 //       env: { V: "1" }
 //       cwd: sub/dir
+//     - upload: { from: build/out, artifact: bin }    # a file or tree of the work dir, kept
+//     - download: { artifact: bin, to: in, job: build }  # from this job or one it needs
+//     - download: { file: tools/x.tar, to: in }      # from the master's files directory
+//   needs: [build]              # in a pipeline file: jobs that must succeed first
+//   secrets: [DEPLOY_KEY]       # from the master's secret store, as variables; masked in logs
+//   debug_on_failure: 20m       # keep the failed job's work dir and agent slot this long
+//
+// A pipeline file lists several such jobs under `jobs:`; `needs:` names jobs of the same
+// file, so a pipeline fans out (two jobs need one) and in (one job needs two).
 #pragma once
 
 #include <cstdint>
@@ -29,8 +38,18 @@
 namespace remsh::master {
 
 struct RecipeStep {
+  enum class Kind { run, upload, download };
+  Kind kind = Kind::run;
   std::string name;
   std::string run;
+  // upload: `from` (a path in the work dir) kept as `artifact`. download: `artifact` (of
+  // `job`, else of this job or one it needs) or `file` (in the master's files directory)
+  // extracted into `to` (default: the work dir itself).
+  std::string from;
+  std::string artifact;
+  std::optional<std::string> job;
+  std::optional<std::string> file;
+  std::string to = ".";
   std::map<std::string, std::string> env;
   std::optional<std::string> cwd;
   std::optional<std::int64_t> timeout_s;
@@ -46,10 +65,24 @@ struct Recipe {
   std::optional<std::int64_t> timeout_s;
   std::int64_t priority = 0;
   std::int64_t retries = 0;  // 0..10
+  std::vector<std::string> needs;    // names of jobs of the same pipeline
+  std::vector<std::string> secrets;  // names in the master's secret store
+  std::optional<std::int64_t> debug_on_failure_s;
   std::vector<RecipeStep> steps;
 };
 
 // The recipe, or a message naming what is wrong (and where).
 std::variant<Recipe, std::string> parse_recipe(const std::string& yaml);
+
+// What a user submits: one recipe, or a pipeline of several (`jobs:`). Jobs come in an order
+// where each one follows the jobs it needs; `text` is each job's own recipe, as stored.
+struct SubmittedJob {
+  Recipe recipe;
+  std::string text;
+};
+std::variant<std::vector<SubmittedJob>, std::string> parse_submission(const std::string& yaml);
+
+// An artifact's name: 1..128 of [A-Za-z0-9._-], not starting with a dot.
+bool valid_artifact_name(const std::string& name);
 
 }  // namespace remsh::master

@@ -91,6 +91,8 @@ StateDir::StateDir(const fs::path& dir) : dir_(fs::absolute(dir)) {
   key_ = dir_ / "tls-key.pem";
   ensure_tls();
   ensure_admin_token();
+  secret_box_ = std::make_unique<SecretBox>(dir_ / "secrets.key");
+  artifacts_ = std::make_unique<ArtifactStore>(dir_ / "artifacts");
 }
 
 void StateDir::ensure_tls() {

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "daemon/artifact_store.hpp"
+#include "daemon/secret_box.hpp"
 #include "storage/storage.hpp"
 
 namespace remsh::master {
@@ -22,6 +24,11 @@ class StateDir {
   const std::filesystem::path& key_file() const { return key_; }
   // SHA-256 of the certificate's DER encoding, lowercase hex: what agents pin.
   const std::string& fingerprint() const { return fingerprint_; }
+  // Job secrets' key (secrets.key), job artifacts (artifacts/), and the files a job's
+  // `download: {file: ...}` may take (files/: put there by the master's operator).
+  const SecretBox& secret_box() const { return *secret_box_; }
+  const ArtifactStore& artifacts() const { return *artifacts_; }
+  std::filesystem::path files_dir() const { return dir_ / "files"; }
 
  private:
   void ensure_tls();
@@ -32,6 +39,8 @@ class StateDir {
   std::filesystem::path key_;
   std::string fingerprint_;
   std::unique_ptr<Storage> storage_;
+  std::unique_ptr<SecretBox> secret_box_;
+  std::unique_ptr<ArtifactStore> artifacts_;
 };
 
 // Random bytes from the OS (OpenSSL's CSPRNG), as lowercase hex.

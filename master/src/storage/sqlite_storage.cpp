@@ -146,6 +146,31 @@ CREATE TABLE IF NOT EXISTS job_steps (
 );
 )sql";
 
+// Version 3: pipelines (jobs that need other jobs), per-job work dirs kept for debugging,
+// artifacts and the secret store.
+constexpr const char* kSchemaV3 = R"sql(
+ALTER TABLE jobs ADD COLUMN pipeline INTEGER;
+ALTER TABLE jobs ADD COLUMN needs TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE jobs ADD COLUMN work_dir TEXT;
+ALTER TABLE jobs ADD COLUMN debug_until_ms INTEGER;
+CREATE TABLE IF NOT EXISTS artifacts (
+    job_id     INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    sha256     TEXT NOT NULL,
+    entries    INTEGER NOT NULL,
+    bytes      INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (job_id, name)
+);
+CREATE TABLE IF NOT EXISTS secrets (
+    name       TEXT PRIMARY KEY,
+    sealed     BLOB NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+)sql";
+
 #define REMSH_TOKEN_COLUMNS "id, secret_hash, uses_left, expires_ms, labels_json, approve, created_ms"
 #define REMSH_AGENT_COLUMNS \
     "name, stored_key_hex, labels_json, created_ms, last_seen_ms, revoked, facts_json, state, " \
@@ -496,6 +521,18 @@ void SqliteStorage::init_schema() {
         }
         exec_cached("UPDATE meta SET value = '2' WHERE name = 'schema_version'");
         version = "2";
+    }
+    if (*version == "2") {
+        char* error = nullptr;
+        const int rc = sqlite3_exec(db_, kSchemaV3, nullptr, nullptr, &error);
+        if (rc != SQLITE_OK) {
+            std::string message = "cannot upgrade the schema to version 3: " +
+                                  std::string(error != nullptr ? error : sqlite3_errstr(rc));
+            sqlite3_free(error);
+            throw_tag(storage_tag::error, message);
+        }
+        exec_cached("UPDATE meta SET value = '3' WHERE name = 'schema_version'");
+        version = "3";
     }
     if (*version != std::to_string(kSqliteSchemaVersion)) {
         throw_tag(storage_tag::error, "database " + path_ + " has schema version " + *version +
@@ -991,7 +1028,23 @@ std::optional<ShellSessionRecord> SqliteStorage::get_shell_session(std::int64_t 
 namespace {
 #define REMSH_JOB_COLUMNS \
     "id, name, recipe, state, priority, agent, submitted_by, submitted_ms, started_ms, finished_ms, reason, " \
-    "attempts, avoid_agents"
+    "attempts, avoid_agents, pipeline, needs, work_dir, debug_until_ms"
+std::vector<std::int64_t> ids_from_json(const std::string& text) {
+    std::vector<std::int64_t> out;
+    boost::system::error_code ec;
+    const boost::json::value v = boost::json::parse(text, ec);
+    if (!ec && v.is_array()) {
+        for (const auto& e : v.get_array()) {
+            if (e.is_int64()) out.push_back(e.get_int64());
+        }
+    }
+    return out;
+}
+std::string ids_to_json(const std::vector<std::int64_t>& ids) {
+    boost::json::array a;
+    for (auto id : ids) a.push_back(id);
+    return boost::json::serialize(a);
+}
 JobRecord read_job(const auto& q) {
     JobRecord j;
     j.id = q.int64(0);
@@ -1007,6 +1060,10 @@ JobRecord read_job(const auto& q) {
     j.reason = q.opt_text(10);
     j.attempts = q.int64(11);
     j.avoid_agents = labels_from_json(q.text(12));
+    j.pipeline = q.opt_int64(13);
+    j.needs = ids_from_json(q.text(14));
+    j.work_dir = q.opt_text(15);
+    j.debug_until_ms = q.opt_int64(16);
     return j;
 }
 }  // namespace
@@ -1015,9 +1072,11 @@ std::int64_t SqliteStorage::create_job(const JobRecord& job, const std::vector<s
     std::int64_t id = 0;
     in_transaction([&] {
         Stmt q(*this,
-               "INSERT INTO jobs (name, recipe, state, priority, submitted_by, submitted_ms) "
-               "VALUES (?, ?, 'queued', ?, ?, ?) RETURNING id");
+               "INSERT INTO jobs (name, recipe, state, priority, submitted_by, submitted_ms, pipeline, needs) "
+               "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING id");
+        const std::string needs = ids_to_json(job.needs);
         q.bind(1, job.name).bind(2, job.recipe).bind(3, job.priority).bind(4, job.submitted_by).bind(5, job.submitted_ms);
+        q.bind(6, job.pipeline).bind(7, needs);
         id = q.returned_id();
         for (std::size_t i = 0; i < step_names.size(); ++i) {
             Stmt st(*this, "INSERT INTO job_steps (job_id, idx, name, state) VALUES (?, ?, ?, 'pending')");
@@ -1056,9 +1115,11 @@ std::vector<JobRecord> SqliteStorage::queued_jobs() {
     return out;
 }
 
-void SqliteStorage::start_job(std::int64_t id, const std::string& agent, std::int64_t now_ms) {
-    Stmt q(*this, "UPDATE jobs SET state = 'running', agent = ?, started_ms = ? WHERE id = ? AND state = 'queued'");
-    q.bind(1, agent).bind(2, now_ms).bind(3, id);
+void SqliteStorage::start_job(std::int64_t id, const std::string& agent, const std::string& work_dir,
+                              std::int64_t now_ms) {
+    Stmt q(*this,
+           "UPDATE jobs SET state = 'running', agent = ?, work_dir = ?, started_ms = ? WHERE id = ? AND state = 'queued'");
+    q.bind(1, agent).bind(2, work_dir).bind(3, now_ms).bind(4, id);
     if (q.run() == 0) {
         throw_tag(storage_tag::not_found, "no queued job " + std::to_string(id));
     }
@@ -1145,8 +1206,95 @@ std::size_t SqliteStorage::mark_running_jobs_lost(std::int64_t now_ms) {
                "WHERE state = 'running'");
         q.bind(1, now_ms);
         n = static_cast<std::size_t>(q.run());
+        // Work dirs kept for debugging were the old master's promise; this one starts afresh.
+        exec_cached("UPDATE jobs SET debug_until_ms = NULL WHERE debug_until_ms IS NOT NULL");
     });
     return n;
+}
+
+void SqliteStorage::set_job_pipeline(std::int64_t id, std::int64_t pipeline) {
+    Stmt q(*this, "UPDATE jobs SET pipeline = ? WHERE id = ?");
+    q.bind(1, pipeline).bind(2, id);
+    if (q.run() == 0) {
+        throw_tag(storage_tag::not_found, "no job " + std::to_string(id));
+    }
+}
+
+void SqliteStorage::set_job_debug_until(std::int64_t id, std::optional<std::int64_t> until_ms) {
+    Stmt q(*this, "UPDATE jobs SET debug_until_ms = ? WHERE id = ?");
+    q.bind(1, until_ms).bind(2, id);
+    if (q.run() == 0) {
+        throw_tag(storage_tag::not_found, "no job " + std::to_string(id));
+    }
+}
+
+void SqliteStorage::add_artifact(const ArtifactRecord& a) {
+    Stmt q(*this,
+           "INSERT OR REPLACE INTO artifacts (job_id, name, size, sha256, entries, bytes, created_ms) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?)");
+    q.bind(1, a.job_id).bind(2, a.name).bind(3, a.size).bind(4, a.sha256).bind(5, a.entries).bind(6, a.bytes);
+    q.bind(7, a.created_ms);
+    q.run();
+}
+
+std::vector<ArtifactRecord> SqliteStorage::job_artifacts(std::int64_t job_id) {
+    Stmt q(*this,
+           "SELECT job_id, name, size, sha256, entries, bytes, created_ms FROM artifacts WHERE job_id = ? ORDER BY name");
+    q.bind(1, job_id);
+    std::vector<ArtifactRecord> out;
+    while (q.step()) {
+        ArtifactRecord a;
+        a.job_id = q.int64(0);
+        a.name = q.text(1);
+        a.size = q.int64(2);
+        a.sha256 = q.text(3);
+        a.entries = q.int64(4);
+        a.bytes = q.int64(5);
+        a.created_ms = q.int64(6);
+        out.push_back(std::move(a));
+    }
+    return out;
+}
+
+void SqliteStorage::put_secret(const SecretRecord& secret) {
+    Stmt q(*this, "INSERT OR REPLACE INTO secrets (name, sealed, updated_by, updated_ms) VALUES (?, ?, ?, ?)");
+    q.bind(1, secret.name).bind_blob(2, secret.sealed).bind(3, secret.updated_by).bind(4, secret.updated_ms);
+    q.run();
+}
+
+namespace {
+SecretRecord read_secret(const auto& q) {
+    SecretRecord s;
+    s.name = q.text(0);
+    s.sealed = q.blob(1);
+    s.updated_by = q.text(2);
+    s.updated_ms = q.int64(3);
+    return s;
+}
+}  // namespace
+
+std::optional<SecretRecord> SqliteStorage::get_secret(const std::string& name) {
+    Stmt q(*this, "SELECT name, sealed, updated_by, updated_ms FROM secrets WHERE name = ?");
+    q.bind(1, name);
+    if (!q.step()) {
+        return std::nullopt;
+    }
+    return read_secret(q);
+}
+
+std::vector<SecretRecord> SqliteStorage::list_secrets() {
+    Stmt q(*this, "SELECT name, sealed, updated_by, updated_ms FROM secrets ORDER BY name");
+    std::vector<SecretRecord> out;
+    while (q.step()) {
+        out.push_back(read_secret(q));
+    }
+    return out;
+}
+
+bool SqliteStorage::delete_secret(const std::string& name) {
+    Stmt q(*this, "DELETE FROM secrets WHERE name = ?");
+    q.bind(1, name);
+    return q.run() > 0;
 }
 
 // ---------------------------------------------------------------------------------------------

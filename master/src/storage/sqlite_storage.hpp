@@ -15,7 +15,7 @@ struct sqlite3_stmt;
 
 namespace remsh::master {
 
-inline constexpr int kSqliteSchemaVersion = 2;
+inline constexpr int kSqliteSchemaVersion = 3;
 
 class SqliteStorage final : public Storage {
 public:
@@ -63,13 +63,21 @@ public:
     std::optional<JobRecord> get_job(std::int64_t id) override;
     std::vector<JobRecord> list_jobs(std::size_t limit) override;
     std::vector<JobRecord> queued_jobs() override;
-    void start_job(std::int64_t id, const std::string& agent, std::int64_t now_ms) override;
+    void start_job(std::int64_t id, const std::string& agent, const std::string& work_dir, std::int64_t now_ms) override;
     void finish_job(std::int64_t id, const std::string& state, const std::optional<std::string>& reason,
                     std::int64_t now_ms) override;
     std::vector<JobStepRecord> job_steps(std::int64_t job_id) override;
     void update_job_step(const JobStepRecord& step) override;
     void requeue_job(std::int64_t id, const std::string& reason) override;
     std::size_t mark_running_jobs_lost(std::int64_t now_ms) override;
+    void set_job_pipeline(std::int64_t id, std::int64_t pipeline) override;
+    void set_job_debug_until(std::int64_t id, std::optional<std::int64_t> until_ms) override;
+    void add_artifact(const ArtifactRecord& artifact) override;
+    std::vector<ArtifactRecord> job_artifacts(std::int64_t job_id) override;
+    void put_secret(const SecretRecord& secret) override;
+    std::optional<SecretRecord> get_secret(const std::string& name) override;
+    std::vector<SecretRecord> list_secrets() override;
+    bool delete_secret(const std::string& name) override;
 
     std::int64_t create_command(const std::string& agent, const std::string& argv_json,
                                 const std::optional<std::string>& cwd, std::int64_t now_ms) override;

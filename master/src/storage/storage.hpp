@@ -146,6 +146,30 @@ struct JobRecord {
     std::optional<std::string> reason;  // why it ended as it did, for people
     std::int64_t attempts = 0;              // earlier runs lost with their agent (retries)
     std::vector<std::string> avoid_agents;  // agents it was lost on: it goes elsewhere
+    std::optional<std::int64_t> pipeline;   // the first job of the pipeline it was submitted with
+    std::vector<std::int64_t> needs;        // jobs that must succeed before it starts
+    std::optional<std::string> work_dir;    // on its agent, relative to the agent's work dir
+    std::optional<std::int64_t> debug_until_ms;  // a failed job's work dir and slot kept until then
+};
+
+// A job's artifact: a tree archive (docs/protocol.md 9.7) the master keeps in its state
+// directory (artifacts/JOB/NAME.rta), described here.
+struct ArtifactRecord {
+    std::int64_t job_id = 0;
+    std::string name;
+    std::int64_t size = 0;   // bytes of the archive
+    std::string sha256;      // of the archive
+    std::int64_t entries = 0;
+    std::int64_t bytes = 0;  // content bytes of its files
+    std::int64_t created_ms = 0;
+};
+
+// A job secret: its value sealed by the master's SecretBox (never stored in clear).
+struct SecretRecord {
+    std::string name;
+    std::vector<std::uint8_t> sealed;
+    std::string updated_by;  // the API token's id
+    std::int64_t updated_ms = 0;
 };
 
 // state: pending, running, success, failure, skipped, cancelled, timed-out, lost.
@@ -256,7 +280,8 @@ public:
     virtual std::optional<JobRecord> get_job(std::int64_t id) = 0;
     virtual std::vector<JobRecord> list_jobs(std::size_t limit) = 0;  // the latest, oldest first
     virtual std::vector<JobRecord> queued_jobs() = 0;                  // by priority, then id
-    virtual void start_job(std::int64_t id, const std::string& agent, std::int64_t now_ms) = 0;  // "not-found" unless queued
+    virtual void start_job(std::int64_t id, const std::string& agent, const std::string& work_dir,
+                           std::int64_t now_ms) = 0;  // "not-found" unless queued
     virtual void finish_job(std::int64_t id, const std::string& state, const std::optional<std::string>& reason,
                             std::int64_t now_ms) = 0;
     virtual std::vector<JobStepRecord> job_steps(std::int64_t job_id) = 0;
@@ -266,6 +291,18 @@ public:
     virtual void requeue_job(std::int64_t id, const std::string& reason) = 0;  // "not-found"
     // Master start-up: running jobs (and their running steps) become lost. Returns how many.
     virtual std::size_t mark_running_jobs_lost(std::int64_t now_ms) = 0;
+    virtual void set_job_pipeline(std::int64_t id, std::int64_t pipeline) = 0;  // "not-found"
+    virtual void set_job_debug_until(std::int64_t id, std::optional<std::int64_t> until_ms) = 0;  // "not-found"
+
+    // --- artifacts. add replaces the job's artifact of the same name.
+    virtual void add_artifact(const ArtifactRecord& artifact) = 0;
+    virtual std::vector<ArtifactRecord> job_artifacts(std::int64_t job_id) = 0;  // by name
+
+    // --- secrets. put creates or replaces; delete returns whether it existed.
+    virtual void put_secret(const SecretRecord& secret) = 0;
+    virtual std::optional<SecretRecord> get_secret(const std::string& name) = 0;
+    virtual std::vector<SecretRecord> list_secrets() = 0;  // by name
+    virtual bool delete_secret(const std::string& name) = 0;
 
     // --- command logs
     // All chunks in one transaction (all or none); adds each raw_length to its command's

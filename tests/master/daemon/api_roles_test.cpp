@@ -28,6 +28,14 @@ TEST_CASE("api roles: reads are for viewers, work for operators, the rest for ad
   CHECK(required_role("POST", "/api/v1/tokens") == Role::admin);
   CHECK(required_role("GET", "/api/v1/tokens") == Role::admin);
   CHECK(required_role("DELETE", "/api/v1/tokens/t-1") == Role::admin);
+  CHECK(required_role("POST", "/api/v1/jobs") == Role::operator_);
+  CHECK(required_role("POST", "/api/v1/jobs/7/cancel") == Role::operator_);
+  CHECK(required_role("POST", "/api/v1/jobs/7/release") == Role::operator_);
+  CHECK(required_role("GET", "/api/v1/jobs/7/artifacts/bin") == Role::viewer);
+  // Secrets: even their names are for admins.
+  CHECK(required_role("GET", "/api/v1/secrets") == Role::admin);
+  CHECK(required_role("POST", "/api/v1/secrets/DEPLOY_KEY") == Role::admin);
+  CHECK(required_role("DELETE", "/api/v1/secrets/DEPLOY_KEY") == Role::admin);
   // Unknown routes fail closed.
   CHECK(required_role("GET", "/api/v1/something-new") == Role::admin);
   CHECK(required_role("POST", "/api/v1/agents") == Role::admin);

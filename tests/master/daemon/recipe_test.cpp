@@ -58,14 +58,108 @@ TEST_CASE("recipe: mistakes are named", "[recipe]") {
   CHECK(error_of("steps: [{run: x}]") == "recipe.name is required");
   CHECK(error_of("name: x") == "recipe.steps must be a non-empty list");
   CHECK(error_of("name: x\nsteps: [{run: ''}]") == "steps[0].run is empty");
-  CHECK(error_of("name: x\nsteps: [{name: y}]") == "steps[0] has no run: (the only step kind this master runs yet)");
+  CHECK(error_of("name: x\nsteps: [{name: y}]") == "steps[0] needs exactly one of run:, upload:, download:");
+  CHECK(error_of("name: x\nsteps: [{run: a, upload: {from: a, artifact: b}}]") ==
+        "steps[0] needs exactly one of run:, upload:, download:");
   CHECK(error_of("name: x\nsteps: [{run: a, timeout: later}]") ==
         "steps[0].timeout must be a duration such as 90, 30s, 10m, 2h");
   CHECK(error_of("name: x\nsteps: [{run: a, always: maybe}]") == "steps[0].always must be true or false");
   CHECK(error_of("name: x\nsteps: [{run: a, colour: red}]") == "steps[0]: unknown key \"colour\"");
   CHECK(error_of("name: x\nenv: [A]\nsteps: [{run: a}]") == "recipe.env must be a mapping of NAME: value");
-  CHECK(error_of("name: x\nsecrets: [K]\nsteps: [{run: a}]") == "recipe.secrets is not supported by this master yet");
+  CHECK(error_of("name: x\nsecrets: K\nsteps: [{run: a}]") == "recipe.secrets must be a list");
+  CHECK(error_of("name: x\nsteps: [{upload: {from: a, artifact: ../b}}]") ==
+        "steps[0].upload.artifact must be 1 to 128 of A-Z a-z 0-9 . _ - (not starting with a dot)");
+  CHECK(error_of("name: x\nsteps: [{upload: {from: a}}]") ==
+        "steps[0].upload needs from: (a path in the work dir) and artifact: (a name)");
+  CHECK(error_of("name: x\nsteps: [{download: {artifact: a, file: b}}]") == "steps[0].download needs either artifact: or file:");
+  CHECK(error_of("name: x\nsteps: [{download: {file: ../etc/passwd}}]") ==
+        "steps[0].download.file must be a relative path inside the master's files directory");
+  CHECK(error_of("name: x\nsteps: [{download: {artifact: a, job: b}}]") ==
+        "a download names job b, which recipe.needs does not list");
+  CHECK(error_of("name: x\nsteps: [{upload: {from: a, artifact: b}, cwd: c}]") == "steps[0].cwd applies to run: steps only");
+  CHECK(error_of("name: x\ndebug_on_failure: 2d\nsteps: [{run: a}]") == "recipe.debug_on_failure: at most 24h");
   CHECK(error_of("name: x\nsteps: [{checkout: {repo: core}}]") == "steps[0].checkout is not supported by this master yet");
   CHECK(error_of("name: [").rfind("not valid YAML", 0) == 0);
   CHECK(error_of("name: x\nretries: 11\nsteps: [{run: a}]") == "recipe.retries must be an integer from 0 to 10");
+}
+
+TEST_CASE("recipe: upload download secrets and debug_on_failure are read", "[recipe]") {
+  auto parsed = parse_recipe(R"(
+name: build
+secrets: [DEPLOY_KEY, TOKEN, DEPLOY_KEY]
+debug_on_failure: 20m
+needs: [prepare]
+steps:
+  - upload: { from: build/report.xml, artifact: report }
+  - download: { artifact: tools, job: prepare, to: vendor }
+  - download: { file: fixtures/db.sql }
+)");
+  REQUIRE(std::holds_alternative<Recipe>(parsed));
+  const Recipe& r = std::get<Recipe>(parsed);
+  CHECK(r.secrets == std::vector<std::string>{"DEPLOY_KEY", "TOKEN"});
+  CHECK(r.debug_on_failure_s == std::optional<std::int64_t>(1200));
+  CHECK(r.needs == std::vector<std::string>{"prepare"});
+  REQUIRE(r.steps.size() == 3);
+  CHECK(r.steps[0].kind == RecipeStep::Kind::upload);
+  CHECK(r.steps[0].from == "build/report.xml");
+  CHECK(r.steps[0].artifact == "report");
+  CHECK(r.steps[0].name == "upload build/report.xml as report");
+  CHECK(r.steps[1].kind == RecipeStep::Kind::download);
+  CHECK(r.steps[1].job == std::optional<std::string>("prepare"));
+  CHECK(r.steps[1].to == "vendor");
+  CHECK(r.steps[2].file == std::optional<std::string>("fixtures/db.sql"));
+  CHECK(r.steps[2].to == ".");
+}
+
+namespace {
+std::string submission_error(const std::string& yaml) {
+  auto parsed = parse_submission(yaml);
+  if (auto* e = std::get_if<std::string>(&parsed)) return *e;
+  return "(accepted)";
+}
+}  // namespace
+
+TEST_CASE("pipeline: jobs come after the jobs they need", "[recipe]") {
+  auto parsed = parse_submission(R"(
+jobs:
+  - name: report
+    needs: [test-a, test-b]
+    steps: [{run: cat a b}]
+  - name: test-a
+    needs: [build]
+    steps: [{download: {artifact: bin}}, {run: ./bin/t a}]
+  - name: build
+    steps: [{run: make}, {upload: {from: bin, artifact: bin}}]
+  - name: test-b
+    needs: [build]
+    steps: [{run: ./bin/t b}]
+)");
+  REQUIRE(std::holds_alternative<std::vector<SubmittedJob>>(parsed));
+  const auto& jobs = std::get<std::vector<SubmittedJob>>(parsed);
+  REQUIRE(jobs.size() == 4);
+  CHECK(jobs[0].recipe.name == "build");
+  CHECK(jobs[3].recipe.name == "report");
+  // Each job's stored text is a recipe of its own.
+  for (const auto& j : jobs) {
+    auto again = parse_recipe(j.text);
+    REQUIRE(std::holds_alternative<Recipe>(again));
+    CHECK(std::get<Recipe>(again).name == j.recipe.name);
+    CHECK(std::get<Recipe>(again).needs == j.recipe.needs);
+  }
+  auto single = parse_submission("name: x\nsteps: [{run: a}]");
+  REQUIRE(std::holds_alternative<std::vector<SubmittedJob>>(single));
+  CHECK(std::get<std::vector<SubmittedJob>>(single)[0].text == "name: x\nsteps: [{run: a}]");
+}
+
+TEST_CASE("pipeline: mistakes are named", "[recipe]") {
+  CHECK(submission_error("name: x\nneeds: [y]\nsteps: [{run: a}]") ==
+        "recipe.needs names jobs of the same pipeline file (a file with jobs: [...])");
+  CHECK(submission_error("jobs: []") == "pipeline.jobs must be a non-empty list of recipes");
+  CHECK(submission_error("jobs: [{name: a, steps: [{run: x}]}, {name: a, steps: [{run: y}]}]") == "two jobs are named a");
+  CHECK(submission_error("jobs: [{name: a, needs: [b], steps: [{run: x}]}]") ==
+        "job a needs b, which the pipeline does not define");
+  CHECK(submission_error("jobs: [{name: a, needs: [b], steps: [{run: x}]}, {name: b, needs: [a], steps: [{run: y}]}]") ==
+        "the jobs' needs: form a cycle");
+  CHECK(submission_error("jobs: [{name: a}]") == "jobs[0]: recipe.steps must be a non-empty list");
+  CHECK(submission_error("jobs: [{name: a, steps: [{run: x}]}]\ncolour: red") == "pipeline: unknown key \"colour\"");
 }

@@ -1,0 +1,93 @@
+#include "daemon/agent_fs_call.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "daemon/fs_relay.hpp"
+#include "daemon/notifier.hpp"
+#include "daemon/output_watcher.hpp"
+
+namespace remsh::master {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+struct AgentFsCall::Watcher : OutputWatcher {
+  explicit Watcher(asio::any_io_executor executor) : done(executor) {}
+  void on_started(std::int64_t) override {}
+  void on_output(OutputChunk chunk, std::function<void()> taken) override {
+    if (!finished && sink && !chunk.bytes->empty()) {
+      try {
+        sink(*chunk.bytes);
+      } catch (const std::exception& e) {
+        end({}, "io-error", e.what());
+        if (on_sink_failed) on_sink_failed();
+      }
+    }
+    taken();
+  }
+  void on_finished(const json::object& record) override { end(record, "", ""); }
+  void on_error(const std::string& tag, const std::string& message) override { end({}, tag, message); }
+  void end(std::optional<json::object> result, const std::string& tag, const std::string& message) {
+    if (finished) return;
+    finished = true;
+    outcome.result = std::move(result);
+    outcome.tag = tag;
+    outcome.message = message;
+    done.notify();
+  }
+
+  Sink sink;
+  std::function<void()> on_sink_failed;
+  Notifier done;
+  bool finished = false;
+  FsCallOutcome outcome;
+};
+
+AgentFsCall::AgentFsCall(std::shared_ptr<AgentLink> link, protocol::FsRequest request)
+    : link_(std::move(link)), request_(std::move(request)) {}
+
+AgentFsCall::~AgentFsCall() {
+  if (relay_) relay_->cancel();
+}
+
+void AgentFsCall::cancel(const std::string& tag, const std::string& message) {
+  if (!watcher_ || watcher_->finished) return;
+  if (relay_) relay_->cancel();
+  watcher_->end({}, tag, message);
+}
+
+asio::awaitable<FsCallOutcome> AgentFsCall::run() {
+  auto executor = co_await asio::this_coro::executor;
+  watcher_ = std::make_shared<Watcher>(executor);
+  watcher_->sink = sink_;
+  relay_ = std::make_shared<FsRelay>(link_, watcher_);
+  watcher_->on_sink_failed = [relay = relay_] { relay->cancel(); };
+  if (!link_->online()) {
+    watcher_->end({}, "agent-offline", "agent " + link_->name() + " is not connected");
+  } else if (!link_->start(request_.to_json(), relay_)) {
+    watcher_->end({}, "agent-busy", "agent " + link_->name() + " has no free channel");
+  }
+  if (source_) {
+    asio::steady_timer pause(executor);
+    try {
+      for (std::string piece = source_(); !watcher_->finished && !piece.empty(); piece = source_()) {
+        relay_->send_input(protocol::as_bytes(piece));
+        // Read no further than the agent accepts (its credit), as the API does for a client.
+        while (relay_->input_blocked() && !watcher_->finished) {
+          pause.expires_after(std::chrono::milliseconds(1));
+          co_await pause.async_wait(asio::use_awaitable);
+        }
+      }
+      if (!watcher_->finished) relay_->end_input();
+    } catch (const std::exception& e) {
+      relay_->cancel();
+      watcher_->end({}, "io-error", e.what());
+    }
+  }
+  while (!watcher_->finished) co_await watcher_->done.wait();
+  co_return watcher_->outcome;
+}
+
+}  // namespace remsh::master
