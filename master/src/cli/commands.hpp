@@ -90,6 +90,15 @@ struct ArtifactOptions {
 };
 int artifact_command(const ConnectionSettings& settings, const ArtifactOptions& options);
 
+// `remsh repo add NAME URL` / `list` / `fetch NAME` / `remove NAME`.
+struct RepoOptions {
+    std::string action;  // add, list, fetch, remove
+    std::string name;
+    std::string url;
+    bool json = false;
+};
+int repo_command(const ConnectionSettings& settings, const RepoOptions& options);
+
 // `remsh secret set NAME [--from-file F]` (value from stdin) / `list` / `delete NAME`.
 struct SecretOptions {
     std::string action;  // set, list, delete

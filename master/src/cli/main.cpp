@@ -345,6 +345,21 @@ int main(int argc, char** argv) {
         ->type_name("FILE")
         ->excludes(artifact_out);
 
+    // remsh repo ...
+    CLI::App* repo = app.add_subcommand("repo", "repositories the master mirrors for jobs' checkout: steps");
+    repo->require_subcommand(1);
+    RepoOptions repo_options;
+    CLI::App* repo_add = repo->add_subcommand(
+        "add", "declare a repository (admin) and fetch it at once; prints its HEAD commit");
+    repo_add->add_option("NAME", repo_options.name, "what recipes call it (checkout: {repo: NAME})")->required();
+    repo_add->add_option("URL", repo_options.url, "file://, https://, ssh://, git:// or user@host:path")->required();
+    CLI::App* repo_list = repo->add_subcommand("list", "the repositories, with when each was last fetched");
+    repo_list->add_flag("--json", repo_options.json, "print the master's JSON answer instead");
+    CLI::App* repo_fetch = repo->add_subcommand("fetch", "fetch a repository now (jobs fetch it anyway); prints its HEAD commit");
+    repo_fetch->add_option("NAME", repo_options.name, "the repository")->required();
+    CLI::App* repo_remove = repo->add_subcommand("remove", "forget a repository and delete its mirror (admin)");
+    repo_remove->add_option("NAME", repo_options.name, "the repository")->required();
+
     // remsh secret ...
     CLI::App* secret = app.add_subcommand("secret", "job secrets (admin): values jobs get as variables, masked in logs");
     secret->require_subcommand(1);
@@ -646,6 +661,13 @@ int main(int argc, char** argv) {
             if (sub->parsed()) {
                 artifact_options.action = action;
                 return artifact_command(settings, artifact_options);
+            }
+        }
+        for (auto [sub, action] : {std::pair{repo_add, "add"}, std::pair{repo_list, "list"},
+                                   std::pair{repo_fetch, "fetch"}, std::pair{repo_remove, "remove"}}) {
+            if (sub->parsed()) {
+                repo_options.action = action;
+                return repo_command(settings, repo_options);
             }
         }
         for (auto [sub, action] : {std::pair{secret_set, "set"}, std::pair{secret_list, "list"},

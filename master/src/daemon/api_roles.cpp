@@ -36,7 +36,10 @@ Role required_role(std::string_view method, std::string_view path) {
                                                       (ends_with("/cancel") || ends_with("/release"))))) {
     return Role::operator_;
   }
-  // Secrets (/api/v1/secrets...) stay with the default: administration.
+  // Secrets (/api/v1/secrets...) stay with the default: administration. Repositories: anyone
+  // may read them, operators fetch them, admins declare and remove them.
+  if (method == "GET" && (path == "/api/v1/repos" || path.rfind("/api/v1/repos/", 0) == 0)) return Role::viewer;
+  if (method == "POST" && path.rfind("/api/v1/repos/", 0) == 0 && ends_with("/fetch")) return Role::operator_;
   if (method == "GET" && (path == "/api/v1/jobs" || path.rfind("/api/v1/jobs/", 0) == 0)) return Role::viewer;
   if (method == "GET") {
     if (path == "/api/v1/agents" || path.rfind("/api/v1/agents/", 0) == 0) return Role::viewer;

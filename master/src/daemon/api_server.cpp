@@ -28,6 +28,7 @@
 #include "daemon/api_roles.hpp"
 #include "daemon/fs_relay.hpp"
 #include "daemon/job_routes.hpp"
+#include "daemon/repo_routes.hpp"
 #include "daemon/secret_routes.hpp"
 #include "daemon/shell_recorder.hpp"
 #include "remsh/protocol/enrollment_token.hpp"
@@ -609,7 +610,11 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
           }
         }
         const AdminRequest admin{method, path, &request_body.get_object(), caller->id};
-        if (auto answer = handle_admin_route(state_, hub_, admin)) {
+        std::optional<json::object> repo_answer;
+        if (is_repo_route(path)) repo_answer = co_await handle_repo_route(state_, admin);
+        if (repo_answer) {
+          body = std::move(*repo_answer);
+        } else if (auto answer = handle_admin_route(state_, hub_, admin)) {
           body = std::move(*answer);
         } else if (auto secret_answer = handle_secret_route(state_, admin)) {
           body = std::move(*secret_answer);

@@ -51,6 +51,14 @@ json::object job_json(Storage& db, const JobRecord& j, bool with_steps) {
     json::array artifacts;
     for (const ArtifactRecord& a : db.job_artifacts(j.id)) artifacts.push_back(artifact_json(a));
     o["artifacts"] = std::move(artifacts);
+    // Its source stamp: the commit each checkout step put where, and what that cost.
+    json::array sources;
+    for (const JobSourceRecord& s : db.job_sources(j.id)) {
+      sources.push_back(json::object{{"step", s.step},          {"repo", s.repo},           {"ref", s.ref},
+                                     {"commit", s.commit},      {"dir", s.dir},             {"full", s.full},
+                                     {"files_sent", s.files_sent}, {"bytes_sent", s.bytes_sent}, {"deleted", s.deleted}});
+    }
+    o["sources"] = std::move(sources);
   }
   return o;
 }
@@ -81,8 +89,16 @@ std::optional<json::object> handle_job_route(StateDir& state, JobScheduler& jobs
     auto parsed = parse_submission(yaml);
     if (auto* error = std::get_if<std::string>(&parsed)) throw ApiError{kBadRequest, "bad-recipe", *error};
     const auto& submitted = std::get<std::vector<SubmittedJob>>(parsed);
-    // A secret that is missing now would fail the job later: say so while the user is here.
+    // A secret or repository that is missing now would fail the job later: say so while the
+    // user is here.
     for (const SubmittedJob& s : submitted) {
+      for (const RecipeStep& step : s.recipe.steps) {
+        if (step.kind == RecipeStep::Kind::checkout && !db.get_repo(step.repo)) {
+          throw ApiError{kBadRequest, "unknown-repo",
+                         "job " + s.recipe.name + " checks out " + step.repo + ", which the master does not know (remsh repo add " +
+                             step.repo + " URL)"};
+        }
+      }
       for (const std::string& name : s.recipe.secrets) {
         if (!db.get_secret(name)) {
           throw ApiError{kBadRequest, "unknown-secret",

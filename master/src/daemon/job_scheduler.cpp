@@ -14,6 +14,7 @@
 
 #include "daemon/agent_availability.hpp"
 #include "daemon/agent_fs_call.hpp"
+#include "daemon/checkout_step.hpp"
 #include "daemon/command_run.hpp"
 #include "daemon/output_watcher.hpp"
 #include "daemon/secret_masker.hpp"
@@ -494,6 +495,13 @@ asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
     StepEnd end;
     if (step.kind == RecipeStep::Kind::run) {
       end = co_await run_command_step(*job, step, record);
+    } else if (step.kind == RecipeStep::Kind::checkout) {
+      const std::string dir = in_work_dir(job->work_dir, step.to);
+      std::function<void(std::shared_ptr<AgentFsCall>)> running = [job](std::shared_ptr<AgentFsCall> call) {
+        job->step_fs = std::move(call);
+      };
+      const CheckoutOutcome done = co_await run_checkout(state_, job->link, id, static_cast<std::int64_t>(i), step, dir, running);
+      end = StepEnd{done.state, done.message};
     } else {
       end = co_await run_transfer_step(*job, step);
     }

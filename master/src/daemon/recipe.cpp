@@ -49,13 +49,6 @@ std::map<std::string, std::string> env_map(const YAML::Node& n, const std::strin
   return out;
 }
 
-// Keys this master knows but does not run yet: refused, rather than silently ignored.
-void refuse_unsupported(const YAML::Node& n, const std::string& where, std::initializer_list<const char*> keys) {
-  for (const char* key : keys) {
-    if (n[key]) fail(where + "." + key + " is not supported by this master yet");
-  }
-}
-
 void refuse_unknown(const YAML::Node& n, const std::string& where, std::initializer_list<const char*> known) {
   for (const auto& kv : n) {
     const std::string key = kv.first.as<std::string>();
@@ -99,16 +92,43 @@ void paths_step(const YAML::Node& n, const std::string& where, RecipeStep& s) {
   }
 }
 
+void checkout_step(const YAML::Node& n, const std::string& where, RecipeStep& s) {
+  if (!n.IsMap()) fail(where + " must be a mapping ({repo: NAME, ref: REF})");
+  refuse_unknown(n, where, {"repo", "ref", "dir", "method", "mode"});
+  if (!n["repo"]) fail(where + " needs repo: (a repository declared with remsh repo add)");
+  s.repo = scalar(n["repo"], where + ".repo");
+  if (s.repo.empty()) fail(where + ".repo is empty");
+  if (n["ref"]) s.ref = scalar(n["ref"], where + ".ref");
+  if (s.ref.empty() || s.ref.size() > 1024) fail(where + ".ref must be 1 to 1024 characters");
+  if (n["dir"]) s.to = scalar(n["dir"], where + ".dir");
+  if (s.to.empty()) fail(where + ".dir is empty");
+  if (n["method"]) s.method = scalar(n["method"], where + ".method");
+  if (s.method != "incremental" && s.method != "clean" && s.method != "clobber") {
+    fail(where + ".method must be incremental, clean or clobber");
+  }
+  if (n["mode"]) {
+    const std::string mode = scalar(n["mode"], where + ".mode");
+    if (mode == "git") fail(where + ".mode git is not supported by this master yet (snapshot is)");
+    if (mode != "snapshot") fail(where + ".mode must be snapshot or git");
+  }
+}
+
 RecipeStep parse_step(const YAML::Node& n, std::size_t index) {
   const std::string where = "steps[" + std::to_string(index) + "]";
   if (!n.IsMap()) fail(where + " must be a mapping (- run: COMMAND)");
-  refuse_unsupported(n, where, {"checkout"});
-  refuse_unknown(n, where, {"run", "upload", "download", "name", "env", "cwd", "timeout", "no_output_timeout",
-                            "continue_on_error", "always"});
+  refuse_unknown(n, where, {"run", "upload", "download", "checkout", "name", "env", "cwd", "timeout",
+                            "no_output_timeout", "continue_on_error", "always"});
   RecipeStep s;
-  const int kinds = (n["run"] ? 1 : 0) + (n["upload"] ? 1 : 0) + (n["download"] ? 1 : 0);
-  if (kinds != 1) fail(where + " needs exactly one of run:, upload:, download:");
-  if (n["run"]) {
+  const int kinds = (n["run"] ? 1 : 0) + (n["upload"] ? 1 : 0) + (n["download"] ? 1 : 0) + (n["checkout"] ? 1 : 0);
+  if (kinds != 1) fail(where + " needs exactly one of run:, upload:, download:, checkout:");
+  if (n["checkout"]) {
+    s.kind = RecipeStep::Kind::checkout;
+    checkout_step(n["checkout"], where + ".checkout", s);
+    s.name = "checkout " + s.repo + " " + s.ref + (s.to == "." ? "" : " into " + s.to);
+    for (const char* key : {"env", "cwd", "timeout", "no_output_timeout"}) {
+      if (n[key]) fail(where + "." + key + " applies to run: steps only");
+    }
+  } else if (n["run"]) {
     s.run = scalar(n["run"], where + ".run");
     if (s.run.empty()) fail(where + ".run is empty");
     s.name = s.run.substr(0, 80);

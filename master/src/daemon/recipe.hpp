@@ -20,6 +20,7 @@
 //     - upload: { from: build/out, artifact: bin }    # a file or tree of the work dir, kept
 //     - download: { artifact: bin, to: in, job: build }  # from this job or one it needs
 //     - download: { file: tools/x.tar, to: in }      # from the master's files directory
+//     - checkout: { repo: core, ref: main, dir: src, method: clean }  # a snapshot, no git needed
 //   needs: [build]              # in a pipeline file: jobs that must succeed first
 //   secrets: [DEPLOY_KEY]       # from the master's secret store, as variables; masked in logs
 //   debug_on_failure: 20m       # keep the failed job's work dir and agent slot this long
@@ -38,7 +39,7 @@
 namespace remsh::master {
 
 struct RecipeStep {
-  enum class Kind { run, upload, download };
+  enum class Kind { run, upload, download, checkout };
   Kind kind = Kind::run;
   std::string name;
   std::string run;
@@ -50,6 +51,12 @@ struct RecipeStep {
   std::optional<std::string> job;
   std::optional<std::string> file;
   std::string to = ".";
+  // checkout: `repo` (declared on the master) at `ref` into `to` (the job's directory by
+  // default), as a snapshot sent by the master: `method` incremental (only what differs;
+  // other files kept), clean (then everything not in the tree removed) or clobber (afresh).
+  std::string repo;
+  std::string ref = "HEAD";
+  std::string method = "incremental";
   std::map<std::string, std::string> env;
   std::optional<std::string> cwd;
   std::optional<std::int64_t> timeout_s;

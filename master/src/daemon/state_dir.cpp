@@ -93,6 +93,7 @@ StateDir::StateDir(const fs::path& dir) : dir_(fs::absolute(dir)) {
   ensure_admin_token();
   secret_box_ = std::make_unique<SecretBox>(dir_ / "secrets.key");
   artifacts_ = std::make_unique<ArtifactStore>(dir_ / "artifacts");
+  vcs_ = std::make_unique<VcsService>(dir_ / "repos");
 }
 
 void StateDir::ensure_tls() {

@@ -9,6 +9,7 @@
 
 #include "daemon/artifact_store.hpp"
 #include "daemon/secret_box.hpp"
+#include "daemon/vcs_service.hpp"
 #include "storage/storage.hpp"
 
 namespace remsh::master {
@@ -29,6 +30,8 @@ class StateDir {
   const SecretBox& secret_box() const { return *secret_box_; }
   const ArtifactStore& artifacts() const { return *artifacts_; }
   std::filesystem::path files_dir() const { return dir_ / "files"; }
+  // Repository mirrors (repos/) and the thread git work runs on.
+  VcsService& vcs() { return *vcs_; }
 
  private:
   void ensure_tls();
@@ -41,6 +44,7 @@ class StateDir {
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<SecretBox> secret_box_;
   std::unique_ptr<ArtifactStore> artifacts_;
+  std::unique_ptr<VcsService> vcs_;
 };
 
 // Random bytes from the OS (OpenSSL's CSPRNG), as lowercase hex.

@@ -147,7 +147,8 @@ CREATE TABLE IF NOT EXISTS job_steps (
 )sql";
 
 // Version 3: pipelines (jobs that need other jobs), per-job work dirs kept for debugging,
-// artifacts and the secret store.
+// artifacts, the secret store, repositories with jobs' source stamps and what each agent's
+// directories hold.
 constexpr const char* kSchemaV3 = R"sql(
 ALTER TABLE jobs ADD COLUMN pipeline INTEGER;
 ALTER TABLE jobs ADD COLUMN needs TEXT NOT NULL DEFAULT '[]';
@@ -162,6 +163,33 @@ CREATE TABLE IF NOT EXISTS artifacts (
     bytes      INTEGER NOT NULL,
     created_ms INTEGER NOT NULL,
     PRIMARY KEY (job_id, name)
+);
+CREATE TABLE IF NOT EXISTS repos (
+    name       TEXT PRIMARY KEY,
+    url        TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    fetched_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS job_sources (
+    job_id     INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    step       INTEGER NOT NULL,
+    repo       TEXT NOT NULL,
+    ref        TEXT NOT NULL,
+    commit_id  TEXT NOT NULL,
+    dir        TEXT NOT NULL,
+    full       INTEGER NOT NULL DEFAULT 0,
+    files_sent INTEGER NOT NULL DEFAULT 0,
+    bytes_sent INTEGER NOT NULL DEFAULT 0,
+    deleted    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, step)
+);
+CREATE TABLE IF NOT EXISTS agent_checkouts (
+    agent      TEXT NOT NULL REFERENCES agents (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    dir        TEXT NOT NULL,
+    repo       TEXT NOT NULL,
+    commit_id  TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (agent, dir)
 );
 CREATE TABLE IF NOT EXISTS secrets (
     name       TEXT PRIMARY KEY,
@@ -1289,6 +1317,90 @@ std::vector<SecretRecord> SqliteStorage::list_secrets() {
         out.push_back(read_secret(q));
     }
     return out;
+}
+
+void SqliteStorage::put_repo(const RepoRecord& repo) {
+    Stmt q(*this, "INSERT OR REPLACE INTO repos (name, url, created_ms, fetched_ms) VALUES (?, ?, ?, ?)");
+    q.bind(1, repo.name).bind(2, repo.url).bind(3, repo.created_ms).bind(4, repo.fetched_ms);
+    q.run();
+}
+
+std::vector<RepoRecord> SqliteStorage::list_repos() {
+    Stmt q(*this, "SELECT name, url, created_ms, fetched_ms FROM repos ORDER BY name");
+    std::vector<RepoRecord> out;
+    while (q.step()) {
+        out.push_back(RepoRecord{q.text(0), q.text(1), q.int64(2), q.opt_int64(3)});
+    }
+    return out;
+}
+
+std::optional<RepoRecord> SqliteStorage::get_repo(const std::string& name) {
+    Stmt q(*this, "SELECT name, url, created_ms, fetched_ms FROM repos WHERE name = ?");
+    q.bind(1, name);
+    if (!q.step()) {
+        return std::nullopt;
+    }
+    return RepoRecord{q.text(0), q.text(1), q.int64(2), q.opt_int64(3)};
+}
+
+bool SqliteStorage::delete_repo(const std::string& name) {
+    Stmt q(*this, "DELETE FROM repos WHERE name = ?");
+    q.bind(1, name);
+    return q.run() > 0;
+}
+
+void SqliteStorage::add_job_source(const JobSourceRecord& s) {
+    Stmt q(*this,
+           "INSERT OR REPLACE INTO job_sources (job_id, step, repo, ref, commit_id, dir, full, files_sent, bytes_sent, "
+           "deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    q.bind(1, s.job_id).bind(2, s.step).bind(3, s.repo).bind(4, s.ref).bind(5, s.commit).bind(6, s.dir);
+    q.bind(7, std::int64_t{s.full ? 1 : 0}).bind(8, s.files_sent).bind(9, s.bytes_sent).bind(10, s.deleted);
+    q.run();
+}
+
+std::vector<JobSourceRecord> SqliteStorage::job_sources(std::int64_t job_id) {
+    Stmt q(*this,
+           "SELECT job_id, step, repo, ref, commit_id, dir, full, files_sent, bytes_sent, deleted FROM job_sources "
+           "WHERE job_id = ? ORDER BY step");
+    q.bind(1, job_id);
+    std::vector<JobSourceRecord> out;
+    while (q.step()) {
+        JobSourceRecord s;
+        s.job_id = q.int64(0);
+        s.step = q.int64(1);
+        s.repo = q.text(2);
+        s.ref = q.text(3);
+        s.commit = q.text(4);
+        s.dir = q.text(5);
+        s.full = q.int64(6) != 0;
+        s.files_sent = q.int64(7);
+        s.bytes_sent = q.int64(8);
+        s.deleted = q.int64(9);
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+std::optional<AgentCheckoutRecord> SqliteStorage::get_agent_checkout(const std::string& agent, const std::string& dir) {
+    Stmt q(*this, "SELECT agent, dir, repo, commit_id, updated_ms FROM agent_checkouts WHERE agent = ? AND dir = ?");
+    q.bind(1, agent).bind(2, dir);
+    if (!q.step()) {
+        return std::nullopt;
+    }
+    return AgentCheckoutRecord{q.text(0), q.text(1), q.text(2), q.text(3), q.int64(4)};
+}
+
+void SqliteStorage::put_agent_checkout(const AgentCheckoutRecord& c) {
+    Stmt q(*this,
+           "INSERT OR REPLACE INTO agent_checkouts (agent, dir, repo, commit_id, updated_ms) VALUES (?, ?, ?, ?, ?)");
+    q.bind(1, c.agent).bind(2, c.dir).bind(3, c.repo).bind(4, c.commit).bind(5, c.updated_ms);
+    q.run();
+}
+
+void SqliteStorage::forget_agent_checkout(const std::string& agent, const std::string& dir) {
+    Stmt q(*this, "DELETE FROM agent_checkouts WHERE agent = ? AND dir = ?");
+    q.bind(1, agent).bind(2, dir);
+    q.run();
 }
 
 bool SqliteStorage::delete_secret(const std::string& name) {

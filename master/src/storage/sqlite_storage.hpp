@@ -78,6 +78,15 @@ public:
     std::optional<SecretRecord> get_secret(const std::string& name) override;
     std::vector<SecretRecord> list_secrets() override;
     bool delete_secret(const std::string& name) override;
+    void put_repo(const RepoRecord& repo) override;
+    std::vector<RepoRecord> list_repos() override;
+    std::optional<RepoRecord> get_repo(const std::string& name) override;
+    bool delete_repo(const std::string& name) override;
+    void add_job_source(const JobSourceRecord& source) override;
+    std::vector<JobSourceRecord> job_sources(std::int64_t job_id) override;
+    std::optional<AgentCheckoutRecord> get_agent_checkout(const std::string& agent, const std::string& dir) override;
+    void put_agent_checkout(const AgentCheckoutRecord& checkout) override;
+    void forget_agent_checkout(const std::string& agent, const std::string& dir) override;
 
     std::int64_t create_command(const std::string& agent, const std::string& argv_json,
                                 const std::optional<std::string>& cwd, std::int64_t now_ms) override;

@@ -164,6 +164,37 @@ struct ArtifactRecord {
     std::int64_t created_ms = 0;
 };
 
+// A repository the master mirrors (remsh repo add).
+struct RepoRecord {
+    std::string name;
+    std::string url;
+    std::int64_t created_ms = 0;
+    std::optional<std::int64_t> fetched_ms;
+};
+
+// A job's source stamp: what one checkout step put where, and what it cost on the wire.
+struct JobSourceRecord {
+    std::int64_t job_id = 0;
+    std::int64_t step = 0;
+    std::string repo;
+    std::string ref;
+    std::string commit;
+    std::string dir;          // relative to the agent's work dir
+    bool full = false;        // a whole snapshot (else only the difference)
+    std::int64_t files_sent = 0;
+    std::int64_t bytes_sent = 0;  // of the tree archive sent
+    std::int64_t deleted = 0;
+};
+
+// The commit a directory of an agent holds (as the master last left it).
+struct AgentCheckoutRecord {
+    std::string agent;
+    std::string dir;
+    std::string repo;
+    std::string commit;
+    std::int64_t updated_ms = 0;
+};
+
 // A job secret: its value sealed by the master's SecretBox (never stored in clear).
 struct SecretRecord {
     std::string name;
@@ -303,6 +334,17 @@ public:
     virtual std::optional<SecretRecord> get_secret(const std::string& name) = 0;
     virtual std::vector<SecretRecord> list_secrets() = 0;  // by name
     virtual bool delete_secret(const std::string& name) = 0;
+
+    // --- repositories, source stamps, agents' checkouts
+    virtual void put_repo(const RepoRecord& repo) = 0;  // creates or replaces
+    virtual std::vector<RepoRecord> list_repos() = 0;
+    virtual std::optional<RepoRecord> get_repo(const std::string& name) = 0;
+    virtual bool delete_repo(const std::string& name) = 0;
+    virtual void add_job_source(const JobSourceRecord& source) = 0;
+    virtual std::vector<JobSourceRecord> job_sources(std::int64_t job_id) = 0;  // by step
+    virtual std::optional<AgentCheckoutRecord> get_agent_checkout(const std::string& agent, const std::string& dir) = 0;
+    virtual void put_agent_checkout(const AgentCheckoutRecord& checkout) = 0;
+    virtual void forget_agent_checkout(const std::string& agent, const std::string& dir) = 0;
 
     // --- command logs
     // All chunks in one transaction (all or none); adds each raw_length to its command's

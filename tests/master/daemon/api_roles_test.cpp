@@ -32,6 +32,10 @@ TEST_CASE("api roles: reads are for viewers, work for operators, the rest for ad
   CHECK(required_role("POST", "/api/v1/jobs/7/cancel") == Role::operator_);
   CHECK(required_role("POST", "/api/v1/jobs/7/release") == Role::operator_);
   CHECK(required_role("GET", "/api/v1/jobs/7/artifacts/bin") == Role::viewer);
+  CHECK(required_role("GET", "/api/v1/repos") == Role::viewer);
+  CHECK(required_role("POST", "/api/v1/repos/core/fetch") == Role::operator_);
+  CHECK(required_role("POST", "/api/v1/repos") == Role::admin);
+  CHECK(required_role("DELETE", "/api/v1/repos/core") == Role::admin);
   // Secrets: even their names are for admins.
   CHECK(required_role("GET", "/api/v1/secrets") == Role::admin);
   CHECK(required_role("POST", "/api/v1/secrets/DEPLOY_KEY") == Role::admin);

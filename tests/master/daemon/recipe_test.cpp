@@ -58,9 +58,9 @@ TEST_CASE("recipe: mistakes are named", "[recipe]") {
   CHECK(error_of("steps: [{run: x}]") == "recipe.name is required");
   CHECK(error_of("name: x") == "recipe.steps must be a non-empty list");
   CHECK(error_of("name: x\nsteps: [{run: ''}]") == "steps[0].run is empty");
-  CHECK(error_of("name: x\nsteps: [{name: y}]") == "steps[0] needs exactly one of run:, upload:, download:");
+  CHECK(error_of("name: x\nsteps: [{name: y}]") == "steps[0] needs exactly one of run:, upload:, download:, checkout:");
   CHECK(error_of("name: x\nsteps: [{run: a, upload: {from: a, artifact: b}}]") ==
-        "steps[0] needs exactly one of run:, upload:, download:");
+        "steps[0] needs exactly one of run:, upload:, download:, checkout:");
   CHECK(error_of("name: x\nsteps: [{run: a, timeout: later}]") ==
         "steps[0].timeout must be a duration such as 90, 30s, 10m, 2h");
   CHECK(error_of("name: x\nsteps: [{run: a, always: maybe}]") == "steps[0].always must be true or false");
@@ -78,7 +78,12 @@ TEST_CASE("recipe: mistakes are named", "[recipe]") {
         "a download names job b, which recipe.needs does not list");
   CHECK(error_of("name: x\nsteps: [{upload: {from: a, artifact: b}, cwd: c}]") == "steps[0].cwd applies to run: steps only");
   CHECK(error_of("name: x\ndebug_on_failure: 2d\nsteps: [{run: a}]") == "recipe.debug_on_failure: at most 24h");
-  CHECK(error_of("name: x\nsteps: [{checkout: {repo: core}}]") == "steps[0].checkout is not supported by this master yet");
+  CHECK(error_of("name: x\nsteps: [{checkout: {ref: main}}]") ==
+        "steps[0].checkout needs repo: (a repository declared with remsh repo add)");
+  CHECK(error_of("name: x\nsteps: [{checkout: {repo: core, method: fresh}}]") ==
+        "steps[0].checkout.method must be incremental, clean or clobber");
+  CHECK(error_of("name: x\nsteps: [{checkout: {repo: core, mode: git}}]") ==
+        "steps[0].checkout.mode git is not supported by this master yet (snapshot is)");
   CHECK(error_of("name: [").rfind("not valid YAML", 0) == 0);
   CHECK(error_of("name: x\nretries: 11\nsteps: [{run: a}]") == "recipe.retries must be an integer from 0 to 10");
 }
@@ -93,13 +98,24 @@ steps:
   - upload: { from: build/report.xml, artifact: report }
   - download: { artifact: tools, job: prepare, to: vendor }
   - download: { file: fixtures/db.sql }
+  - checkout: { repo: core, ref: v1.2, dir: src, method: clean }
+  - checkout: { repo: deps }
 )");
   REQUIRE(std::holds_alternative<Recipe>(parsed));
   const Recipe& r = std::get<Recipe>(parsed);
   CHECK(r.secrets == std::vector<std::string>{"DEPLOY_KEY", "TOKEN"});
   CHECK(r.debug_on_failure_s == std::optional<std::int64_t>(1200));
   CHECK(r.needs == std::vector<std::string>{"prepare"});
-  REQUIRE(r.steps.size() == 3);
+  REQUIRE(r.steps.size() == 5);
+  CHECK(r.steps[3].kind == RecipeStep::Kind::checkout);
+  CHECK(r.steps[3].repo == "core");
+  CHECK(r.steps[3].ref == "v1.2");
+  CHECK(r.steps[3].to == "src");
+  CHECK(r.steps[3].method == "clean");
+  CHECK(r.steps[4].ref == "HEAD");
+  CHECK(r.steps[4].to == ".");
+  CHECK(r.steps[4].method == "incremental");
+  CHECK(r.steps[4].name == "checkout deps HEAD");
   CHECK(r.steps[0].kind == RecipeStep::Kind::upload);
   CHECK(r.steps[0].from == "build/report.xml");
   CHECK(r.steps[0].artifact == "report");
