@@ -217,5 +217,61 @@ steps:
     assert not os.path.exists(os.path.join(c.state, "repos", "lib.git"))
 
 
+def without_git(tree):
+    return {p: v for p, v in tree.items() if p != ".git" and not p.startswith(".git/")}
+
+
+@test
+def git_mode_on_an_agent_with_git_gives_the_same_tree(c: Cluster):
+    c.start_master()
+    work = c.add_agent("g1")
+    repo = sample_repo(c)
+    assert c.remsh("repo", "add", "core", "file://" + repo).returncode == 0
+    recipe = "name: real\nsteps:\n  - checkout: { repo: core, mode: git, method: %s }\n  - run: git log --oneline | wc -l\n"
+    r = submit(c, recipe % "incremental")
+    assert r.returncode == 0 and r.stdout.strip().endswith(b"1"), r.stderr.decode()[-1500:]
+    head = git(repo, "rev-parse", "HEAD")
+    dest = os.path.join(work, "jobs", "real")
+    assert without_git(tree_of(dest)) == archive_tree(repo, head)
+    src = last_job(c)["sources"][0]
+    assert src["commit"] == head and src["full"], src
+    # The next commit: the same repository is fetched into; clean removes build outputs.
+    with open(os.path.join(repo, "README.md"), "a") as f:
+        f.write("more\n")
+    git(repo, "commit", "-qam", "two")
+    with open(os.path.join(dest, "out.o"), "w") as f:
+        f.write("x")
+    assert submit(c, recipe % "clean").returncode == 0
+    head = git(repo, "rev-parse", "HEAD")
+    assert without_git(tree_of(dest)) == archive_tree(repo, head)
+    assert not last_job(c)["sources"][0]["full"]
+
+
+@test
+def submodules_are_exported_in_snapshot_mode(c: Cluster):
+    c.start_master()
+    work = c.add_agent("g1")
+    lib = new_repo(c, "lib")
+    with open(os.path.join(lib, "lib.h"), "w") as f:
+        f.write("#define LIB 2\n")
+    git(lib, "add", "-A")
+    git(lib, "commit", "-qm", "lib")
+    app = sample_repo(c, "app")
+    git(app, "-c", "protocol.file.allow=always", "submodule", "add", "-q", "../lib", "third_party/lib")
+    git(app, "commit", "-qm", "with lib")
+    assert c.remsh("repo", "add", "app", "file://" + app).returncode == 0
+    r = submit(c, "name: sub\nsteps:\n  - checkout: { repo: app }\n  - run: cat third_party/lib/lib.h\n")
+    assert r.returncode == 0 and b"#define LIB 2" in r.stdout, r.stderr.decode()[-1500:]
+    # The submodule moves on: the next checkout follows the superproject's new gitlink.
+    with open(os.path.join(lib, "lib.h"), "w") as f:
+        f.write("#define LIB 3\n")
+    git(lib, "commit", "-qam", "lib 3")
+    git(os.path.join(app, "third_party", "lib"), "-c", "protocol.file.allow=always", "pull", "-q", "origin", "main")
+    git(app, "commit", "-qam", "lib 3")
+    r = submit(c, "name: sub\nsteps:\n  - checkout: { repo: app }\n  - run: cat third_party/lib/lib.h\n")
+    assert r.returncode == 0 and b"#define LIB 3" in r.stdout, r.stderr.decode()[-1500:]
+    assert last_job(c)["sources"][0]["files_sent"] == 1
+
+
 if __name__ == "__main__":
     run_tests(TESTS)

@@ -149,6 +149,28 @@ std::string Mirror::read_blob(const std::string& blob_id) const {
   return std::string(data, static_cast<std::size_t>(git_blob_rawsize(blob.get())));
 }
 
+std::optional<std::string> Mirror::read_path(const std::string& commit_id, const std::string& path) const {
+  const git_oid oid = parse_oid(commit_id);
+  CommitPtr commit;
+  if (git_commit_lookup(commit.out(), repo_->repo.get(), &oid) < 0) fail("bad-ref", "no commit " + commit_id);
+  TreePtr tree;
+  check(git_commit_tree(tree.out(), commit.get()), "cannot read the tree of " + commit_id);
+  git_tree_entry* entry = nullptr;
+  if (git_tree_entry_bypath(&entry, tree.get(), path.c_str()) < 0) return std::nullopt;
+  const bool blob = git_tree_entry_type(entry) == GIT_OBJECT_BLOB;
+  const std::string id = hex_of(git_tree_entry_id(entry));
+  git_tree_entry_free(entry);
+  if (!blob) return std::nullopt;
+  return read_blob(id);
+}
+
+bool Mirror::has_commit(const std::string& commit_id) const {
+  git_oid oid;
+  if (commit_id.size() != GIT_OID_HEXSZ || git_oid_fromstr(&oid, commit_id.c_str()) < 0) return false;
+  CommitPtr commit;
+  return git_commit_lookup(commit.out(), repo_->repo.get(), &oid) == 0;
+}
+
 std::int64_t Mirror::commit_time_ms(const std::string& commit_id) const {
   const git_oid oid = parse_oid(commit_id);
   CommitPtr commit;

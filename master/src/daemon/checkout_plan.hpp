@@ -21,6 +21,7 @@ struct WantedFile {
   std::string sha256;  // files: of the content
   std::string target;  // symlinks: the link text
   std::string blob_id;
+  std::string source;  // the mirror that holds the blob (a submodule's), or "" for the repository's
 };
 
 // One entry of the agent's manifest (docs/protocol.md 9.6).

@@ -2,10 +2,12 @@
 
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 
 #include "daemon/checkout_plan.hpp"
+#include "remsh/vcs/gitmodules.hpp"
 #include "remsh/protocol/tree_archive.hpp"
 
 namespace remsh::master {
@@ -37,6 +39,49 @@ CheckoutOutcome from_call(const FsCallOutcome& o, const std::string& what) {
   if (o.tag == "cancelled") return {"cancelled", o.message};
   if (o.tag == "timeout") return {"timed-out", o.message};
   return {"failure", o.tag + ": " + what + ": " + o.message};
+}
+
+// The files of `commit` in `mirror` under `prefix`, with its submodules' files at their paths
+// (each submodule from a mirror of its own, fetched once per checkout unless `fetch` is false,
+// as for the previous commit, which only needs its paths). On the git thread.
+void collect_files(VcsService& vcs, vcs::Mirror& mirror, const std::string& url, const std::string& source,
+                   const std::string& commit, const std::string& prefix, int depth, bool fetch,
+                   std::set<std::string>& fetched, std::vector<WantedFile>& out) {
+  if (depth > 8) throw vcs::VcsError("vcs-error", "submodules nest deeper than 8 levels");
+  std::vector<vcs::Submodule> modules;
+  for (const vcs::TreeFile& f : mirror.files(commit)) {
+    WantedFile w;
+    w.path = prefix + f.path;
+    w.blob_id = f.id;
+    w.source = source;
+    if (f.kind == vcs::TreeFile::Kind::submodule) {
+      if (modules.empty()) {
+        if (auto text = mirror.read_path(commit, ".gitmodules")) modules = vcs::parse_gitmodules(*text);
+      }
+      const auto module = std::find_if(modules.begin(), modules.end(), [&](const vcs::Submodule& m) { return m.path == f.path; });
+      if (module == modules.end()) {
+        throw vcs::VcsError("vcs-error", "submodule " + w.path + " has no url in .gitmodules");
+      }
+      const std::string sub_url = vcs::resolve_submodule_url(url, module->url);
+      const std::string key = "submodule-" + sha256_hex(sub_url).substr(0, 16);
+      vcs::Mirror& sub = vcs.mirror(key, sub_url);
+      if (fetch && fetched.insert(key).second) sub.fetch();
+      if (!sub.has_commit(f.id)) {
+        if (fetch) throw vcs::VcsError("bad-ref", "submodule " + w.path + ": " + sub_url + " has no commit " + f.id);
+        continue;
+      }
+      collect_files(vcs, sub, sub_url, key, f.id, w.path + "/", depth + 1, fetch, fetched, out);
+      continue;
+    }
+    if (f.kind == vcs::TreeFile::Kind::symlink) {
+      w.kind = WantedFile::Kind::symlink;
+      w.target = mirror.read_blob(f.id);
+    } else {
+      w.kind = f.kind == vcs::TreeFile::Kind::executable ? WantedFile::Kind::executable : WantedFile::Kind::file;
+      w.sha256 = vcs.blob_sha256(mirror, f.id);
+    }
+    out.push_back(std::move(w));
+  }
 }
 
 std::string joined(const std::string& dir, const std::string& path) { return dir == "." ? path : dir + "/" + path; }
@@ -77,23 +122,13 @@ asio::awaitable<CheckoutOutcome> run_checkout(StateDir& state, std::shared_ptr<A
       mirror.fetch();
       t.commit = mirror.resolve(ref);
       t.time_ms = mirror.commit_time_ms(t.commit);
-      for (const vcs::TreeFile& f : mirror.files(t.commit)) {
-        if (f.kind == vcs::TreeFile::Kind::submodule) continue;  // not exported yet (docs/api.md)
-        WantedFile w;
-        w.path = f.path;
-        w.blob_id = f.id;
-        if (f.kind == vcs::TreeFile::Kind::symlink) {
-          w.kind = WantedFile::Kind::symlink;
-          w.target = mirror.read_blob(f.id);
-        } else {
-          w.kind = f.kind == vcs::TreeFile::Kind::executable ? WantedFile::Kind::executable : WantedFile::Kind::file;
-          w.sha256 = vcs.blob_sha256(mirror, f.id);
-        }
-        t.files.push_back(std::move(w));
-      }
+      std::set<std::string> fetched;
+      collect_files(vcs, mirror, repo.url, "", t.commit, "", 0, /*fetch=*/true, fetched, t.files);
       if (!previous_commit.empty()) {
         try {
-          for (const vcs::TreeFile& f : mirror.files(previous_commit)) t.previous.push_back(f.path);
+          std::vector<WantedFile> before;
+          collect_files(vcs, mirror, repo.url, "", previous_commit, "", 0, /*fetch=*/false, fetched, before);
+          for (WantedFile& f : before) t.previous.push_back(std::move(f.path));
         } catch (const vcs::VcsError&) {
           // The old commit left the repository (a force push): its deletions are unknown;
           // what the manifest shows is still repaired.
@@ -190,7 +225,9 @@ asio::awaitable<CheckoutOutcome> run_checkout(StateDir& state, std::shared_ptr<A
           protocol::append_tree_entry(out, {protocol::TreeEntryType::symlink, w.path, 0777, time, 0, w.target});
           continue;
         }
-        const std::string content = mirror.read_blob(w.blob_id);
+        vcs::Mirror* holder = w.source.empty() ? &mirror : vcs.find(w.source);
+        if (!holder) throw std::runtime_error("the mirror of " + w.path + " is gone");
+        const std::string content = holder->read_blob(w.blob_id);
         const std::uint32_t mode = w.kind == WantedFile::Kind::executable ? 0755 : 0644;
         protocol::append_tree_entry(out, {protocol::TreeEntryType::file, w.path, mode, time, content.size(), ""});
         out.append(content);

@@ -19,6 +19,8 @@
 #include "daemon/output_watcher.hpp"
 #include "daemon/secret_masker.hpp"
 #include "local_tree.hpp"
+#include "remsh/vcs/git_plan.hpp"
+#include "shell_quote.hpp"
 
 namespace remsh::master {
 
@@ -80,6 +82,14 @@ std::string directory_name(const std::string& name) {
   }
   if (out.empty() || out.front() == '.') out.insert(out.begin(), '_');
   return out.substr(0, 100);
+}
+
+// A word for cmd.exe: quoted when it holds a space or a character cmd would read.
+std::string cmd_quote(const std::string& word) {
+  if (!word.empty() && word.find_first_of(" \t\"&|<>^%()") == std::string::npos) return word;
+  std::string out = "\"";
+  for (char c : word) out += c == '"' ? std::string("\\\"") : std::string(1, c);
+  return out + "\"";
 }
 
 bool agent_gone(const std::string& tag) { return tag == "agent-lost" || tag == "agent-offline"; }
@@ -431,6 +441,86 @@ asio::awaitable<JobScheduler::StepEnd> JobScheduler::run_transfer_step(RunningJo
   co_return StepEnd{"success", ""};
 }
 
+asio::awaitable<JobScheduler::StepEnd> JobScheduler::run_git_checkout(RunningJob& job, const RecipeStep& step,
+                                                                      JobStepRecord& record) {
+  Storage& db = state_.storage();
+  const auto repo = db.get_repo(step.repo);
+  if (!repo) co_return StepEnd{"failure", "unknown-repo: no repository " + step.repo + " (remsh repo add)"};
+  // The master resolves the ref (the agent fetches exactly that commit) and looks for
+  // submodules; the agent's side is looked at with a stat.
+  struct Resolved {
+    std::string commit;
+    bool submodules = false;
+    std::string error;
+  };
+  VcsService& vcs = state_.vcs();
+  auto resolve = [&vcs, repo = *repo, ref = step.ref] {
+    Resolved r;
+    try {
+      vcs::Mirror& mirror = vcs.mirror(repo.name, repo.url);
+      mirror.fetch();
+      r.commit = mirror.resolve(ref);
+      r.submodules = mirror.read_path(r.commit, ".gitmodules").has_value();
+    } catch (const vcs::VcsError& e) {
+      r.error = e.tag + ": " + e.what();
+    }
+    return r;
+  };
+  const Resolved resolved = co_await vcs.run(std::move(resolve));
+  if (!resolved.error.empty()) co_return StepEnd{"failure", resolved.error};
+  const std::string dir = in_work_dir(job.work_dir, step.to);
+  protocol::FsRequest stat;
+  stat.op = protocol::FsOp::stat;
+  stat.path = dir + "/.git";
+  auto call = std::make_shared<AgentFsCall>(job.link, stat);
+  job.step_fs = call;
+  const FsCallOutcome seen = co_await call->run();
+  job.step_fs.reset();
+  if (!seen.ok()) co_return StepEnd{agent_gone(seen.tag) ? "lost" : "failure", seen.tag + ": " + seen.message};
+  const json::value* exists = seen.result->if_contains("exists");
+  vcs::GitPlanInput in;
+  in.url = repo->url;
+  in.commit = resolved.commit;
+  in.dir = step.to;  // the commands run in the job's directory
+  in.method = step.method;
+  in.has_repository = exists && exists->is_bool() && exists->get_bool();
+  in.has_submodules = resolved.submodules;
+  // One shell line, the commands joined by && (which sh and cmd.exe both read), quoted for
+  // the agent's system.
+  const auto agent_record = db.find_agent(job.agent);
+  const AgentFacts facts = agent_record ? read_agent_facts(*agent_record) : AgentFacts{};
+  const json::value* os = facts.raw.if_contains("os");
+  const bool windows = os && os->is_string() && std::string_view(os->get_string()).rfind("Windows", 0) == 0;
+  std::string line;
+  for (const auto& argv : vcs::git_checkout_plan(in)) {
+    if (!line.empty()) line += " && ";
+    for (std::size_t i = 0; i < argv.size(); ++i) {
+      if (i) line += ' ';
+      line += windows ? cmd_quote(argv[i]) : cli::shell_quote(argv[i]);
+    }
+  }
+  RecipeStep commands = step;
+  commands.kind = RecipeStep::Kind::run;
+  commands.run = line;
+  commands.cwd = ".";
+  const StepEnd end = co_await run_command_step(job, commands, record);
+  if (end.state == "success") {
+    JobSourceRecord source;
+    source.job_id = job.record.id;
+    source.step = record.index;
+    source.repo = repo->name;
+    source.ref = step.ref;
+    source.commit = resolved.commit;
+    source.dir = dir;
+    source.full = !in.has_repository || step.method == "clobber";
+    db.add_job_source(source);
+    // What the directory holds is git's business now: a later snapshot checkout there reads
+    // the manifest afresh.
+    db.forget_agent_checkout(job.agent, dir);
+  }
+  co_return end;
+}
+
 asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
   Storage& db = state_.storage();
   const std::int64_t id = job->record.id;
@@ -495,6 +585,8 @@ asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
     StepEnd end;
     if (step.kind == RecipeStep::Kind::run) {
       end = co_await run_command_step(*job, step, record);
+    } else if (step.kind == RecipeStep::Kind::checkout && step.git_mode) {
+      end = co_await run_git_checkout(*job, step, record);
     } else if (step.kind == RecipeStep::Kind::checkout) {
       const std::string dir = in_work_dir(job->work_dir, step.to);
       std::function<void(std::shared_ptr<AgentFsCall>)> running = [job](std::shared_ptr<AgentFsCall> call) {

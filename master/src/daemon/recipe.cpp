@@ -108,8 +108,8 @@ void checkout_step(const YAML::Node& n, const std::string& where, RecipeStep& s)
   }
   if (n["mode"]) {
     const std::string mode = scalar(n["mode"], where + ".mode");
-    if (mode == "git") fail(where + ".mode git is not supported by this master yet (snapshot is)");
-    if (mode != "snapshot") fail(where + ".mode must be snapshot or git");
+    if (mode != "snapshot" && mode != "git") fail(where + ".mode must be snapshot or git");
+    s.git_mode = mode == "git";
   }
 }
 

@@ -27,6 +27,11 @@ vcs::Mirror& VcsService::mirror(const std::string& name, const std::string& url)
   return *it->second;
 }
 
+vcs::Mirror* VcsService::find(const std::string& name) {
+  auto it = mirrors_.find(name);
+  return it == mirrors_.end() ? nullptr : it->second.get();
+}
+
 void VcsService::remove(const std::string& name) {
   mirrors_.erase(name);
   std::error_code ec;

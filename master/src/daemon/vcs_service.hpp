@@ -33,6 +33,8 @@ class VcsService {
 
   // The mirror of repository `name` (created on first use). On the git thread only.
   vcs::Mirror& mirror(const std::string& name, const std::string& url);
+  // A mirror opened before (by mirror()), or null. On the git thread only.
+  vcs::Mirror* find(const std::string& name);
   // Forgets a repository's mirror and removes it from disk. On the git thread only.
   void remove(const std::string& name);
   // The SHA-256 of a blob (what an agent's manifest reports), remembered by blob id.

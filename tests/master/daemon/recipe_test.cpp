@@ -82,8 +82,7 @@ TEST_CASE("recipe: mistakes are named", "[recipe]") {
         "steps[0].checkout needs repo: (a repository declared with remsh repo add)");
   CHECK(error_of("name: x\nsteps: [{checkout: {repo: core, method: fresh}}]") ==
         "steps[0].checkout.method must be incremental, clean or clobber");
-  CHECK(error_of("name: x\nsteps: [{checkout: {repo: core, mode: git}}]") ==
-        "steps[0].checkout.mode git is not supported by this master yet (snapshot is)");
+  CHECK(error_of("name: x\nsteps: [{checkout: {repo: core, mode: svn}}]") == "steps[0].checkout.mode must be snapshot or git");
   CHECK(error_of("name: [").rfind("not valid YAML", 0) == 0);
   CHECK(error_of("name: x\nretries: 11\nsteps: [{run: a}]") == "recipe.retries must be an integer from 0 to 10");
 }
@@ -100,13 +99,16 @@ steps:
   - download: { file: fixtures/db.sql }
   - checkout: { repo: core, ref: v1.2, dir: src, method: clean }
   - checkout: { repo: deps }
+  - checkout: { repo: deps, mode: git }
 )");
   REQUIRE(std::holds_alternative<Recipe>(parsed));
   const Recipe& r = std::get<Recipe>(parsed);
   CHECK(r.secrets == std::vector<std::string>{"DEPLOY_KEY", "TOKEN"});
   CHECK(r.debug_on_failure_s == std::optional<std::int64_t>(1200));
   CHECK(r.needs == std::vector<std::string>{"prepare"});
-  REQUIRE(r.steps.size() == 5);
+  REQUIRE(r.steps.size() == 6);
+  CHECK(r.steps[5].git_mode);
+  CHECK_FALSE(r.steps[4].git_mode);
   CHECK(r.steps[3].kind == RecipeStep::Kind::checkout);
   CHECK(r.steps[3].repo == "core");
   CHECK(r.steps[3].ref == "v1.2");

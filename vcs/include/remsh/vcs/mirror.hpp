@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -49,6 +50,10 @@ class Mirror {
   // The commit's files, sorted by path (bytewise). Directories are implied by the paths.
   std::vector<TreeFile> files(const std::string& commit) const;
   std::string read_blob(const std::string& blob_id) const;
+  // The content of the file at `path` in the commit (e.g. ".gitmodules"), if there is one.
+  std::optional<std::string> read_path(const std::string& commit, const std::string& path) const;
+  // Whether the mirror has this commit (a submodule's commit must have been fetched).
+  bool has_commit(const std::string& commit) const;
   std::int64_t commit_time_ms(const std::string& commit) const;
 
  private:
