@@ -20,7 +20,7 @@ TEST_CASE("git plan: a first checkout inits fetches the one commit and checks it
 TEST_CASE("git plan: an existing repository is reused and cleaned as asked", "[vcs]") {
   GitPlanInput in{"file:///srv/app.git", "abc123", ".", "clean", true, true};
   CHECK(git_checkout_plan(in) == Plan{{"git", "-C", ".", "remote", "set-url", "origin", "file:///srv/app.git"},
-                                      {"git", "-C", ".", "fetch", "-q", "--no-tags", "--depth", "1", "origin", "abc123"},
+                                      {"git", "-C", ".", "fetch", "-q", "--no-tags", "origin", "abc123"},
                                       {"git", "-C", ".", "checkout", "-q", "-f", "--detach", "abc123"},
                                       {"git", "-C", ".", "clean", "-q", "-ffdx"},
                                       {"git", "-C", ".", "submodule", "update", "-q", "--init", "--recursive", "--force",

@@ -17,8 +17,15 @@ std::vector<std::vector<std::string>> git_checkout_plan(const GitPlanInput& in) 
   } else {
     git({"remote", "set-url", "origin", in.url});
   }
-  // Exactly the commit the master resolved, not whatever the branch says by now.
-  git({"fetch", "-q", "--no-tags", "--depth", "1", "origin", in.commit});
+  // Exactly the commit the master resolved, not whatever the branch says by now: into a new
+  // repository only that commit (depth 1); into an existing one, what it lacks since (a
+  // depth-1 fetch there would send the whole tree again).
+  const bool fresh = !in.has_repository || in.method == "clobber";
+  if (fresh) {
+    git({"fetch", "-q", "--no-tags", "--depth", "1", "origin", in.commit});
+  } else {
+    git({"fetch", "-q", "--no-tags", "origin", in.commit});
+  }
   git({"checkout", "-q", "-f", "--detach", in.commit});
   if (in.method == "clean" || in.method == "clobber") git({"clean", "-q", "-ffdx"});
   if (in.has_submodules) git({"submodule", "update", "-q", "--init", "--recursive", "--force", "--depth", "1"});
