@@ -217,6 +217,27 @@ steps:
     assert not os.path.exists(os.path.join(c.state, "repos", "lib.git"))
 
 
+@test
+def refs_are_resolved_when_the_job_starts(c: Cluster):
+    c.start_master()
+    c.add_agent("g1")
+    repo = sample_repo(c)
+    first = git(repo, "rev-parse", "HEAD")
+    assert c.remsh("repo", "add", "core", "file://" + repo).returncode == 0
+    path = os.path.join(c.tmp, "slow.yml")
+    with open(path, "w") as f:
+        f.write("name: slow\nsteps:\n  - run: sleep 2\n  - checkout: { repo: core, ref: main }\n  - run: cat README.md\n")
+    jid = c.remsh("job", "submit", path).stdout.decode().strip()
+    from harness import wait_until
+    wait_until("the job to start", lambda: json.loads(c.remsh("job", "show", jid, "--json").stdout)["state"] == "running")
+    with open(os.path.join(repo, "README.md"), "w") as f:
+        f.write("too late\n")
+    git(repo, "commit", "-qam", "later")
+    r = c.remsh("job", "logs", "-f", jid, timeout=60)
+    assert r.returncode == 0 and b"hello\n" in r.stdout and b"too late" not in r.stdout, r
+    assert last_job(c)["sources"][0]["commit"] == first
+
+
 def without_git(tree):
     return {p: v for p, v in tree.items() if p != ".git" and not p.startswith(".git/")}
 

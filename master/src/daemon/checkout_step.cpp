@@ -115,12 +115,13 @@ asio::awaitable<CheckoutOutcome> run_checkout(StateDir& state, std::shared_ptr<A
   VcsService& vcs = state.vcs();
   // (Each piece of git work is a named lambda, not a temporary in the co_await: GCC 12
   // destroys such temporaries twice.)
-  auto read_tree = [&vcs, repo = *repo, ref = step.ref, previous_commit] {
+  auto read_tree = [&vcs, repo = *repo, ref = step.ref, pinned = step.commit, previous_commit] {
     TreeAnswer t;
     try {
       vcs::Mirror& mirror = vcs.mirror(repo.name, repo.url);
-      mirror.fetch();
-      t.commit = mirror.resolve(ref);
+      // The commit was resolved when the job started; fetch only if the mirror lost it.
+      if (pinned.empty() || !mirror.has_commit(pinned)) mirror.fetch();
+      t.commit = mirror.resolve(pinned.empty() ? ref : pinned);
       t.time_ms = mirror.commit_time_ms(t.commit);
       std::set<std::string> fetched;
       collect_files(vcs, mirror, repo.url, "", t.commit, "", 0, /*fetch=*/true, fetched, t.files);

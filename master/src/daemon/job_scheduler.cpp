@@ -441,6 +441,44 @@ asio::awaitable<JobScheduler::StepEnd> JobScheduler::run_transfer_step(RunningJo
   co_return StepEnd{"success", ""};
 }
 
+asio::awaitable<std::string> JobScheduler::pin_commits(Recipe& recipe) {
+  std::map<std::string, RepoRecord> repos;
+  for (RecipeStep& step : recipe.steps) {
+    if (step.kind != RecipeStep::Kind::checkout) continue;
+    const auto repo = state_.storage().get_repo(step.repo);
+    if (!repo) co_return "unknown-repo: no repository " + step.repo + " (remsh repo add)";
+    repos[repo->name] = *repo;
+  }
+  if (repos.empty()) co_return "";
+  VcsService& vcs = state_.vcs();
+  std::vector<std::pair<std::string, std::string>> wanted;  // repo, ref
+  for (const RecipeStep& step : recipe.steps) {
+    if (step.kind == RecipeStep::Kind::checkout) wanted.emplace_back(step.repo, step.ref);
+  }
+  auto resolve = [&vcs, repos, wanted] {
+    std::pair<std::vector<std::string>, std::string> out;  // commits in order, or an error
+    try {
+      for (const auto& [name, repo] : repos) vcs.mirror(name, repo.url).fetch();  // once per repository
+      for (const auto& [name, ref] : wanted) out.first.push_back(vcs.mirror(name, repos.at(name).url).resolve(ref));
+    } catch (const vcs::VcsError& e) {
+      out.second = e.tag + ": " + e.what();
+    }
+    return out;
+  };
+  const auto resolved = co_await vcs.run(std::move(resolve));
+  if (!resolved.second.empty()) co_return resolved.second;
+  std::size_t next = 0;
+  for (RecipeStep& step : recipe.steps) {
+    if (step.kind == RecipeStep::Kind::checkout) step.commit = resolved.first[next++];
+  }
+  const std::int64_t now = now_ms();
+  for (auto [name, repo] : repos) {
+    repo.fetched_ms = now;
+    state_.storage().put_repo(repo);
+  }
+  co_return "";
+}
+
 asio::awaitable<JobScheduler::StepEnd> JobScheduler::run_git_checkout(RunningJob& job, const RecipeStep& step,
                                                                       JobStepRecord& record) {
   Storage& db = state_.storage();
@@ -454,12 +492,12 @@ asio::awaitable<JobScheduler::StepEnd> JobScheduler::run_git_checkout(RunningJob
     std::string error;
   };
   VcsService& vcs = state_.vcs();
-  auto resolve = [&vcs, repo = *repo, ref = step.ref] {
+  auto resolve = [&vcs, repo = *repo, ref = step.ref, pinned = step.commit] {
     Resolved r;
     try {
       vcs::Mirror& mirror = vcs.mirror(repo.name, repo.url);
-      mirror.fetch();
-      r.commit = mirror.resolve(ref);
+      if (pinned.empty() || !mirror.has_commit(pinned)) mirror.fetch();
+      r.commit = mirror.resolve(pinned.empty() ? ref : pinned);
       r.submodules = mirror.read_path(r.commit, ".gitmodules").has_value();
     } catch (const vcs::VcsError& e) {
       r.error = e.tag + ": " + e.what();
@@ -553,6 +591,15 @@ asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
       set_up = false;
       reason = e.what();
       break;
+    }
+  }
+  // Every checkout's ref becomes a commit now, before any step runs: the job builds from one
+  // recorded set of commits, however long its earlier steps take.
+  if (set_up) {
+    const std::string failed = co_await pin_commits(job->recipe);
+    if (!failed.empty()) {
+      set_up = false;
+      reason = failed;
     }
   }
   if (set_up) {

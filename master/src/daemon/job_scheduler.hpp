@@ -63,6 +63,8 @@ class JobScheduler {
   struct StepEnd;
   boost::asio::awaitable<StepEnd> run_command_step(RunningJob& job, const RecipeStep& step, JobStepRecord& record);
   boost::asio::awaitable<StepEnd> run_transfer_step(RunningJob& job, const RecipeStep& step);
+  // Resolves every checkout's ref to a commit (step.commit); an error message, or "".
+  boost::asio::awaitable<std::string> pin_commits(Recipe& recipe);
   boost::asio::awaitable<StepEnd> run_git_checkout(RunningJob& job, const RecipeStep& step, JobStepRecord& record);
   std::optional<ArtifactRecord> find_artifact(const JobRecord& job, const RecipeStep& step);
   // Why a queued job cannot start yet (nullopt: it may), or ends without running.

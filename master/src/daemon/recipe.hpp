@@ -58,6 +58,7 @@ struct RecipeStep {
   std::string ref = "HEAD";
   std::string method = "incremental";
   bool git_mode = false;  // mode: git — the agent runs git itself, commands planned by the master
+  std::string commit;     // what `ref` meant when the job started (set by the step logic)
   std::map<std::string, std::string> env;
   std::optional<std::string> cwd;
   std::optional<std::int64_t> timeout_s;
