@@ -54,6 +54,7 @@ class Cluster:
         self.api_port = free_port()
         self.master = None
         self.resume_grace = 60  # seconds the master keeps a lost agent's session
+        self.master_extra = []  # more remsh-master options
 
     # ---- master ----
     def start_master(self):
@@ -62,6 +63,7 @@ class Cluster:
                 "--api-listen", f"127.0.0.1:{self.api_port}", "--resume-grace", str(self.resume_grace)]
         if self.plaintext:
             args.append("--insecure-plaintext")
+        args += self.master_extra
         log = open(os.path.join(self.tmp, "master.log"), "ab")
         self.master = subprocess.Popen(args, stdout=log, stderr=log)
         self.procs.append(self.master)

@@ -350,6 +350,9 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
       link->session().outgoing().append(replay.view());
       boost::json::object facts = h.facts.value_or(boost::json::object{});
       facts["software"] = h.software;
+      // What it declared it supports (codecs, pty, resume, limits): for operators, and for
+      // the conformance suite, which tests each agent for what it declares.
+      facts["capabilities"] = h.capabilities.to_json();
       state_.storage().update_agent_seen(name, boost::json::serialize(facts), now_ms());
       // A new connection says the agent is back; a leave it announced before is over unless
       // it says so again (status), which a resumed session replays if it was lost.
