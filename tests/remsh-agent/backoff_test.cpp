@@ -37,3 +37,12 @@ TEST_CASE("backoff: a connection longer than 10 s starts the schedule over", "[b
   CHECK(b.next(0.5).count() == 500);
   CHECK(b.next(0.5).count() == 1000);
 }
+
+TEST_CASE("backoff: a short connection that did work starts the schedule over", "[backoff]") {
+  Backoff b;
+  for (int i = 0; i < 5; ++i) b.next(0.5);
+  b.connection_ended(50ms, false);  // welcomed, then dropped before anything came: keep climbing
+  CHECK(b.next(0.5).count() == 16000);
+  b.connection_ended(50ms, true);  // frames arrived: the network cut a working session
+  CHECK(b.next(0.5).count() == 500);
+}

@@ -2,8 +2,10 @@
 //
 // 0.5 s, doubling up to 30 s, each delay spread by ±20 % so a fleet of agents cut off by
 // the same outage does not reconnect in lockstep. A connection that lasted longer than
-// 10 s counts as healthy and starts the schedule over; one that failed quickly (refused,
-// auth-failed for a revoked agent) keeps climbing, so a broken agent never spins.
+// 10 s, or that carried new frames from the master (a session that worked until the network
+// cut it), counts as healthy and starts the schedule over; one that failed quickly without
+// doing any work (refused, auth-failed for a revoked agent, dropped right after the
+// welcome) keeps climbing, so a broken agent never spins.
 #pragma once
 
 #include <chrono>
@@ -27,9 +29,10 @@ class Backoff {
   std::chrono::milliseconds next(double unit);
   // Start over at the initial delay.
   void reset() { attempt_ = 0; }
-  // A connection attempt ended after `lasted` (from connect to drop).
-  void connection_ended(std::chrono::steady_clock::duration lasted) {
-    if (lasted > policy_.stable) reset();
+  // A connection attempt ended after `lasted` (from connect to drop); `progressed`: it
+  // brought new frames from the master.
+  void connection_ended(std::chrono::steady_clock::duration lasted, bool progressed = false) {
+    if (lasted > policy_.stable || progressed) reset();
   }
 
   const Policy& policy() const { return policy_; }

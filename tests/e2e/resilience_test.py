@@ -1,0 +1,137 @@
+"""End-to-end resilience tests: connections cut mid-stream and hostile peers on the agents'
+port, while real agents keep working. A loopback relay (tests/conformance/relay.py) stands
+between agent and master where connections must break. Only 127.0.0.1; every wait bounded.
+"""
+import hashlib
+import os
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+
+from harness import Cluster, run_tests, wait_until
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))
+from relay import Relay  # noqa: E402
+
+TESTS = {}
+
+
+def test(fn):
+    TESTS[fn.__name__] = fn
+    return fn
+
+
+@test
+def twenty_cuts_during_a_100_mb_stream_lose_nothing(c: Cluster):
+    relay = Relay(c.agent_port)
+    try:
+        c.master_extra = ["--advertise", f"127.0.0.1:{relay.port}"]
+        c.start_master()
+        work = c.add_agent("r1")
+        data = os.urandom(100 << 20)
+        with open(os.path.join(work, "big"), "wb") as f:
+            f.write(data)
+        want = hashlib.sha256(data).hexdigest()
+        p = c.remsh_popen("run", "r1", "--", "cat", "big", stdout=__import__("subprocess").PIPE)
+        got = hashlib.sha256()
+        received = 0
+        cuts = 0
+        rnd = random.Random(20)
+        next_cut = rnd.randrange(1 << 20, 5 << 20)
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            chunk = p.stdout.read1(1 << 16) if hasattr(p.stdout, "read1") else p.stdout.read(1 << 16)
+            if not chunk:
+                break
+            got.update(chunk)
+            received += len(chunk)
+            if cuts < 20 and received >= next_cut:
+                if relay.cut():
+                    cuts += 1
+                next_cut = received + rnd.randrange(1 << 20, 5 << 20)
+        try:
+            code = p.wait(timeout=60)
+        except Exception:
+            p.kill()
+            r = c.remsh("logs")
+            raise AssertionError(f"no end after {received} bytes and {cuts} cuts: {r.stdout.decode()[-300:]}")
+        assert code == 0, "remsh run failed"
+        assert cuts == 20, cuts
+        assert received == len(data) and got.hexdigest() == want, (received, len(data))
+        # The stored log too.
+        last = c.remsh("logs").stdout.decode().splitlines()[-1].split()[0]
+        stored = c.remsh("logs", last, timeout=120).stdout
+        assert hashlib.sha256(stored).hexdigest() == want, len(stored)
+    finally:
+        relay.close()
+
+
+def hostile(port, kind, stop):
+    """One hostile connection to the agents' port; returns how long the master kept it."""
+    start = time.monotonic()
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    except OSError:
+        return 0.0
+    s.settimeout(1)
+    try:
+        if kind == "random":
+            s.sendall(os.urandom(4096))
+        elif kind == "oversized":
+            # A plausible greeting, then a frame header announcing 2 GiB.
+            s.sendall(b"REMSH/1\n" + struct.pack(">IBBIQ", 0x7FFFFFFF, 1, 0, 0, 1))
+        elif kind == "json-bomb":
+            s.sendall(b"[" * 100000)
+        while not stop.is_set():
+            if kind == "slowloris":
+                s.sendall(b"R")
+            try:
+                if s.recv(4096) == b"":
+                    break  # closed by the master
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+    except OSError:
+        pass
+    finally:
+        s.close()
+    return time.monotonic() - start
+
+
+@test
+def hostile_connections_harm_nobody_and_are_closed(c: Cluster):
+    c.start_master()
+    c.add_agent("h1")
+    stop = threading.Event()
+    kept = []
+    kinds = ["idle"] * 300 + ["random"] * 80 + ["slowloris"] * 60 + ["oversized"] * 40 + ["json-bomb"] * 20
+    threads = []
+    for kind in kinds:
+        t = threading.Thread(target=lambda k=kind: kept.append((k, hostile(c.agent_port, k, stop))), daemon=True)
+        t.start()
+        threads.append(t)
+    try:
+        # Meanwhile the master serves its agent and its API clients.
+        for i in range(10):
+            r = c.remsh("run", "h1", "--", "echo", f"still-{i}", timeout=30)
+            assert r.returncode == 0 and r.stdout == f"still-{i}\n".encode(), r
+            assert c.remsh("agents").returncode == 0
+        # Every hostile connection is closed by the master within the handshake timeout
+        # (10 s) and a margin.
+        wait_until("the master to close every hostile connection", lambda: len(kept) == len(kinds), timeout=40)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=5)
+    longest = max(seconds for _, seconds in kept)
+    assert longest < 25, sorted(kept, key=lambda k: -k[1])[:5]
+    r = c.remsh("run", "h1", "--", "echo", "after")
+    assert r.returncode == 0 and r.stdout == b"after\n", r
+
+
+if __name__ == "__main__":
+    run_tests(TESTS)
