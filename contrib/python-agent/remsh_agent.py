@@ -195,6 +195,8 @@ def walk(full, recursive, name=None):
     yield from rec(full, "")
 
 def entry(rel, full, st, want_hash):
+    try: rel.encode()  # JSON carries UTF-8 only (5): such a name cannot be listed, say so rather than mangle it
+    except UnicodeEncodeError: raise ProtoError("io-error", f"{os.fsencode(rel)!r}: a name that is not UTF-8")
     m = st.st_mode
     kind = "file" if stat.S_ISREG(m) else "directory" if stat.S_ISDIR(m) else "symlink" if stat.S_ISLNK(m) else "other"
     e = {"path": rel, "type": kind, "size": st.st_size if kind in ("file", "symlink") else 0, "mode": m & 0o7777,
@@ -267,6 +269,11 @@ class Exec(Chan):
         if self.p.stdin and self.inbuf:
             waits[self.p.stdin.fileno()] = (select.POLLOUT, lambda: self.s.guard(self, self.write_stdin))
         if self.status is None: self.reap()
+        now = time.monotonic()  # limits hold until the output ends, even after the first process exited
+        for reason, limit, since in (("timeout", self.timeout, self.t0), ("no-output-timeout", self.quiet, self.last_out)):
+            if self.reason is None and limit and now - since > limit:
+                self.reason = reason
+                self.kill(signal.SIGKILL)
         if self.status is None or self.outs: return  # the result comes after both outputs ended (9.5)
         st, r = self.status, self.usage
         if os.WIFSIGNALED(st):
@@ -302,16 +309,10 @@ class Exec(Chan):
         if eos and not self.inbuf: self.close_stdin()
     def reap(self):
         pid, st, ru = os.wait4(self.p.pid, os.WNOHANG)
-        now = time.monotonic()
         if pid:
             self.status = self.p.returncode = st  # returncode set: Popen must not wait for it again
-            self.usage = {"elapsed_ms": int((now - self.t0) * 1000), "cpu_user_ms": int(ru.ru_utime * 1000),
+            self.usage = {"elapsed_ms": int((time.monotonic() - self.t0) * 1000), "cpu_user_ms": int(ru.ru_utime * 1000),
                           "cpu_system_ms": int(ru.ru_stime * 1000), "max_rss_kb": ru.ru_maxrss}
-            return
-        for reason, limit, since in (("timeout", self.timeout, self.t0), ("no-output-timeout", self.quiet, self.last_out)):
-            if self.reason is None and limit and now - since > limit:
-                self.reason = reason
-                self.kill(signal.SIGKILL)
     def kill(self, sig, group=True):
         # The group outlives its reaped leader while members hold our pipes (`sleep 9 & wait`), and its id
         # cannot be reused while it has members: so it is signalled as long as output is open.
@@ -707,7 +708,7 @@ class Session:
         else: self.fail(ch, "bad-channel" if t in ("signal", "opened", "result") else "unknown-message", f"{t} here")
     def open(self, cid, m):
         kind = m.get("kind")
-        ch = self.chans[cid] = {"exec": Exec, "fs": Fs}.get(kind, Chan)(self, cid)
+        ch = self.chans[cid] = {"exec": Exec, "fs": Fs}.get(str(kind), Chan)(self, cid)  # Chan: nothing runs
         if kind == "notice": return self.guard(ch, self.notice, ch, m)
         if type(ch) is Chan: return self.fail(ch, "unsupported", f"channel kind {kind!r}")
         self.guard(ch, ch.start, m)

@@ -63,7 +63,10 @@ asio::awaitable<FsCallOutcome> AgentFsCall::run() {
   watcher_ = std::make_shared<Watcher>(executor);
   watcher_->sink = sink_;
   relay_ = std::make_shared<FsRelay>(link_, watcher_);
-  watcher_->on_sink_failed = [relay = relay_] { relay->cancel(); };
+  // Weak: the relay holds the watcher, so a strong pointer back would keep both alive forever.
+  watcher_->on_sink_failed = [weak = std::weak_ptr<FsRelay>(relay_)] {
+    if (auto relay = weak.lock()) relay->cancel();
+  };
   if (!link_->online()) {
     watcher_->end({}, "agent-offline", "agent " + link_->name() + " is not connected");
   } else if (!link_->start(request_.to_json(), relay_)) {
