@@ -133,5 +133,28 @@ def hostile_connections_harm_nobody_and_are_closed(c: Cluster):
     assert r.returncode == 0 and r.stdout == b"after\n", r
 
 
+@test
+def a_second_process_with_the_same_credentials_replaces_the_first(c: Cluster):
+    import shutil
+    c.start_master()
+    c.add_agent("d1")
+    first = c.agents["d1"]
+    cfg = os.path.join(c.tmp, "agent-d1")
+    twin = os.path.join(c.tmp, "agent-d1-twin")
+    shutil.copytree(cfg, twin)
+    for name in os.listdir(twin):
+        if name.endswith(".pid"):
+            os.remove(os.path.join(twin, name))  # the copy is another process's config dir
+    second = c.start_agent("d1-twin", twin)
+    # The older connection is told and closed (no ghost session); that process stops, as for
+    # a revoked agent, instead of fighting the newer one for the name.
+    assert first.wait(timeout=20) == 1
+    assert "replaced" in c.log("agent-d1.log"), c.log("agent-d1.log")
+    c.wait_online("d1")
+    r = c.remsh("run", "d1", "--", "echo", "twin")
+    assert r.returncode == 0 and r.stdout == b"twin\n", r
+    assert second.poll() is None
+
+
 if __name__ == "__main__":
     run_tests(TESTS)

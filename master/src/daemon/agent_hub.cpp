@@ -318,6 +318,13 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
       }
       if (!link) {
         if (existing) {
+          // An older connection still up is told and closed, not left pinging a session
+          // nobody can reach (docs/protocol.md 6.3): two processes with one agent's
+          // credentials would otherwise both believe they are connected.
+          if (existing->online()) {
+            existing->kick("replaced: another connection authenticated as agent " + name +
+                           " (two agents with the same credentials?)");
+          }
           existing->end("the agent started a new session");
           links_.erase(name);
         }
