@@ -52,6 +52,26 @@ std::string duration_text(const json::value& j) {
     return buf;
 }
 
+// What a checkout step put where (the job's source stamp), e.g. ", abc123def456: 1 file sent,
+// 2162 bytes, 0 removed"; "" for other steps.
+std::string source_summary(const json::value& job, std::int64_t step) {
+    const json::value* sources = member(job, "sources");
+    if (!sources || !sources->is_array()) {
+        return "";
+    }
+    for (const json::value& s : sources->get_array()) {
+        if (get_int(s, "step") != step) {
+            continue;
+        }
+        const std::string commit = get_string(s, "commit").substr(0, 12);
+        const auto files = get_int(s, "files_sent").value_or(0);
+        return ", " + commit + ": " + std::to_string(files) + (files == 1 ? " file" : " files") + " sent, " +
+               std::to_string(get_int(s, "bytes_sent").value_or(0)) + " bytes, " +
+               std::to_string(get_int(s, "deleted").value_or(0)) + " removed";
+    }
+    return "";
+}
+
 // Prints the steps' output in order; with follow, until the job ends. Returns the job.
 net::awaitable<json::value> print_logs(ApiClient& api, const std::string& id, bool follow, std::optional<int> only) {
     std::size_t next = 0;  // the next step to print
@@ -68,9 +88,14 @@ net::awaitable<json::value> print_logs(ApiClient& api, const std::string& id, bo
             }
             if (!only || *only == static_cast<int>(next)) {
                 // A step that never ran gets no name: its name is often its command line,
-                // which should not look as if it had run.
-                (void)write_all(2, "==> step " + std::to_string(next) +
-                                       (command ? ": " + get_string(step, "name") : " " + state) + "\n");
+                // which should not look as if it had run. A step without a command (a
+                // transfer, a snapshot checkout) says how it ended, and what it sent.
+                const bool ran = state != "pending" && state != "skipped";
+                std::string line = "==> step " + std::to_string(next) + (ran ? ": " + get_string(step, "name") : " " + state);
+                if (ran && !command) {
+                    line += " (" + state + source_summary(job, static_cast<std::int64_t>(next)) + ")";
+                }
+                (void)write_all(2, line + "\n");
                 if (command) {
                     LogsOptions log;
                     log.id = std::to_string(*command);
