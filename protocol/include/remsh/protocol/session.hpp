@@ -132,7 +132,10 @@ class Session {
   std::uint64_t replay_bytes() const { return replay_.unacked_bytes(); }
   // The most stream bytes one DATA frame takes (the peer's max_frame less room for a
   // compressor's worst case): a sender that reads this much at a time fills whole frames.
-  std::size_t max_data_chunk() const { return config_.remote.max_frame - 64; }
+  // The largest chunk of stream bytes one DATA frame takes: room is left below the peer's
+  // max_frame for what compression adds to incompressible bytes (deflate: ~0.03 % plus a few
+  // bytes per flush; zstd: at most 1/256 plus a block header).
+  std::size_t max_data_chunk() const { return config_.remote.max_frame - config_.remote.max_frame / 128 - 64; }
   const Capabilities& remote_capabilities() const { return config_.remote; }
   // Gives back the capacity its buffers grew to at their peak (for an idle agent).
   void release_memory() {
