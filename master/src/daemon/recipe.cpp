@@ -259,7 +259,14 @@ std::variant<std::vector<SubmittedJob>, std::string> parse_submission(const std:
         Recipe r = parse_recipe_node(jobs[i]);
         YAML::Emitter out;
         out << jobs[i];
-        parsed.push_back({std::move(r), std::string(out.c_str()) + "\n"});
+        std::string text = std::string(out.c_str()) + "\n";
+        // Each job is stored as its own recipe: it must read back as the same job (YAML
+        // cannot carry every byte string faithfully, e.g. a name that is not UTF-8).
+        const Recipe again = parse_recipe_node(YAML::Load(text));
+        if (again.name != r.name || again.needs != r.needs || again.steps.size() != r.steps.size()) {
+          fail("cannot be stored as YAML faithfully (a name that is not valid UTF-8?)");
+        }
+        parsed.push_back({std::move(r), std::move(text)});
       } catch (const RecipeError& e) {
         fail("jobs[" + std::to_string(i) + "]: " + e.message);
       }
