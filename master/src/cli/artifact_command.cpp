@@ -23,13 +23,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string job_prefix(const std::string& id) {
-    if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
-        throw CliError("bad-request", "a job id is a number (see remsh job list)");
-    }
-    return "/api/v1/jobs/" + id;
-}
-
 void check_name(const std::string& name) {
     const bool ok = !name.empty() && name.size() <= 128 && name.front() != '.' &&
                     name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
@@ -44,7 +37,7 @@ void check_name(const std::string& name) {
 int artifact_command(const ConnectionSettings& settings, const ArtifactOptions& o) {
     return run_api_main(settings, [&](ApiClient& api) -> boost::asio::awaitable<int> {
         if (o.action == "list") {
-            const json::value answer = co_await api.get(job_prefix(o.job) + "/artifacts");
+            const json::value answer = co_await api.get(job_api_path(o.job) + "/artifacts");
             if (o.json) {
                 (void)write_all(1, json::serialize(answer) + "\n");
                 co_return exit_ok;
@@ -62,7 +55,7 @@ int artifact_command(const ConnectionSettings& settings, const ArtifactOptions& 
         }
         // get
         check_name(o.name);
-        const std::string target = job_prefix(o.job) + "/artifacts/" + o.name;
+        const std::string target = job_api_path(o.job) + "/artifacts/" + o.name;
         if (!o.archive.empty()) {
             // The archive as stored (docs/protocol.md 9.7), written under a temporary name first.
             const std::string temp = o.archive + ".remsh-part";

@@ -75,6 +75,8 @@ struct JobOptions {
     bool json = false;
 };
 int job_command(const ConnectionSettings& settings, const JobOptions& options);
+// "/api/v1/jobs/ID"; throws CliError (bad-request) for an id that is not a number.
+std::string job_api_path(const std::string& id);
 // `remsh shell --job ID`: the job's agent and environment, added to `options` (the job's
 // variables first, so --env given on the command line wins). Returns an exit code.
 int resolve_shell_job(const ConnectionSettings& settings, const std::string& job_id, RunOptions& options);

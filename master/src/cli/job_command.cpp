@@ -33,13 +33,6 @@ net::awaitable<void> pause_ms(int ms) {
     co_await timer.async_wait(net::use_awaitable);
 }
 
-std::string job_path(const std::string& id) {
-    if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
-        throw CliError("bad-request", "a job id is a number (see remsh job list)");
-    }
-    return "/api/v1/jobs/" + id;
-}
-
 std::string duration_text(const json::value& j) {
     const auto started = get_int(j, "started_ms");
     if (!started) {
@@ -76,7 +69,7 @@ std::string source_summary(const json::value& job, std::int64_t step) {
 net::awaitable<json::value> print_logs(ApiClient& api, const std::string& id, bool follow, std::optional<int> only) {
     std::size_t next = 0;  // the next step to print
     for (;;) {
-        json::value job = co_await api.get(job_path(id));
+        json::value job = co_await api.get(job_api_path(id));
         const json::value* steps = member(job, "steps");
         const std::size_t count = steps && steps->is_array() ? steps->get_array().size() : 0;
         while (next < count) {
@@ -106,7 +99,7 @@ net::awaitable<json::value> print_logs(ApiClient& api, const std::string& id, bo
             ++next;
             if (follow) {
                 // The step's record changes once its command ends: read the job again.
-                job = co_await api.get(job_path(id));
+                job = co_await api.get(job_api_path(id));
                 steps = member(job, "steps");
             }
         }
@@ -126,6 +119,13 @@ void print_outcome(const std::string& id, const json::value& job) {
 }
 
 }  // namespace
+
+std::string job_api_path(const std::string& id) {
+    if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
+        throw CliError("bad-request", "a job id is a number (see remsh job list)");
+    }
+    return "/api/v1/jobs/" + id;
+}
 
 int job_command(const ConnectionSettings& settings, const JobOptions& o) {
     return run_api_main(settings, [&](ApiClient& api) -> net::awaitable<int> {
@@ -192,7 +192,7 @@ int job_command(const ConnectionSettings& settings, const JobOptions& o) {
             co_return exit_ok;
         }
         if (o.action == "show") {
-            const json::value job = co_await api.get(job_path(o.id));
+            const json::value job = co_await api.get(job_api_path(o.id));
             if (o.json) {
                 (void)write_all(1, json::serialize(job) + "\n");
                 co_return exit_ok;
@@ -237,12 +237,12 @@ int job_command(const ConnectionSettings& settings, const JobOptions& o) {
             co_return exit_ok;
         }
         if (o.action == "release") {
-            (void)co_await api.post(job_path(o.id) + "/release", json::object{});
+            (void)co_await api.post(job_api_path(o.id) + "/release", json::object{});
             (void)write_all(1, "job " + o.id + " released: its agent slot is free again\n");
             co_return exit_ok;
         }
         if (o.action == "cancel") {
-            const json::value job = co_await api.post(job_path(o.id) + "/cancel", json::object{});
+            const json::value job = co_await api.post(job_api_path(o.id) + "/cancel", json::object{});
             (void)write_all(1, "job " + o.id + " cancelled" +
                                    (get_string(job, "state") == "running" ? " (its always: steps still run)" : "") + "\n");
             co_return exit_ok;
@@ -259,7 +259,7 @@ int job_command(const ConnectionSettings& settings, const JobOptions& o) {
 
 int resolve_shell_job(const ConnectionSettings& settings, const std::string& job_id, RunOptions& options) {
     return run_api_main(settings, [&](ApiClient& api) -> net::awaitable<int> {
-        const json::value job = co_await api.get(job_path(job_id));
+        const json::value job = co_await api.get(job_api_path(job_id));
         const std::string agent = get_string(job, "agent");
         if (agent.empty()) {
             throw CliError("job-not-started", "job " + job_id + " has not run on an agent yet (" + get_string(job, "state") + ")");

@@ -56,4 +56,15 @@ std::string shell_join(const std::vector<std::string>& argv) {
     return out;
 }
 
+std::string cmd_quote(std::string_view word) {
+    if (!word.empty() && word.find_first_of(" \t\"&|<>^%()") == std::string_view::npos) {
+        return std::string(word);
+    }
+    std::string out = "\"";
+    for (char c : word) {
+        out += c == '"' ? std::string("\\\"") : std::string(1, c);
+    }
+    return out + "\"";
+}
+
 }  // namespace remsh::cli

@@ -1,4 +1,4 @@
-// Shell quoting for display: an argv shown so that a POSIX shell would read it back unchanged.
+// Shell quoting: an argv written so that a POSIX shell (or cmd.exe) reads it back unchanged.
 #pragma once
 
 #include <string>
@@ -14,5 +14,9 @@ std::string shell_quote(std::string_view word);
 
 // The words quoted as needed and joined with single spaces.
 std::string shell_join(const std::vector<std::string>& argv);
+
+// `word` for cmd.exe: as is unless it holds a space or a character cmd reads (tab " & | < > ^
+// % ( )), else in double quotes with a " inside written \".
+std::string cmd_quote(std::string_view word);
 
 }  // namespace remsh::cli

@@ -93,4 +93,23 @@ asio::awaitable<FsCallOutcome> AgentFsCall::run() {
   co_return watcher_->outcome;
 }
 
+asio::awaitable<FsCallOutcome> run_fs_call(std::shared_ptr<AgentLink> link, protocol::FsRequest request,
+                                           AgentFsCall::Sink sink, AgentFsCall::Source source,
+                                           const FsCallTracker& running) {
+  auto fs = std::make_shared<AgentFsCall>(std::move(link), std::move(request));
+  if (sink) fs->set_sink(std::move(sink));
+  if (source) fs->set_source(std::move(source));
+  running(fs);
+  FsCallOutcome outcome = co_await fs->run();
+  running(nullptr);
+  co_return outcome;
+}
+
+std::string failed_step_state(const FsCallOutcome& o) {
+  if (o.tag == "agent-lost" || o.tag == "agent-offline") return "lost";
+  if (o.tag == "cancelled") return "cancelled";
+  if (o.tag == "timeout") return "timed-out";
+  return "failure";
+}
+
 }  // namespace remsh::master

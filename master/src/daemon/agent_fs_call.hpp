@@ -52,4 +52,15 @@ class AgentFsCall {
   std::shared_ptr<class FsRelay> relay_;
 };
 
+// Runs one operation, telling `running` about it while it runs (and nullptr after), so that
+// a job's cancel or timeout can abandon it.
+using FsCallTracker = std::function<void(std::shared_ptr<AgentFsCall>)>;
+boost::asio::awaitable<FsCallOutcome> run_fs_call(std::shared_ptr<AgentLink> link, protocol::FsRequest request,
+                                                  AgentFsCall::Sink sink, AgentFsCall::Source source,
+                                                  const FsCallTracker& running);
+
+// How a job step ends whose operation failed: lost (the agent went away), cancelled,
+// timed-out, or failure.
+std::string failed_step_state(const FsCallOutcome& outcome);
+
 }  // namespace remsh::master

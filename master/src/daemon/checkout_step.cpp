@@ -35,10 +35,8 @@ struct ArchiveAnswer {
 };
 
 CheckoutOutcome from_call(const FsCallOutcome& o, const std::string& what) {
-  if (o.tag == "agent-lost" || o.tag == "agent-offline") return {"lost", o.message};
-  if (o.tag == "cancelled") return {"cancelled", o.message};
-  if (o.tag == "timeout") return {"timed-out", o.message};
-  return {"failure", o.tag + ": " + what + ": " + o.message};
+  const std::string state = failed_step_state(o);
+  return {state, state == "failure" ? o.tag + ": " + what + ": " + o.message : o.message};
 }
 
 // The files of `commit` in `mirror` under `prefix`, with its submodules' files at their paths
@@ -86,24 +84,12 @@ void collect_files(VcsService& vcs, vcs::Mirror& mirror, const std::string& url,
 
 std::string joined(const std::string& dir, const std::string& path) { return dir == "." ? path : dir + "/" + path; }
 
-// One file operation, told to `running` while it runs (so a cancel can abandon it).
-asio::awaitable<FsCallOutcome> fs_call(std::shared_ptr<AgentLink> link, protocol::FsRequest request,
-                                       AgentFsCall::Sink sink, AgentFsCall::Source source,
-                                       const std::function<void(std::shared_ptr<AgentFsCall>)>& running) {
-  auto fs = std::make_shared<AgentFsCall>(link, std::move(request));
-  if (sink) fs->set_sink(std::move(sink));
-  if (source) fs->set_source(std::move(source));
-  running(fs);
-  FsCallOutcome o = co_await fs->run();
-  running(nullptr);
-  co_return o;
-}
 
 }  // namespace
 
 asio::awaitable<CheckoutOutcome> run_checkout(StateDir& state, std::shared_ptr<AgentLink> link, std::int64_t job_id,
                                               std::int64_t step_index, const RecipeStep& step, const std::string& dir,
-                                              std::function<void(std::shared_ptr<AgentFsCall>)> running) {
+                                              FsCallTracker running) {
   Storage& db = state.storage();
   const auto repo = db.get_repo(step.repo);
   if (!repo) co_return CheckoutOutcome{"failure", "unknown-repo: no repository " + step.repo + " (remsh repo add)"};
@@ -119,9 +105,7 @@ asio::awaitable<CheckoutOutcome> run_checkout(StateDir& state, std::shared_ptr<A
     TreeAnswer t;
     try {
       vcs::Mirror& mirror = vcs.mirror(repo.name, repo.url);
-      // The commit was resolved when the job started; fetch only if the mirror lost it.
-      if (pinned.empty() || !mirror.has_commit(pinned)) mirror.fetch();
-      t.commit = mirror.resolve(pinned.empty() ? ref : pinned);
+      t.commit = VcsService::step_commit(mirror, ref, pinned);
       t.time_ms = mirror.commit_time_ms(t.commit);
       std::set<std::string> fetched;
       collect_files(vcs, mirror, repo.url, "", t.commit, "", 0, /*fetch=*/true, fetched, t.files);
@@ -153,7 +137,7 @@ asio::awaitable<CheckoutOutcome> run_checkout(StateDir& state, std::shared_ptr<A
     protocol::FsRequest remove;
     remove.op = protocol::FsOp::remove;
     remove.path = dir;
-    const FsCallOutcome removed = co_await fs_call(link, remove, {}, {}, running);
+    const FsCallOutcome removed = co_await run_fs_call(link, remove, {}, {}, running);
     if (!removed.ok()) co_return from_call(removed, "cannot clear " + dir);
   } else {
     protocol::FsRequest manifest;
@@ -161,7 +145,7 @@ asio::awaitable<CheckoutOutcome> run_checkout(StateDir& state, std::shared_ptr<A
     manifest.path = dir;
     std::string lines;
     AgentFsCall::Sink collect = [&lines](protocol::ByteView b) { lines.append(protocol::as_chars(b)); };
-    const FsCallOutcome listed = co_await fs_call(link, manifest, collect, {}, running);
+    const FsCallOutcome listed = co_await run_fs_call(link, manifest, collect, {}, running);
     if (!listed.ok() && listed.tag != "not-found") co_return from_call(listed, "cannot read the manifest of " + dir);
     for (std::size_t at = 0; at < lines.size();) {
       const std::size_t end = std::min(lines.find('\n', at), lines.size());
@@ -190,7 +174,7 @@ asio::awaitable<CheckoutOutcome> run_checkout(StateDir& state, std::shared_ptr<A
     for (std::size_t k = i; k < std::min(plan.remove.size(), i + protocol::kMaxFsPaths); ++k) {
       remove.paths.push_back(joined(dir, plan.remove[k]));
     }
-    const FsCallOutcome removed = co_await fs_call(link, remove, {}, {}, running);
+    const FsCallOutcome removed = co_await run_fs_call(link, remove, {}, {}, running);
     if (!removed.ok()) co_return from_call(removed, "cannot remove what the commit no longer has");
   }
 
@@ -263,7 +247,7 @@ asio::awaitable<CheckoutOutcome> run_checkout(StateDir& state, std::shared_ptr<A
     co_return CheckoutOutcome{"failure", std::string("io-error: ") + e.what()};
   }
   AgentFsCall::Source pieces = [reader] { return reader->next_piece(); };
-  const FsCallOutcome put_done = co_await fs_call(link, put, {}, pieces, running);
+  const FsCallOutcome put_done = co_await run_fs_call(link, put, {}, pieces, running);
   if (!put_done.ok()) co_return from_call(put_done, "cannot write the snapshot into " + dir);
 
   JobSourceRecord source;

@@ -28,6 +28,6 @@ struct CheckoutOutcome {
 boost::asio::awaitable<CheckoutOutcome> run_checkout(StateDir& state, std::shared_ptr<AgentLink> link,
                                                      std::int64_t job_id, std::int64_t step_index,
                                                      const RecipeStep& step, const std::string& dir,
-                                                     std::function<void(std::shared_ptr<AgentFsCall>)> running);
+                                                     FsCallTracker running);
 
 }  // namespace remsh::master

@@ -133,35 +133,32 @@ void CommandRun::on_data(protocol::ChannelData data) {
     pending_log_bytes_ += n;
     pending_log_ends_ = pending_log_ends_ || data.end_of_stream;
   }
-  if (n == 0 && !out.wire) {
-    // Masking may hold a frame's bytes back: the agent still gets its credit (once stored).
-    if (received > 0) {
-      after_flush_.push_back([self = shared_from_this(), received] {
-        if (auto link = self->link_.lock()) {
-          link->session().consumed(self->channel_, received);
-          link->wake();
-        }
-      });
-    }
-    return;
-  }
-  out.bytes = std::make_shared<const std::vector<std::uint8_t>>(std::move(data.bytes));
+  // Masking may hold a frame's bytes back: nothing is relayed then, but the agent still gets
+  // its credit once the log is stored.
+  const bool relayed = n > 0 || out.wire != nullptr;
   int holders = 1;  // the log store
-  for (auto& w : watchers_) {
-    if (!w.expired()) ++holders;
+  if (relayed) {
+    for (auto& w : watchers_) {
+      if (!w.expired()) ++holders;
+    }
   }
+  auto done = credit_when_done(received, holders);
+  after_flush_.push_back(done);
+  if (!relayed) return;
+  out.bytes = std::make_shared<const std::vector<std::uint8_t>>(std::move(data.bytes));
+  for_each_watcher([&](OutputWatcher& w) { w.on_output(out, done); });
+}
+
+std::function<void()> CommandRun::credit_when_done(std::size_t bytes, int holders) {
   auto remaining = std::make_shared<int>(holders);
-  auto self = shared_from_this();
-  auto done = [self, remaining, received] {
-    if (--*remaining == 0 && received > 0) {
+  return [self = shared_from_this(), remaining, bytes] {
+    if (--*remaining == 0 && bytes > 0) {
       if (auto link = self->link_.lock()) {
-        link->session().consumed(self->channel_, received);
+        link->session().consumed(self->channel_, bytes);
         link->wake();
       }
     }
   };
-  after_flush_.push_back(done);
-  for_each_watcher([&](OutputWatcher& w) { w.on_output(out, done); });
 }
 
 bool CommandRun::log_flush_due() const {

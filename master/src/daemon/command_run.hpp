@@ -65,7 +65,8 @@ class CommandRun : public ChannelUser, public std::enable_shared_from_this<Comma
 
  private:
   void finish(CommandFinish how);
-  void credit_when_done(std::size_t bytes, int holders);
+  // Grants the agent `bytes` of credit once all `holders` (the log store, each watcher) took them.
+  std::function<void()> credit_when_done(std::size_t bytes, int holders);
   template <typename F>
   void for_each_watcher(F f);
 

@@ -84,16 +84,6 @@ std::string directory_name(const std::string& name) {
   return out.substr(0, 100);
 }
 
-// A word for cmd.exe: quoted when it holds a space or a character cmd would read.
-std::string cmd_quote(const std::string& word) {
-  if (!word.empty() && word.find_first_of(" \t\"&|<>^%()") == std::string::npos) return word;
-  std::string out = "\"";
-  for (char c : word) out += c == '"' ? std::string("\\\"") : std::string(1, c);
-  return out + "\"";
-}
-
-bool agent_gone(const std::string& tag) { return tag == "agent-lost" || tag == "agent-offline"; }
-
 }  // namespace
 
 struct JobScheduler::StepEnd {
@@ -125,6 +115,11 @@ struct JobScheduler::RunningJob {
     if (step_fs) step_fs->cancel(timed_out ? "timeout" : "cancelled", timed_out ? "the job's timeout expired" : "cancelled");
   }
 };
+
+// Records a job's file operation as its running step, so that kill_step() can abandon it.
+FsCallTracker JobScheduler::tracker(RunningJob& job) {
+  return [&job](std::shared_ptr<AgentFsCall> call) { job.step_fs = std::move(call); };
+}
 
 JobScheduler::JobScheduler(asio::io_context& io, StateDir& state, AgentHub& hub)
     : io_(io), state_(state), hub_(hub), wake_(io.get_executor()), finish_deadline_(io) {}
@@ -370,21 +365,19 @@ asio::awaitable<JobScheduler::StepEnd> JobScheduler::run_command_step(RunningJob
 asio::awaitable<JobScheduler::StepEnd> JobScheduler::run_transfer_step(RunningJob& job, const RecipeStep& step) {
   protocol::FsRequest request;
   std::optional<ArtifactStore::Writer> writer;
-  std::shared_ptr<void> source_state;  // what the source reads from, kept for the call
-  std::string artifact_path;
+  AgentFsCall::Sink sink;
+  AgentFsCall::Source source;  // its lambda keeps what it reads from alive
   if (step.kind == RecipeStep::Kind::upload) {
     request.op = protocol::FsOp::get_tree;
     request.path = in_work_dir(job.work_dir, step.from);
     writer.emplace(state_.artifacts().path_of(job.record.id, step.artifact));
+    sink = [&writer](protocol::ByteView bytes) { writer->write(bytes); };
   } else {
     request.op = protocol::FsOp::put_tree;
     request.path = in_work_dir(job.work_dir, step.to);
     request.parents = true;
   }
-  auto call = std::make_shared<AgentFsCall>(job.link, request);
-  if (writer) {
-    call->set_sink([&writer](protocol::ByteView bytes) { writer->write(bytes); });
-  } else if (step.file) {
+  if (step.file) {
     // A file or tree of the master's files directory, packed as the CLI packs a local tree.
     const std::filesystem::path local = state_.files_dir() / *step.file;
     std::error_code ec;
@@ -392,13 +385,12 @@ asio::awaitable<JobScheduler::StepEnd> JobScheduler::run_transfer_step(RunningJo
       co_return StepEnd{"failure", "not-found: the master's files directory has no " + *step.file};
     }
     try {
-      auto source = std::make_shared<cli::LocalTreeSource>(cli::scan_local_tree(local.string()));
-      source_state = source;
-      call->set_source([source] { return source->next_piece(); });
+      auto tree = std::make_shared<cli::LocalTreeSource>(cli::scan_local_tree(local.string()));
+      source = [tree] { return tree->next_piece(); };
     } catch (const std::exception& e) {
       co_return StepEnd{"failure", std::string("io-error: ") + e.what()};
     }
-  } else {
+  } else if (!writer) {
     const auto artifact = find_artifact(job.record, step);
     if (!artifact) {
       co_return StepEnd{"failure", "not-found: no artifact " + step.artifact +
@@ -406,20 +398,16 @@ asio::awaitable<JobScheduler::StepEnd> JobScheduler::run_transfer_step(RunningJo
     }
     try {
       auto reader = std::make_shared<ArtifactStore::Reader>(state_.artifacts().path_of(artifact->job_id, artifact->name));
-      source_state = reader;
-      call->set_source([reader] { return reader->next_piece(); });
+      source = [reader] { return reader->next_piece(); };
     } catch (const std::exception& e) {
       co_return StepEnd{"failure", std::string("io-error: ") + e.what()};
     }
   }
-  job.step_fs = call;
-  const FsCallOutcome outcome = co_await call->run();
-  job.step_fs.reset();
+  const FsCallTracker running = tracker(job);
+  const FsCallOutcome outcome = co_await run_fs_call(job.link, request, sink, source, running);
   if (!outcome.ok()) {
-    if (agent_gone(outcome.tag)) co_return StepEnd{"lost", outcome.message};
-    if (outcome.tag == "cancelled") co_return StepEnd{"cancelled", outcome.message};
-    if (outcome.tag == "timeout") co_return StepEnd{"timed-out", outcome.message};
-    co_return StepEnd{"failure", outcome.tag + ": " + outcome.message};
+    const std::string state = failed_step_state(outcome);
+    co_return StepEnd{state, state == "failure" ? outcome.tag + ": " + outcome.message : outcome.message};
   }
   if (writer) {
     try {
@@ -496,8 +484,7 @@ asio::awaitable<JobScheduler::StepEnd> JobScheduler::run_git_checkout(RunningJob
     Resolved r;
     try {
       vcs::Mirror& mirror = vcs.mirror(repo.name, repo.url);
-      if (pinned.empty() || !mirror.has_commit(pinned)) mirror.fetch();
-      r.commit = mirror.resolve(pinned.empty() ? ref : pinned);
+      r.commit = VcsService::step_commit(mirror, ref, pinned);
       r.submodules = mirror.read_path(r.commit, ".gitmodules").has_value();
     } catch (const vcs::VcsError& e) {
       r.error = e.tag + ": " + e.what();
@@ -510,11 +497,9 @@ asio::awaitable<JobScheduler::StepEnd> JobScheduler::run_git_checkout(RunningJob
   protocol::FsRequest stat;
   stat.op = protocol::FsOp::stat;
   stat.path = dir + "/.git";
-  auto call = std::make_shared<AgentFsCall>(job.link, stat);
-  job.step_fs = call;
-  const FsCallOutcome seen = co_await call->run();
-  job.step_fs.reset();
-  if (!seen.ok()) co_return StepEnd{agent_gone(seen.tag) ? "lost" : "failure", seen.tag + ": " + seen.message};
+  const FsCallTracker running = tracker(job);
+  const FsCallOutcome seen = co_await run_fs_call(job.link, stat, {}, {}, running);
+  if (!seen.ok()) co_return StepEnd{failed_step_state(seen), seen.tag + ": " + seen.message};
   const json::value* exists = seen.result->if_contains("exists");
   vcs::GitPlanInput in;
   in.url = repo->url;
@@ -534,7 +519,7 @@ asio::awaitable<JobScheduler::StepEnd> JobScheduler::run_git_checkout(RunningJob
     if (!line.empty()) line += " && ";
     for (std::size_t i = 0; i < argv.size(); ++i) {
       if (i) line += ' ';
-      line += windows ? cmd_quote(argv[i]) : cli::shell_quote(argv[i]);
+      line += windows ? cli::cmd_quote(argv[i]) : cli::shell_quote(argv[i]);
     }
   }
   RecipeStep commands = step;
@@ -610,7 +595,7 @@ asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
     const FsCallOutcome made = co_await call.run();
     if (!made.ok()) {
       set_up = false;
-      lost = agent_gone(made.tag);
+      lost = failed_step_state(made) == "lost";
       reason = "cannot create the job's directory " + job->work_dir + ": " + made.tag + ": " + made.message;
     }
   }
@@ -636,9 +621,7 @@ asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
       end = co_await run_git_checkout(*job, step, record);
     } else if (step.kind == RecipeStep::Kind::checkout) {
       const std::string dir = in_work_dir(job->work_dir, step.to);
-      std::function<void(std::shared_ptr<AgentFsCall>)> running = [job](std::shared_ptr<AgentFsCall> call) {
-        job->step_fs = std::move(call);
-      };
+      const FsCallTracker running = tracker(*job);
       const CheckoutOutcome done = co_await run_checkout(state_, job->link, id, static_cast<std::int64_t>(i), step, dir, running);
       end = StepEnd{done.state, done.message};
     } else {

@@ -30,6 +30,7 @@
 #include <optional>
 #include <string>
 
+#include "daemon/agent_fs_call.hpp"
 #include "daemon/agent_hub.hpp"
 #include "storage/storage.hpp"
 #include "daemon/notifier.hpp"
@@ -61,6 +62,7 @@ class JobScheduler {
   struct RunningJob;
   boost::asio::awaitable<void> run_job(std::shared_ptr<RunningJob> job);
   struct StepEnd;
+  static FsCallTracker tracker(RunningJob& job);
   boost::asio::awaitable<StepEnd> run_command_step(RunningJob& job, const RecipeStep& step, JobStepRecord& record);
   boost::asio::awaitable<StepEnd> run_transfer_step(RunningJob& job, const RecipeStep& step);
   // Resolves every checkout's ref to a commit (step.commit); an error message, or "".

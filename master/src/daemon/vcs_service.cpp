@@ -32,6 +32,11 @@ vcs::Mirror* VcsService::find(const std::string& name) {
   return it == mirrors_.end() ? nullptr : it->second.get();
 }
 
+std::string VcsService::step_commit(vcs::Mirror& mirror, const std::string& ref, const std::string& pinned) {
+  if (pinned.empty() || !mirror.has_commit(pinned)) mirror.fetch();
+  return mirror.resolve(pinned.empty() ? ref : pinned);
+}
+
 void VcsService::remove(const std::string& name) {
   mirrors_.erase(name);
   std::error_code ec;

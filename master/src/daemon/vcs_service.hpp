@@ -35,6 +35,9 @@ class VcsService {
   vcs::Mirror& mirror(const std::string& name, const std::string& url);
   // A mirror opened before (by mirror()), or null. On the git thread only.
   vcs::Mirror* find(const std::string& name);
+  // The commit a checkout step uses: `pinned` (resolved when its job started; fetched again
+  // only if the mirror lost it), else `ref` after a fetch. On the git thread only.
+  static std::string step_commit(vcs::Mirror& mirror, const std::string& ref, const std::string& pinned);
   // Forgets a repository's mirror and removes it from disk. On the git thread only.
   void remove(const std::string& name);
   // The SHA-256 of a blob (what an agent's manifest reports), remembered by blob id.

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+using remsh::cli::cmd_quote;
 using remsh::cli::shell_join;
 using remsh::cli::shell_quote;
 
@@ -36,4 +37,13 @@ TEST_CASE("shell quoting: joining an argv", "[cli][shell]") {
     CHECK(shell_join({"make", "-j2"}) == "make -j2");
     CHECK(shell_join({"sh", "-c", "echo hi && ls"}) == "sh -c 'echo hi && ls'");
     CHECK(shell_join({"printf", "", "x"}) == "printf '' x");
+}
+
+TEST_CASE("cmd quoting: words cmd.exe reads specially get double quotes", "[cli][shell]") {
+  CHECK(cmd_quote("git") == "git");
+  CHECK(cmd_quote("C:\\src\\app") == "C:\\src\\app");
+  CHECK(cmd_quote("two words") == "\"two words\"");
+  CHECK(cmd_quote("a&b") == "\"a&b\"");
+  CHECK(cmd_quote("say \"hi\"") == "\"say \\\"hi\\\"\"");
+  CHECK(cmd_quote("") == "\"\"");
 }
