@@ -4,6 +4,7 @@
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -221,6 +222,14 @@ def a_job_lost_with_its_agent_is_retried_on_another(c: Cluster):
     second = job(c, jid2)["agent"]
     c.agents[second].kill()
     wait_until("the second job to be lost", lambda: job(c, jid2)["state"] == "lost", timeout=40)
+    # An agent that dies before its command even started: the job is lost, not failed.
+    c.add_agent("a3")
+    c.agents["a3"].send_signal(signal.SIGSTOP)  # online to the master, deaf to the job
+    r = submit(c, "name: never-started\nsteps:\n  - run: echo never\n", wait=False)
+    jid3 = r.stdout.decode().strip()
+    wait_until("the third job to be given to a3", lambda: job(c, jid3)["state"] == "running")
+    c.agents["a3"].kill()
+    wait_until("the third job to be lost", lambda: job(c, jid3)["state"] == "lost", timeout=40)
 
 
 @test

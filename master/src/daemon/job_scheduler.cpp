@@ -56,9 +56,10 @@ class StepWatcher : public OutputWatcher {
 std::string step_state(const json::object& r) {
   const std::string state = r.contains("state") && r.at("state").is_string() ? std::string(r.at("state").get_string()) : "failed";
   const json::value* error = r.if_contains("error");
-  const bool timed_out = error && error->is_object() && error->get_object().contains("tag") &&
-                         error->get_object().at("tag") == json::value("timeout");
-  if (state == "lost") return "lost";
+  const json::value* tag = error && error->is_object() ? error->get_object().if_contains("tag") : nullptr;
+  const bool timed_out = tag && *tag == json::value("timeout");
+  // A command whose agent went away before it even started is lost as well, not failed.
+  if (state == "lost" || (tag && *tag == json::value("agent-lost"))) return "lost";
   if (state == "cancelled") return "cancelled";
   if (timed_out) return "timed-out";
   if (state == "finished" && r.contains("exit_code") && r.at("exit_code") == json::value(0)) return "success";
