@@ -12,6 +12,7 @@
 
 #include "remsh/protocol/json_fields.hpp"
 #include "remsh/protocol/stream_codec.hpp"
+#include "zstd_codec.hpp"
 
 namespace remsh::protocol {
 
@@ -108,7 +109,7 @@ std::string serialize(const json::object& object) { return json::serialize(objec
 
 std::vector<Codec> default_codecs() {
   std::vector<Codec> codecs;
-  codecs.push_back(Codec::zstd);
+  if (zstd_available()) codecs.push_back(Codec::zstd);
   codecs.push_back(Codec::deflate);
   return codecs;
 }

@@ -1,7 +1,6 @@
 #include "remsh/protocol/stream_codec.hpp"
 
 #include <zlib.h>
-#include <zstd.h>
 
 #include <algorithm>
 #include <cassert>
@@ -9,26 +8,15 @@
 #include <string>
 
 #include "remsh/protocol/limits.hpp"
+#include "zstd_codec.hpp"
 
 namespace remsh::protocol {
 namespace {
 
-constexpr std::size_t kOutChunk = 64 * 1024;
-
-ProtocolError codec_error(std::string message) {
-  return {ErrorTag::codec_error, std::move(message)};
-}
-// Output space for the next decoder call: one byte beyond the limit is enough to know the
-// limit is exceeded.
-std::size_t output_room(std::size_t limit, std::size_t produced) {
-  const std::size_t left = limit - produced;
-  return left >= kOutChunk ? kOutChunk : left + 1;
-}
-
-ProtocolError over_limit(std::size_t limit) {
-  return {ErrorTag::flow_control,
-          "stream bytes exceed the " + std::to_string(limit) + " bytes of credit left"};
-}
+using codec_detail::codec_error;
+using codec_detail::kOutChunk;
+using codec_detail::output_room;
+using codec_detail::over_limit;
 
 // ---- deflate (raw, RFC 1951) ----
 
@@ -109,74 +97,6 @@ class DeflateDecompressor final : public StreamDecompressor {
   bool finished_ = false;
 };
 
-// ---- zstd ----
-
-class ZstdCompressor final : public StreamCompressor {
- public:
-  explicit ZstdCompressor(int level) : c_(ZSTD_createCCtx()) {
-    if (!c_) throw std::runtime_error("ZSTD_createCCtx failed");
-    ZSTD_CCtx_setParameter(c_, ZSTD_c_compressionLevel, level);
-    ZSTD_CCtx_setParameter(c_, ZSTD_c_windowLog, 20);  // well inside kZstdMaxWindowLog
-  }
-  ~ZstdCompressor() override { ZSTD_freeCCtx(c_); }
-
-  void compress(ByteView in, ByteBuffer& out, bool independent) override {
-    ZSTD_inBuffer src{in.data(), in.size(), 0};
-    const ZSTD_EndDirective mode = independent ? ZSTD_e_end : ZSTD_e_flush;
-    for (;;) {
-      std::size_t room = ZSTD_compressBound(src.size - src.pos) + 64;
-      std::uint8_t* dst = out.grow_back(room);
-      ZSTD_outBuffer o{dst, room, 0};
-      std::size_t remaining = ZSTD_compressStream2(c_, &o, &src, mode);
-      out.shrink_back(room - o.pos);
-      if (ZSTD_isError(remaining)) {
-        throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(remaining));
-      }
-      if (remaining == 0) break;
-    }
-  }
-  Codec codec() const override { return Codec::zstd; }
-
- private:
-  ZSTD_CCtx* c_;
-};
-
-class ZstdDecompressor final : public StreamDecompressor {
- public:
-  ZstdDecompressor() : d_(ZSTD_createDCtx()) {
-    if (!d_) throw std::runtime_error("ZSTD_createDCtx failed");
-    ZSTD_DCtx_setParameter(d_, ZSTD_d_windowLogMax, kZstdMaxWindowLog);
-  }
-  ~ZstdDecompressor() override { ZSTD_freeDCtx(d_); }
-
-  std::optional<ProtocolError> decompress(ByteView in, ByteBuffer& out,
-                                          std::size_t limit) override {
-    ZSTD_inBuffer src{in.data(), in.size(), 0};
-    std::size_t produced = 0;
-    // Keep going while there is input, or while the last call filled its output (more
-    // may be buffered inside the decoder).
-    bool output_full = false;
-    while (src.pos < src.size || output_full) {
-      std::size_t room = output_room(limit, produced);
-      std::uint8_t* dst = out.grow_back(room);
-      ZSTD_outBuffer o{dst, room, 0};
-      std::size_t rc = ZSTD_decompressStream(d_, &o, &src);
-      out.shrink_back(room - o.pos);
-      produced += o.pos;
-      if (ZSTD_isError(rc)) {
-        return codec_error(std::string("corrupt zstd data: ") + ZSTD_getErrorName(rc));
-      }
-      if (produced > limit) return over_limit(limit);
-      output_full = o.pos == room;
-      if (!output_full && o.pos == 0 && src.pos == src.size) break;
-    }
-    return std::nullopt;
-  }
-
- private:
-  ZSTD_DCtx* d_;
-};
-
 }  // namespace
 
 std::string_view codec_name(Codec codec) {
@@ -198,7 +118,7 @@ std::optional<Codec> codec_from_name(std::string_view name) {
 std::unique_ptr<StreamCompressor> StreamCompressor::create(Codec codec, int level) {
   switch (codec) {
     case Codec::deflate: return std::make_unique<DeflateCompressor>(level);
-    case Codec::zstd: return std::make_unique<ZstdCompressor>(level);
+    case Codec::zstd: return make_zstd_compressor(level);
     case Codec::none: break;
   }
   return nullptr;
@@ -207,7 +127,7 @@ std::unique_ptr<StreamCompressor> StreamCompressor::create(Codec codec, int leve
 std::unique_ptr<StreamDecompressor> StreamDecompressor::create(Codec codec) {
   switch (codec) {
     case Codec::deflate: return std::make_unique<DeflateDecompressor>();
-    case Codec::zstd: return std::make_unique<ZstdDecompressor>();
+    case Codec::zstd: return make_zstd_decompressor();
     case Codec::none: break;
   }
   return nullptr;

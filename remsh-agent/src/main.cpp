@@ -11,13 +11,14 @@
 #include "core/log.hpp"
 #include "core/owner_policy.hpp"
 #include "core/service_unit.hpp"
+#include "platform/helper_role.hpp"
 #include "platform/process_control.hpp"
+#include "platform/stop_requests.hpp"
 #include "platform/service_install.hpp"
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <chrono>
@@ -92,23 +93,17 @@ int run_agent(const fs::path& config_dir, bool allow_plaintext, const OwnerPolic
 
   asio::io_context io;
   AgentRunner runner(io.get_executor(), options);
-  // SIGTERM/SIGINT: kill the process trees, say goodbye, exit 0.
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  const std::optional<int> graceful = graceful_stop_signal();
-  if (graceful) signals.add(*graceful);
-  std::function<void(const boost::system::error_code&, int)> on_signal =
-      [&](const boost::system::error_code& error, int signal_number) {
-        if (error) return;
-        if (graceful && signal_number == *graceful) {
-          log_line("asked to leave gracefully");
-          runner.leave();
-          signals.async_wait(on_signal);  // a later SIGTERM still stops at once
-          return;
-        }
-        log_line(std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
-        runner.stop();
-      };
-  signals.async_wait(on_signal);
+  // SIGTERM/SIGINT (Windows: Ctrl-C, `remsh-agent stop`): kill the process trees, say
+  // goodbye, exit 0. SIGUSR1 (`remsh-agent stop --graceful`): leave once idle.
+  auto stop_requests = listen_for_stop_requests(io.get_executor(), [&](bool graceful, const std::string& what) {
+    if (graceful) {
+      log_line("asked to leave gracefully (" + what + ")");
+      runner.leave();
+    } else {
+      log_line("received " + what);
+      runner.stop();
+    }
+  });
   int code = 0;
   log_line("remsh-agent " REMSH_VERSION " starting as " + options.config.name + " for " + options.config.master);
   log_line("owner policy: " + boost::json::serialize(options.policy.to_json()));
@@ -116,7 +111,7 @@ int run_agent(const fs::path& config_dir, bool allow_plaintext, const OwnerPolic
     log_line("messages from the master are kept in " + (config_dir / "messages.log").string());
   }
   asio::co_spawn(io, runner.run(), [&](std::exception_ptr e) {
-    signals.cancel();
+    stop_requests->cancel();
     if (!e) return;
     try {
       std::rethrow_exception(e);
@@ -169,6 +164,7 @@ int show_messages(const fs::path& config_dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const std::optional<int> code = run_helper_role(argc, argv)) return *code;
   CLI::App app{"remsh-agent: runs commands for a remsh master"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "remsh-agent " REMSH_VERSION);

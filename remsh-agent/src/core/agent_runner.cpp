@@ -1,4 +1,5 @@
 #include "core/agent_runner.hpp"
+#include "platform/child_process.hpp"
 
 #include "core/exec_channel.hpp"
 #include "core/fs_channel.hpp"
@@ -206,7 +207,7 @@ boost::json::object AgentRunner::hello_facts() const {
 protocol::Capabilities AgentRunner::local_capabilities() const {
   protocol::Capabilities caps;  // zstd + deflate, default sizes
   caps.resume = true;
-  caps.pty = true;
+  caps.pty = pty_supported();
   // The agent lives on someone else's machine: keep its memory small. A link down longer
   // than this lasts makes the agent stop reading its children's output (they block); nothing
   // is lost. 4 MiB still covers ~10 ms of a fast stream between the master's ACKs.

@@ -85,6 +85,9 @@ class ChildProcess {
   virtual boost::asio::awaitable<ProcessExit> wait() = 0;
 };
 
+// Whether spawn_process can give a process a pty (announced to the master: exec `pty`).
+bool pty_supported();
+
 // Starts a process. Returns the process, or fills `error` and returns nullptr.
 std::unique_ptr<ChildProcess> spawn_process(boost::asio::any_io_executor executor,
                                             const ProcessSpec& spec, SpawnError& error);

@@ -12,8 +12,5 @@ long current_process_id();
 bool process_exists(long pid);
 // Asks process `pid` to stop; an error text when it cannot be asked.
 std::optional<std::string> request_stop(long pid, bool graceful);
-// The signal that asks this process for a graceful stop, if the platform has one
-// (POSIX: SIGUSR1); the immediate stop is SIGTERM/SIGINT everywhere.
-std::optional<int> graceful_stop_signal();
 
 }  // namespace remsh::agent

@@ -364,4 +364,6 @@ std::unique_ptr<ChildProcess> spawn_process(asio::any_io_executor executor, cons
   }
 }
 
+bool pty_supported() { return true; }
+
 }  // namespace remsh::agent

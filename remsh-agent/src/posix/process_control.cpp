@@ -20,6 +20,5 @@ std::optional<std::string> request_stop(long pid, bool graceful) {
   return std::nullopt;
 }
 
-std::optional<int> graceful_stop_signal() { return SIGUSR1; }
 
 }  // namespace remsh::agent
