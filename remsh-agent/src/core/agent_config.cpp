@@ -1,4 +1,5 @@
 #include "core/agent_config.hpp"
+#include "core/utf8_path.hpp"
 
 #include "platform/private_file.hpp"
 
@@ -44,10 +45,10 @@ fs::path config_path(const fs::path& config_dir) { return config_dir / "agent.js
 std::string config_to_json(const AgentConfig& c) {
   json::object o{{"master", c.master},   {"fingerprint", c.fingerprint},
                  {"plaintext", c.plaintext}, {"name", c.name},
-                 {"secret", c.secret},   {"work_dir", c.work_dir.string()}};
+                 {"secret", c.secret},   {"work_dir", utf8_string(c.work_dir)}};
   if (!c.allowed_paths.empty()) {
     json::array paths;
-    for (const auto& p : c.allowed_paths) paths.emplace_back(p.string());
+    for (const auto& p : c.allowed_paths) paths.emplace_back(utf8_string(p));
     o["allowed_paths"] = std::move(paths);
   }
   if (!c.admin.empty()) o["admin"] = c.admin;
@@ -70,7 +71,7 @@ AgentConfig config_from_json(const std::string& text) {
   c.fingerprint = string_field(o, "fingerprint", false);
   c.name = string_field(o, "name", true);
   c.secret = string_field(o, "secret", true);
-  c.work_dir = string_field(o, "work_dir", true);
+  c.work_dir = utf8_path(string_field(o, "work_dir", true));
   if (const json::value* p = member(o, "plaintext")) {
     if (!p->is_bool()) throw ConfigError("\"plaintext\" must be true or false");
     c.plaintext = p->get_bool();
@@ -78,10 +79,10 @@ AgentConfig config_from_json(const std::string& text) {
   if (const json::value* p = member(o, "allowed_paths")) {
     if (!p->is_array()) throw ConfigError("\"allowed_paths\" must be an array of absolute paths");
     for (const auto& e : p->get_array()) {
-      if (!e.is_string() || !fs::path(std::string(e.get_string())).is_absolute()) {
+      if (!e.is_string() || !utf8_path(e.get_string()).is_absolute()) {
         throw ConfigError("\"allowed_paths\" must be an array of absolute paths");
       }
-      c.allowed_paths.emplace_back(std::string(e.get_string()));
+      c.allowed_paths.push_back(utf8_path(e.get_string()));
     }
   }
   c.admin = string_field(o, "admin", false);

@@ -1,4 +1,5 @@
 #include "core/agent_runner.hpp"
+#include "core/utf8_path.hpp"
 #include "platform/child_process.hpp"
 
 #include "core/exec_channel.hpp"
@@ -198,7 +199,7 @@ boost::json::object AgentRunner::hello_facts() const {
   for (const auto& l : c.labels) labels.emplace_back(l);
   facts["labels"] = std::move(labels);
   facts["policy"] = options_.policy.to_json();
-  facts["work_dir"] = c.work_dir.string();
+  facts["work_dir"] = utf8_string(c.work_dir);
   return facts;
 }
 

@@ -1,4 +1,5 @@
 #include "core/exec_channel.hpp"
+#include "core/utf8_path.hpp"
 
 #include "core/log.hpp"
 #include "core/work_dir.hpp"
@@ -70,7 +71,7 @@ void ExecChannel::start(const protocol::ExecRequest& request) {
   }
   ProcessSpec spec;
   spec.argv = request.shell ? shell_argv(*request.shell) : request.argv;
-  spec.cwd = std::get<std::filesystem::path>(cwd).string();
+  spec.cwd = utf8_string(std::get<std::filesystem::path>(cwd));
   spec.env = request.env;
   spec.env_clear = request.env_clear;
   spec.stdin_pipe = request.stdin_;

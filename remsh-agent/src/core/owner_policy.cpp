@@ -1,4 +1,5 @@
 #include "core/owner_policy.hpp"
+#include "core/utf8_path.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
@@ -60,7 +61,7 @@ bool OwnerPolicy::denies_env(const std::string& name) const {
 
 json::object OwnerPolicy::to_json() const {
   json::array paths, env;
-  for (const auto& p : allow_paths) paths.emplace_back(p.string());
+  for (const auto& p : allow_paths) paths.emplace_back(utf8_string(p));
   for (const auto& e : deny_env) env.emplace_back(e);
   json::object o{{"confine", confine}, {"allow_shell", allow_shell},
                  {"allow_paths", std::move(paths)}, {"deny_env", std::move(env)}};
@@ -114,8 +115,8 @@ OwnerPolicy policy_from_json(const std::string& text) {
     p.max_concurrent = static_cast<std::uint32_t>(n.is_int64() ? n.get_int64() : n.get_uint64());
   }
   for (const auto& s : string_list(o, "allow_paths")) {
-    if (!fs::path(s).is_absolute()) throw PolicyError("\"allow_paths\": " + s + " is not an absolute path");
-    p.allow_paths.emplace_back(s);
+    if (!utf8_path(s).is_absolute()) throw PolicyError("\"allow_paths\": " + s + " is not an absolute path");
+    p.allow_paths.push_back(utf8_path(s));
   }
   for (const auto& s : string_list(o, "deny_env")) {
     if (s.find('=') != std::string::npos) throw PolicyError("\"deny_env\": " + s + " is not a variable name");

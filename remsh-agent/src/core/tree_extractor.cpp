@@ -1,4 +1,5 @@
 #include "core/tree_extractor.hpp"
+#include "core/utf8_path.hpp"
 
 #include "core/work_dir.hpp"
 
@@ -89,7 +90,7 @@ std::optional<ProtocolError> TreeExtractor::on_file_end() {
 std::optional<ProtocolError> TreeExtractor::on_archive_end() {
   std::error_code ec;
   sync_file_system(root_, ec);  // the result promises the files are on disk
-  if (ec) return os_error(root_.string(), ec);
+  if (ec) return os_error(utf8_string(root_), ec);
   // Deepest first, so that setting a parent's mtime comes after its children changed it.
   // Each path is resolved again and changed without following a link: whatever the archive
   // did meanwhile, a mode never lands outside the target directory.

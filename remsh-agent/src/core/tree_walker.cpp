@@ -1,4 +1,5 @@
 #include "core/tree_walker.hpp"
+#include "core/utf8_path.hpp"
 
 namespace remsh::agent {
 namespace fs = std::filesystem;
@@ -6,23 +7,23 @@ namespace fs = std::filesystem;
 TreeWalker::TreeWalker(const fs::path& root, bool recursive) : recursive_(recursive) {
   FileInfo info = file_info(root, error_);
   if (error_) {
-    error_path_ = root.string();
+    error_path_ = utf8_string(root);
     return;
   }
   if (info.type == FileType::none) {
     error_ = std::make_error_code(std::errc::no_such_file_or_directory);
-    error_path_ = root.string();
+    error_path_ = utf8_string(root);
   } else if (info.type == FileType::directory) {
     enter(root, "");
   } else {
-    single_ = WalkEntry{root.filename().string(), root, std::move(info)};
+    single_ = WalkEntry{utf8_string(root.filename()), root, std::move(info)};
   }
 }
 
 void TreeWalker::enter(const fs::path& dir, std::string prefix) {
   Level level{dir, std::move(prefix), list_names(dir, error_), 0};
   if (error_) {
-    error_path_ = dir.string();
+    error_path_ = utf8_string(dir);
     return;
   }
   stack_.push_back(std::move(level));
@@ -42,10 +43,10 @@ std::optional<WalkEntry> TreeWalker::next() {
       continue;
     }
     const std::string& name = top.names[top.index++];
-    WalkEntry e{top.prefix + name, top.dir / name, {}};
+    WalkEntry e{top.prefix + name, top.dir / utf8_path(name), {}};
     e.info = file_info(e.location, error_);
     if (error_) {
-      error_path_ = e.location.string();
+      error_path_ = utf8_string(e.location);
       return std::nullopt;
     }
     if (e.info.type == FileType::none) continue;  // removed while we walk

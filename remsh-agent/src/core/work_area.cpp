@@ -1,4 +1,5 @@
 #include "core/work_area.hpp"
+#include "core/utf8_path.hpp"
 
 #include "core/work_dir.hpp"
 
@@ -44,7 +45,7 @@ bool WorkArea::is_root(const fs::path& resolved) const {
 }
 
 std::variant<fs::path, ProtocolError> WorkArea::resolve(const std::string& path, bool follow_final) const {
-  const fs::path given(path);
+  const fs::path given = utf8_path(path);
   // Absolute paths are only for the roots the owner allowed; relative ones start in the
   // work directory (and may lead into an allowed root through a link).
   return confine(given.is_absolute() ? given : work_dir_ / given, path, follow_final);
@@ -52,7 +53,7 @@ std::variant<fs::path, ProtocolError> WorkArea::resolve(const std::string& path,
 
 std::variant<fs::path, ProtocolError> WorkArea::resolve_under(const fs::path& dir, const std::string& name,
                                                               bool follow_final) const {
-  const fs::path given(name);
+  const fs::path given = utf8_path(name);
   if (given.is_absolute()) {
     return ProtocolError{ErrorTag::path_outside_workdir, name + " is an absolute path"};
   }

@@ -1,4 +1,5 @@
 #include "core/work_dir.hpp"
+#include "core/utf8_path.hpp"
 
 namespace remsh::agent {
 namespace fs = std::filesystem;
@@ -32,12 +33,12 @@ std::variant<fs::path, ProtocolError> resolve_cwd(const fs::path& work_dir,
   const fs::path base = fs::weakly_canonical(work_dir, ec);
   if (ec) {
     return ProtocolError{ErrorTag::exec_failed,
-                         "work directory " + work_dir.string() + ": " + ec.message()};
+                         "work directory " + utf8_string(work_dir) + ": " + ec.message()};
   }
   if (!cwd || cwd->empty()) return base;
   // weakly_canonical follows every symbolic link of the part that exists and normalises
   // the rest, so neither "../x" nor a link to "/" inside the work directory gets out.
-  const fs::path target = fs::weakly_canonical(base / fs::path(*cwd), ec);
+  const fs::path target = fs::weakly_canonical(base / utf8_path(*cwd), ec);
   if (ec) return ProtocolError{ErrorTag::exec_failed, "cwd " + *cwd + ": " + ec.message()};
   if (!is_within(base, target)) {
     return ProtocolError{ErrorTag::path_outside_workdir,
