@@ -22,6 +22,7 @@
 #include <winioctl.h>
 
 #include <algorithm>
+#include <cwctype>
 #include <cstring>
 #include <cwchar>
 #include <limits>
@@ -678,6 +679,28 @@ void set_mtime(const fs::path& path, std::int64_t mtime_ms, std::error_code& ec)
   Handle h = open_no_follow(win_path(path), FILE_WRITE_ATTRIBUTES);  // a link's own time, like AT_SYMLINK_NOFOLLOW
   if (!h) return void(ec = last_error());
   set_write_time(h.get(), mtime_ms, ec);
+}
+
+std::string unusable_name_reason(const fs::path& path) {
+  static const wchar_t* const devices[] = {L"CON", L"PRN", L"AUX", L"NUL", L"CONIN$", L"CONOUT$"};
+  for (const fs::path& part : path.relative_path()) {
+    const std::wstring name = part.native();
+    if (name.empty() || name == L"." || name == L"..") continue;
+    if (name.find(L':') != std::wstring::npos) return "':' would name an alternate data stream";
+    if (name.back() == L'.' || name.back() == L' ') return "Windows drops a name's trailing dots and spaces";
+    // Device names stay devices with any extension: "nul.txt" is NUL too.
+    std::wstring stem = name.substr(0, name.find(L'.'));
+    while (!stem.empty() && stem.back() == L' ') stem.pop_back();
+    for (wchar_t& c : stem) c = static_cast<wchar_t>(std::towupper(c));
+    bool device = false;
+    for (const wchar_t* d : devices) device = device || stem == d;
+    if (stem.size() == 4 && (stem.compare(0, 3, L"COM") == 0 || stem.compare(0, 3, L"LPT") == 0) &&
+        stem[3] >= L'1' && stem[3] <= L'9') {
+      device = true;
+    }
+    if (device) return win::narrow(name) + " is a device name on Windows";
+  }
+  return {};
 }
 
 std::string file_error_tag(const std::error_code& ec) {

@@ -114,3 +114,15 @@ TEST_CASE("missing paths have the protocol's error tags", "[windows][fs]") {
   ec.clear();
   remove_tree(dir, ec);
 }
+
+TEST_CASE("names Windows would take for something else are recognised", "[windows][fs]") {
+  CHECK(unusable_name_reason(fs::u8path("C:\\work\\ok\\file.txt")).empty());
+  CHECK(unusable_name_reason(fs::u8path("C:\\work\\..\\.\\x")).empty());
+  CHECK(unusable_name_reason(fs::u8path("C:\\work\\COM10")).empty());  // only COM1 to COM9
+  CHECK_FALSE(unusable_name_reason(fs::u8path("C:\\work\\a:stream")).empty());
+  CHECK_FALSE(unusable_name_reason(fs::u8path("C:\\work\\nul.txt")).empty());
+  CHECK_FALSE(unusable_name_reason(fs::u8path("C:\\work\\Con")).empty());
+  CHECK_FALSE(unusable_name_reason(fs::u8path("C:\\work\\lpt3.log")).empty());
+  CHECK_FALSE(unusable_name_reason(fs::u8path("C:\\work\\dir.\\x")).empty());
+  CHECK_FALSE(unusable_name_reason(fs::u8path("C:\\work\\trailing ")).empty());
+}

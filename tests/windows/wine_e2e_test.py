@@ -128,6 +128,11 @@ def unicode_file_names_and_arguments_round_trip(c: WineCluster):
         assert f.read() == data
     r = c.remsh("ls", "w1:")
     assert name.encode() in r.stdout, r
+    # Names Windows would take for a stream or a device are refused, never half-used.
+    for bad in ("w1:file.txt:hidden", "w1:nul.txt", "w1:dir./x"):
+        r = c.remsh("cp", local, bad)
+        assert r.returncode != 0 and b"denied" in r.stderr, (bad, r)
+    assert sorted(os.listdir(work)) == [name], os.listdir(work)
 
 
 @test

@@ -2,6 +2,7 @@
 #include "core/utf8_path.hpp"
 
 #include "core/work_dir.hpp"
+#include "platform/file_system.hpp"
 
 namespace remsh::agent {
 namespace fs = std::filesystem;
@@ -63,6 +64,9 @@ std::variant<fs::path, ProtocolError> WorkArea::resolve_under(const fs::path& di
 std::variant<fs::path, ProtocolError> WorkArea::confine(const fs::path& candidate, const std::string& shown,
                                                         bool follow_final) const {
   const fs::path p = without_trailing_separator(candidate.lexically_normal());
+  if (const std::string why = unusable_name_reason(p); !why.empty()) {
+    return ProtocolError{ErrorTag::denied, shown + ": " + why};
+  }
   const fs::path name = p.filename();
   fs::path resolved;
   std::error_code ec;

@@ -84,6 +84,13 @@ void sync_file_system(const std::filesystem::path& path, std::error_code& ec);
 void set_mode(const std::filesystem::path& path, std::uint32_t mode, std::error_code& ec);
 void set_mtime(const std::filesystem::path& path, std::int64_t mtime_ms, std::error_code& ec);
 
+// Why a path cannot be used as the plain file name it looks like on this platform, or an
+// empty string. Windows: a ':' names an alternate data stream of another file, CON, NUL,
+// COM1... are devices, and trailing dots or spaces are dropped (so "a." would be "a"); the
+// core refuses such paths (`denied`) before anything touches them. POSIX: every name is
+// plain.
+std::string unusable_name_reason(const std::filesystem::path& path);
+
 // The protocol's name for a failure: "not-found", "disk-full", ... ("io-error" otherwise).
 std::string file_error_tag(const std::error_code& ec);
 

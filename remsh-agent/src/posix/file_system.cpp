@@ -334,6 +334,8 @@ void set_mtime(const fs::path& path, std::int64_t mtime_ms, std::error_code& ec)
   if (::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) ec = last_error();
 }
 
+std::string unusable_name_reason(const fs::path&) { return {}; }
+
 std::string file_error_tag(const std::error_code& ec) {
   if (ec.category() != std::generic_category() && ec.category() != std::system_category()) {
     return "io-error";
