@@ -1,5 +1,4 @@
 #include "pty_shim.hpp"
-#include "platform/helper_role.hpp"
 
 #include <windows.h>
 
@@ -40,8 +39,7 @@ std::wstring pty_shim_command_line(const std::wstring& command_line) {
   return win::quote_argument(this_exe()) + L" " + win::widen(kPtyShimFlag) + L" " + command_line;
 }
 
-std::optional<int> run_helper_role(int argc, char** argv) {
-  if (argc < 2 || std::strcmp(argv[1], kPtyShimFlag) != 0) return std::nullopt;
+int run_pty_shim() {
   std::wstring command = command_after_flag();
   if (command.empty()) {
     std::fputs("remsh-agent --pty-shim: no command line\n", stderr);

@@ -16,6 +16,7 @@ inline constexpr char kPtyShimFlag[] = "--pty-shim";
 
 // `"<this exe>" --pty-shim COMMAND-LINE`.
 std::wstring pty_shim_command_line(const std::wstring& command_line);
-// The shim itself is platform/helper_role.hpp's run_helper_role (pty_shim.cpp).
+// The shim itself, in a process started with the flag (helper_role.cpp): its exit code.
+int run_pty_shim();
 
 }  // namespace remsh::agent

@@ -23,6 +23,10 @@
 
 #include <chrono>
 #include <csignal>
+#include <memory>
+#include <cstring>
+#include <cstdio>
+#include <cerrno>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -163,8 +167,7 @@ int show_messages(const fs::path& config_dir) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  if (const std::optional<int> code = run_helper_role(argc, argv)) return *code;
+int agent_main(int argc, char** argv) {
   CLI::App app{"remsh-agent: runs commands for a remsh master"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "remsh-agent " REMSH_VERSION);
@@ -196,6 +199,9 @@ int main(int argc, char** argv) {
   bool run_plaintext = false;
   auto* run_cmd = app.add_subcommand("run", "Connect to the master and run what it asks, until SIGTERM");
   run_cmd->add_option("--config-dir", run_dir, "the directory given to enroll")->required();
+  std::string run_log_file;
+  run_cmd->add_option("--log-file", run_log_file, "append the log to FILE instead of writing it to stderr "
+                                                  "(a Windows service has no stderr)");
   run_cmd->add_flag("--insecure-plaintext", run_plaintext,
                     "allow an unencrypted connection if the config says so (loopback tests only)");
   OwnerPolicy run_policy;
@@ -241,15 +247,15 @@ int main(int argc, char** argv) {
   std::string service_dir;
   std::vector<std::string> service_args;
   bool service_no_enable = false;
-  auto* install_cmd = app.add_subcommand("install-service", "Install the agent as a systemd service running as an unprivileged user");
-  auto* uninstall_cmd = app.add_subcommand("uninstall-service", "Stop, disable and remove the agent's systemd service");
+  auto* install_cmd = app.add_subcommand("install-service", "Install the agent as a system service (Linux: a systemd unit running as an unprivileged --user; Windows: a service started at boot)");
+  auto* uninstall_cmd = app.add_subcommand("uninstall-service", "Stop, disable and remove the agent's system service");
   for (auto* cmd : {install_cmd, uninstall_cmd}) {
     cmd->add_option("--config-dir", service_dir, "the agent's config dir (enrol first)")->required();
     cmd->add_option("--unit-name", service.name, "the unit's name (default: remsh-agent)");
     cmd->add_option("--unit-dir", service.unit_dir, "where unit files go (default: /etc/systemd/system)");
     cmd->add_flag("--no-enable", service_no_enable, "only write/remove the file: no systemctl");
   }
-  install_cmd->add_option("--user", service.user, "the user the agent runs as")->required();
+  install_cmd->add_option("--user", service.user, "the user the agent runs as (Linux: required)");
   install_cmd->add_option("--run-arg", service_args, "an extra argument for `remsh-agent run`, e.g. --run-arg=--max-concurrent=2 (repeatable)")
       ->allow_extra_args(false);
 
@@ -282,10 +288,30 @@ int main(int argc, char** argv) {
     if (ec) unit.agent_binary = fs::absolute(argv[0]);
     unit.config_dir = service.config_dir;
     unit.run_args = service_args;
+    service.run_args = service_args;
     service.unit_text = systemd_unit(unit);
     return install_service(service);
   }
   run_policy.max_concurrent = max_concurrent ? std::optional<std::uint32_t>(max_concurrent) : std::nullopt;
   for (const auto& p : run_allow_paths) run_policy.allow_paths.push_back(fs::absolute(p).lexically_normal());
-  return run_agent(run_dir, run_plaintext, run_policy);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> log_file(nullptr, std::fclose);
+  if (!run_log_file.empty()) {
+    log_file.reset(std::fopen(run_log_file.c_str(), "a"));
+    if (!log_file) {
+      std::cerr << "remsh-agent: cannot open the log file " << run_log_file << ": " << std::strerror(errno) << "\n";
+      return 1;
+    }
+    set_log_sink([file = log_file.get()](const std::string& line) {
+      std::fprintf(file, "%s\n", line.c_str());
+      std::fflush(file);
+    });
+  }
+  const int code = run_agent(run_dir, run_plaintext, run_policy);
+  set_log_sink(nullptr);
+  return code;
+}
+
+int main(int argc, char** argv) {
+  if (const std::optional<int> code = run_helper_role(argc, argv, agent_main)) return *code;
+  return agent_main(argc, argv);
 }

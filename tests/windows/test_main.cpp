@@ -6,7 +6,9 @@
 
 #include "platform/helper_role.hpp"
 
+int run_catch(int argc, char** argv) { return Catch::Session().run(argc, argv); }
+
 int main(int argc, char** argv) {
-  if (const auto code = remsh::agent::run_helper_role(argc, argv)) return *code;
-  return Catch::Session().run(argc, argv);
+  if (const auto code = remsh::agent::run_helper_role(argc, argv, run_catch)) return *code;
+  return run_catch(argc, argv);
 }

@@ -184,6 +184,37 @@ def the_agent_stops_on_request(c: WineCluster):
     wait_until("the master to see it leave", lambda: c.agent_state("w1") != "online", timeout=30)
 
 
+@test
+def the_agent_runs_as_a_windows_service(c: WineCluster):
+    c.start_master()
+    r, cfg, _ = c.enroll("w1")
+    assert r.returncode == 0, r.stderr
+    name = f"remsh-agent-test-{os.getpid()}"
+    wine = ["wine", AGENT_EXE]
+    r = subprocess.run([*wine, "install-service", "--config-dir", windows_path(cfg), "--unit-name", name,
+                        "--run-arg=--allow-shell"], capture_output=True, timeout=60, env=wine_env())
+    try:
+        assert r.returncode == 0, r
+        assert b"started" in r.stdout, r
+        c.wait_online("w1", timeout=60)
+        r = c.remsh("run", "w1", "--", "cmd", "/c", "echo from-the-service& exit 4")
+        assert r.returncode == 4 and r.stdout == b"from-the-service\r\n", r
+        # Installing the same name twice is refused; --user has no meaning there.
+        r = subprocess.run([*wine, "install-service", "--config-dir", windows_path(cfg), "--unit-name", name],
+                           capture_output=True, timeout=60, env=wine_env())
+        assert r.returncode != 0, r
+    finally:
+        r = subprocess.run([*wine, "uninstall-service", "--config-dir", windows_path(cfg), "--unit-name", name],
+                           capture_output=True, timeout=90, env=wine_env())
+    assert r.returncode == 0 and b"stopped" in r.stdout and b"removed" in r.stdout, r
+    wait_until("the master to see it leave", lambda: c.agent_state("w1") != "online", timeout=30)
+    with open(os.path.join(cfg, "agent.log"), "rb") as f:
+        log = f.read()
+    assert b"starting as w1" in log, log[-500:]
+    r = subprocess.run(["wine", "sc", "query", name], capture_output=True, timeout=60, env=wine_env())
+    assert b"RUNNING" not in r.stdout, r
+
+
 if __name__ == "__main__":
     if not AGENT_EXE or not os.path.isfile(AGENT_EXE):
         sys.exit("REMSH_WINDOWS_AGENT must name the cross-built remsh-agent.exe")

@@ -3,6 +3,6 @@
 
 namespace remsh::agent {
 
-std::optional<int> run_helper_role(int, char**) { return std::nullopt; }
+std::optional<int> run_helper_role(int, char**, const AgentMain&) { return std::nullopt; }
 
 }  // namespace remsh::agent
