@@ -560,50 +560,6 @@ void replace_file(const fs::path& from, const fs::path& to, std::error_code& ec)
   move_replacing(from, to, /*write_through=*/false, ec);
 }
 
-std::uint64_t copy_tree(const fs::path& from, const fs::path& to, std::error_code& ec) {
-  FileInfo info = file_info(from, ec);
-  if (ec) return 0;
-  switch (info.type) {
-    case FileType::none:
-      ec = std::make_error_code(std::errc::no_such_file_or_directory);
-      return 0;
-    case FileType::symlink:
-      make_symlink(info.target, to, ec);
-      return ec ? 0 : 1;
-    case FileType::directory: {
-      make_directories(to, info.mode | 0700, ec);
-      if (ec) return 0;
-      std::uint64_t n = 1;
-      for (const auto& name : list_names(from, ec)) {
-        if (ec) return n;
-        n += copy_tree(child(from, name), child(to, name), ec);
-        if (ec) return n;
-      }
-      if (!ec) set_mode(to, info.mode, ec);
-      return n;
-    }
-    case FileType::file: {
-      auto in = open_for_reading(from, 0, ec);
-      if (ec) return 0;
-      auto out = create_new_file(to, ec);
-      if (ec) return 0;
-      std::vector<std::uint8_t> buf(256 * 1024);
-      for (;;) {
-        std::size_t n = in->read(buf, ec);
-        if (ec) return 0;
-        if (n == 0) break;
-        out->write(std::span<const std::uint8_t>(buf.data(), n), ec);
-        if (ec) return 0;
-      }
-      out->commit(info.mode, info.mtime_ms, ec, /*durable=*/false);  // the caller flushes once
-      return ec ? 0 : 1;
-    }
-    case FileType::other:
-      return 0;  // sockets, other kinds of links: not copied
-  }
-  return 0;
-}
-
 void make_symlink(const std::string& target, const fs::path& path, std::error_code& ec) {
   // Windows follows a link only through '\' (a '/' in the stored text is part of a name).
   std::wstring t = widen(target);

@@ -411,32 +411,7 @@ void keep_from_children(tcp::socket& socket) {
   }
 }
 
-// Awaits op, or throws "<what>: timed out" once the shared deadline passes.
-template <typename T>
-asio::awaitable<T> before(asio::steady_timer& deadline, asio::awaitable<T> op, const std::string& what) {
-  auto r = co_await first_of(std::move(op), deadline.async_wait(asio::use_awaitable));
-  if (r.index() == 1) throw std::runtime_error(what + ": timed out");
-  if constexpr (!std::is_void_v<T>) co_return std::get<0>(std::move(r));
-}
-
 }  // namespace
-
-bool split_host_port(const std::string& address, std::string& host, std::string& port) {
-  std::size_t colon;
-  if (!address.empty() && address.front() == '[') {
-    const std::size_t close = address.find(']');
-    if (close == std::string::npos || close + 1 >= address.size() || address[close + 1] != ':') return false;
-    host = address.substr(1, close - 1);
-    colon = close + 1;
-  } else {
-    colon = address.rfind(':');
-    if (colon == std::string::npos) return false;
-    host = address.substr(0, colon);
-  }
-  port = address.substr(colon + 1);
-  return !host.empty() && !port.empty() &&
-         std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
-}
 
 asio::awaitable<std::unique_ptr<Transport>> connect_transport(asio::any_io_executor executor,
                                                               TransportOptions options) {

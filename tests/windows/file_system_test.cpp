@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/tree_copy.hpp"
 #include "platform/random.hpp"
 
 namespace {

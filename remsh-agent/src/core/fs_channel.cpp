@@ -1,4 +1,5 @@
 #include "core/fs_channel.hpp"
+#include "core/tree_copy.hpp"
 
 #include "core/glob.hpp"
 #include "core/log.hpp"

@@ -69,10 +69,6 @@ bool remove_tree(const std::filesystem::path& path, std::error_code& ec);
 // rename(), replacing an existing file (not a non-empty directory).
 void replace_file(const std::filesystem::path& from, const std::filesystem::path& to,
                   std::error_code& ec);
-// Copies a file, a symlink (as a link) or a whole tree; returns the number of entries made.
-// Not flushed to disk: the caller does that once (sync_file_system).
-std::uint64_t copy_tree(const std::filesystem::path& from, const std::filesystem::path& to,
-                        std::error_code& ec);
 void make_symlink(const std::string& target, const std::filesystem::path& path,
                   std::error_code& ec);
 // Sets a directory's mode and mtime through a descriptor opened without following a link:

@@ -7,6 +7,12 @@
 // abandoning a connection attempt when the agent stops.
 #pragma once
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <stdexcept>
+#include <string>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -67,6 +73,16 @@ first_of(boost::asio::awaitable<A> a, boost::asio::awaitable<B> b) {
   }
   if (error_b) std::rethrow_exception(error_b);
   co_return Result{std::in_place_index<1>, std::move(*value_b)};
+}
+
+// Awaits op, or throws std::runtime_error("<what>: timed out") once the shared deadline
+// passes: one deadline for every step of connecting (resolve, connect, handshake).
+template <typename T>
+boost::asio::awaitable<T> before(boost::asio::steady_timer& deadline, boost::asio::awaitable<T> op,
+                                 const std::string& what) {
+  auto r = co_await first_of(std::move(op), deadline.async_wait(boost::asio::use_awaitable));
+  if (r.index() == 1) throw std::runtime_error(what + ": timed out");
+  if constexpr (!std::is_void_v<T>) co_return std::get<0>(std::move(r));
 }
 
 }  // namespace remsh::agent
