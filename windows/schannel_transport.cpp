@@ -9,6 +9,8 @@
 #include "platform/transport.hpp"
 
 #include "platform/first_of.hpp"
+#include "platform/sha256.hpp"
+#include "platform/tcp_transport.hpp"
 #include "wide.hpp"
 
 // Asio first: it includes winsock2.h before anything can pull in the old winsock.h.
@@ -92,57 +94,12 @@ class SchannelCategory final : public boost::system::error_category {
   throw boost::system::system_error(boost::system::error_code(static_cast<int>(status), category));
 }
 
-// Lowercase hex; empty if CNG fails. (mingw lacks the SHA-256 pseudo-handle of newer SDKs,
-// and one provider per connection costs nothing worth caching.)
+// Lowercase hex, as the enrolment token carries the fingerprint.
 std::string sha256_hex(unsigned char* bytes, ULONG size) {
-  BCRYPT_ALG_HANDLE provider = nullptr;
-  if (!BCRYPT_SUCCESS(BCryptOpenAlgorithmProvider(&provider, BCRYPT_SHA256_ALGORITHM, nullptr, 0))) return {};
-  unsigned char digest[32];
-  const NTSTATUS hashed =
-      BCryptHash(provider, nullptr, 0, bytes, size, digest, static_cast<ULONG>(sizeof digest));
-  BCryptCloseAlgorithmProvider(provider, 0);
-  if (!BCRYPT_SUCCESS(hashed)) return {};
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char b : digest) {
-    hex.push_back(kDigits[b >> 4]);
-    hex.push_back(kDigits[b & 15]);
-  }
-  return hex;
+  Sha256 hash;
+  hash.update(std::span<const std::uint8_t>(bytes, size));
+  return hash.finish_hex();
 }
-
-std::string endpoint_text(const tcp::socket& socket) {
-  boost::system::error_code ec;
-  const tcp::endpoint ep = socket.remote_endpoint(ec);
-  if (ec) return "?";
-  const std::string host = ep.address().to_string();
-  return (ep.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
-}
-
-void close_socket(tcp::socket& socket) {
-  boost::system::error_code ignored;
-  socket.shutdown(tcp::socket::shutdown_both, ignored);
-  socket.close(ignored);
-}
-
-class PlainTransport final : public Transport {
- public:
-  explicit PlainTransport(tcp::socket socket)
-      : socket_(std::move(socket)), peer_(endpoint_text(socket_)) {}
-
-  asio::awaitable<std::size_t> read_some(asio::mutable_buffer buf) override {
-    co_return co_await socket_.async_read_some(buf, asio::use_awaitable);
-  }
-  asio::awaitable<void> write(asio::const_buffer data) override {
-    co_await asio::async_write(socket_, data, asio::use_awaitable);
-  }
-  void close() override { close_socket(socket_); }
-  std::string peer() const override { return peer_; }
-
- private:
-  tcp::socket socket_;
-  std::string peer_;
-};
 
 // At most one read_some and one write may be pending at a time (as with any Asio stream);
 // the two share only the security context, which SChannel allows.
@@ -429,7 +386,7 @@ asio::awaitable<std::unique_ptr<Transport>> connect_transport(asio::any_io_execu
     co_await before(deadline, asio::async_connect(socket, endpoints, asio::use_awaitable), where);
     socket.set_option(tcp::no_delay(true));
     keep_from_children(socket);
-    if (options.plaintext) co_return std::make_unique<PlainTransport>(std::move(socket));
+    if (options.plaintext) co_return make_plain_transport(std::move(socket));
 
     auto tls = std::make_unique<SchannelTransport>(std::move(socket));
     const std::string handshake_step = "TLS handshake with " + options.address;

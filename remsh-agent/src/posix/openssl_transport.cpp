@@ -8,6 +8,7 @@
 #include "platform/transport.hpp"
 
 #include "platform/first_of.hpp"
+#include "platform/tcp_transport.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -35,39 +36,6 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 constexpr const char* kTls12Ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20";
-
-std::string endpoint_text(const tcp::socket& socket) {
-  boost::system::error_code ec;
-  const tcp::endpoint ep = socket.remote_endpoint(ec);
-  if (ec) return "?";
-  const std::string host = ep.address().to_string();
-  return (ep.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
-}
-
-void close_socket(tcp::socket& socket) {
-  boost::system::error_code ignored;
-  socket.shutdown(tcp::socket::shutdown_both, ignored);
-  socket.close(ignored);
-}
-
-class PlainTransport final : public Transport {
- public:
-  explicit PlainTransport(tcp::socket socket)
-      : socket_(std::move(socket)), peer_(endpoint_text(socket_)) {}
-
-  asio::awaitable<std::size_t> read_some(asio::mutable_buffer buf) override {
-    co_return co_await socket_.async_read_some(buf, asio::use_awaitable);
-  }
-  asio::awaitable<void> write(asio::const_buffer data) override {
-    co_await asio::async_write(socket_, data, asio::use_awaitable);
-  }
-  void close() override { close_socket(socket_); }
-  std::string peer() const override { return peer_; }
-
- private:
-  tcp::socket socket_;
-  std::string peer_;
-};
 
 class TlsTransport final : public Transport {
  public:
@@ -159,7 +127,7 @@ asio::awaitable<std::unique_ptr<Transport>> connect_transport(asio::any_io_execu
     co_await before(deadline, asio::async_connect(socket, endpoints, asio::use_awaitable), where);
     socket.set_option(tcp::no_delay(true));
     keep_from_children(socket);
-    if (options.plaintext) co_return std::make_unique<PlainTransport>(std::move(socket));
+    if (options.plaintext) co_return make_plain_transport(std::move(socket));
 
     auto tls = std::make_unique<TlsTransport>(make_tls_context(), std::move(socket));
     const std::string handshake_step = "TLS handshake with " + options.address;
