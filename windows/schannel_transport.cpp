@@ -351,11 +351,7 @@ asio::awaitable<void> SchannelTransport::write(asio::const_buffer data) {
   }
 }
 
-std::string lowercase(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
+}  // namespace
 
 // Asio creates inheritable sockets: without this every process the agent starts with
 // inherited handles (redirected stdio) would get the master connection too (keeping it open
@@ -368,39 +364,11 @@ void keep_from_children(tcp::socket& socket) {
   }
 }
 
-}  // namespace
-
-asio::awaitable<std::unique_ptr<Transport>> connect_transport(asio::any_io_executor executor,
-                                                              TransportOptions options) {
-  std::string host, port;
-  if (!split_host_port(options.address, host, port)) {
-    throw std::runtime_error("bad master address \"" + options.address + "\" (want host:port)");
-  }
-  asio::steady_timer deadline(executor);
-  deadline.expires_after(options.timeout);
-  const std::string where = "connecting to " + options.address;
-  try {
-    tcp::resolver resolver(executor);
-    auto endpoints = co_await before(deadline, resolver.async_resolve(host, port, asio::use_awaitable), where);
-    tcp::socket socket(executor);
-    co_await before(deadline, asio::async_connect(socket, endpoints, asio::use_awaitable), where);
-    socket.set_option(tcp::no_delay(true));
-    keep_from_children(socket);
-    if (options.plaintext) co_return make_plain_transport(std::move(socket));
-
-    auto tls = std::make_unique<SchannelTransport>(std::move(socket));
-    const std::string handshake_step = "TLS handshake with " + options.address;
-    co_await before(deadline, tls->handshake(handshake_step), handshake_step);
-    const std::string expected = lowercase(options.fingerprint);
-    const std::string got = tls->peer_fingerprint();
-    if (got != expected) {
-      tls->close();
-      throw FingerprintMismatch(expected, got.empty() ? "(no certificate)" : got);
-    }
-    co_return tls;
-  } catch (const boost::system::system_error& e) {
-    throw std::runtime_error(where + ": " + e.code().message());
-  }
+asio::awaitable<TlsClient> start_tls(tcp::socket socket, asio::steady_timer& deadline, const std::string& step) {
+  auto tls = std::make_unique<SchannelTransport>(std::move(socket));
+  co_await before(deadline, tls->handshake(step), step);
+  std::string fingerprint = tls->peer_fingerprint();
+  co_return TlsClient{std::move(tls), std::move(fingerprint)};
 }
 
 }  // namespace remsh::agent

@@ -1,6 +1,7 @@
 // ChildProcess (remsh-agent/src/platform/child_process.hpp), POSIX implementation, with real
 // processes. Every test runs its coroutine on a fresh io_context for a bounded time.
 #include "platform/child_process.hpp"
+#include "support/child_process_helpers.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -30,46 +31,21 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace remsh::agent;
+using testing::read_all;
+using testing::start;
 using namespace std::chrono_literals;
 using namespace boost::asio::experimental::awaitable_operators;
 
 // Runs body(executor) to completion within `limit`, rethrowing what it threw.
 template <class Body>
 void run(Body body, std::chrono::seconds limit = 10s) {
-  asio::io_context io;
-  bool done = false;
-  std::exception_ptr failure;
-  asio::co_spawn(io, body(io.get_executor()), [&](std::exception_ptr e) {
-    done = true;
-    failure = e;
-  });
-  io.run_for(limit);
-  REQUIRE(done);
-  if (failure) std::rethrow_exception(failure);
+  testing::run_within(limit, std::move(body));
 }
 
 ProcessSpec command(std::vector<std::string> argv) {
   ProcessSpec spec;
   spec.argv = std::move(argv);
   return spec;
-}
-
-std::unique_ptr<ChildProcess> start(const asio::any_io_executor& ex, const ProcessSpec& spec) {
-  SpawnError error;
-  auto process = spawn_process(ex, spec, error);
-  INFO(error.tag << ": " << error.message);
-  REQUIRE(process);
-  return process;
-}
-
-asio::awaitable<std::string> read_all(ChildProcess& p, OutputStream stream) {
-  std::string out;
-  std::vector<char> buf(65536);
-  for (;;) {
-    const std::size_t n = co_await p.read(stream, asio::buffer(buf));
-    if (n == 0) co_return out;
-    out.append(buf.data(), n);
-  }
 }
 
 // Reads until `needle` appears in what was read (or EOF).

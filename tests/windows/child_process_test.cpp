@@ -2,6 +2,7 @@
 // output and exit codes, stdin, Unicode arguments, environment, and a process tree that
 // dies whole when killed. Every test runs on a fresh io_context for a bounded time.
 #include "platform/child_process.hpp"
+#include "support/child_process_helpers.hpp"
 #include "platform/shell.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -24,20 +25,14 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace remsh::agent;
+using testing::read_all;
+using testing::start;
 using namespace std::chrono_literals;
 
+// Runs body(executor) to completion within `limit`, rethrowing what it threw.
 template <class Body>
 void run(Body body, std::chrono::seconds limit = 30s) {
-  asio::io_context io;
-  bool done = false;
-  std::exception_ptr failure;
-  asio::co_spawn(io, body(io.get_executor()), [&](std::exception_ptr e) {
-    done = true;
-    failure = e;
-  });
-  io.run_for(limit);
-  REQUIRE(done);
-  if (failure) std::rethrow_exception(failure);
+  testing::run_within(limit, std::move(body));
 }
 
 std::string temp_dir() {
@@ -51,24 +46,6 @@ ProcessSpec shell(const std::string& line) {
   spec.argv = shell_argv(line);
   spec.cwd = temp_dir();
   return spec;
-}
-
-std::unique_ptr<ChildProcess> start(const asio::any_io_executor& ex, const ProcessSpec& spec) {
-  SpawnError error;
-  auto process = spawn_process(ex, spec, error);
-  INFO(error.tag << ": " << error.message);
-  REQUIRE(process);
-  return process;
-}
-
-asio::awaitable<std::string> read_all(ChildProcess& p, OutputStream stream) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    const std::size_t n = co_await p.read(stream, asio::buffer(buf));
-    if (n == 0) co_return out;
-    out.append(buf, n);
-  }
 }
 
 // Processes alive whose executable is `name` (Toolhelp snapshot).

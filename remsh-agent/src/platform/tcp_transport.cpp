@@ -1,10 +1,15 @@
 #include "platform/tcp_transport.hpp"
 
+#include "platform/first_of.hpp"
+
+#include <boost/asio/connect.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
 
 namespace remsh::agent {
 
@@ -66,6 +71,38 @@ bool split_host_port(const std::string& address, std::string& host, std::string&
   port = address.substr(colon + 1);
   return !host.empty() && !port.empty() &&
          std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+}
+
+asio::awaitable<std::unique_ptr<Transport>> connect_transport(asio::any_io_executor executor,
+                                                              TransportOptions options) {
+  std::string host, port;
+  if (!split_host_port(options.address, host, port)) {
+    throw std::runtime_error("bad master address \"" + options.address + "\" (want host:port)");
+  }
+  asio::steady_timer deadline(executor);
+  deadline.expires_after(options.timeout);
+  const std::string where = "connecting to " + options.address;
+  try {
+    tcp::resolver resolver(executor);
+    auto endpoints = co_await before(deadline, resolver.async_resolve(host, port, asio::use_awaitable), where);
+    tcp::socket socket(executor);
+    co_await before(deadline, asio::async_connect(socket, endpoints, asio::use_awaitable), where);
+    socket.set_option(tcp::no_delay(true));
+    keep_from_children(socket);
+    if (options.plaintext) co_return make_plain_transport(std::move(socket));
+
+    TlsClient tls = co_await start_tls(std::move(socket), deadline, "TLS handshake with " + options.address);
+    std::string expected = options.fingerprint;
+    std::transform(expected.begin(), expected.end(), expected.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (tls.fingerprint != expected) {
+      tls.transport->close();
+      throw FingerprintMismatch(expected, tls.fingerprint.empty() ? "(no certificate)" : tls.fingerprint);
+    }
+    co_return std::move(tls.transport);
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error(where + ": " + e.code().message());
+  }
 }
 
 }  // namespace remsh::agent

@@ -74,12 +74,6 @@ std::unique_ptr<ssl::context> make_tls_context() {
   return context;
 }
 
-std::string lowercase(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 // SHA-256 of the peer's DER leaf certificate, lowercase hex; empty if it sent none.
 std::string peer_fingerprint(SSL* ssl_handle) {
   X509* cert = SSL_get1_peer_certificate(ssl_handle);
@@ -98,6 +92,8 @@ std::string peer_fingerprint(SSL* ssl_handle) {
   return hex;
 }
 
+}  // namespace
+
 // Asio creates sockets without close-on-exec: without it every process the agent starts
 // would inherit the master connection (keeping it open after the agent dies, and able to
 // write into it). The agent is single-threaded, so no fork() can slip in before this.
@@ -109,40 +105,11 @@ void keep_from_children(tcp::socket& socket) {
   }
 }
 
-}  // namespace
-
-asio::awaitable<std::unique_ptr<Transport>> connect_transport(asio::any_io_executor executor,
-                                                              TransportOptions options) {
-  std::string host, port;
-  if (!split_host_port(options.address, host, port)) {
-    throw std::runtime_error("bad master address \"" + options.address + "\" (want host:port)");
-  }
-  asio::steady_timer deadline(executor);
-  deadline.expires_after(options.timeout);
-  const std::string where = "connecting to " + options.address;
-  try {
-    tcp::resolver resolver(executor);
-    auto endpoints = co_await before(deadline, resolver.async_resolve(host, port, asio::use_awaitable), where);
-    tcp::socket socket(executor);
-    co_await before(deadline, asio::async_connect(socket, endpoints, asio::use_awaitable), where);
-    socket.set_option(tcp::no_delay(true));
-    keep_from_children(socket);
-    if (options.plaintext) co_return make_plain_transport(std::move(socket));
-
-    auto tls = std::make_unique<TlsTransport>(make_tls_context(), std::move(socket));
-    const std::string handshake_step = "TLS handshake with " + options.address;
-    co_await before(deadline, tls->stream().async_handshake(ssl::stream_base::client, asio::use_awaitable),
-                    handshake_step);
-    const std::string expected = lowercase(options.fingerprint);
-    const std::string got = peer_fingerprint(tls->stream().native_handle());
-    if (got != expected) {
-      tls->close();
-      throw FingerprintMismatch(expected, got.empty() ? "(no certificate)" : got);
-    }
-    co_return tls;
-  } catch (const boost::system::system_error& e) {
-    throw std::runtime_error(where + ": " + e.code().message());
-  }
+asio::awaitable<TlsClient> start_tls(tcp::socket socket, asio::steady_timer& deadline, const std::string& step) {
+  auto tls = std::make_unique<TlsTransport>(make_tls_context(), std::move(socket));
+  co_await before(deadline, tls->stream().async_handshake(ssl::stream_base::client, asio::use_awaitable), step);
+  std::string fingerprint = peer_fingerprint(tls->stream().native_handle());
+  co_return TlsClient{std::move(tls), std::move(fingerprint)};
 }
 
 }  // namespace remsh::agent
