@@ -85,7 +85,8 @@ void paths_step(const YAML::Node& n, const std::string& where, RecipeStep& s) {
     if (n["to"]) s.to = scalar(n["to"], where + ".to");
     if (s.to.empty()) fail(where + ".to is empty");
   }
-  if (!s.artifact.empty() || s.kind == RecipeStep::Kind::upload) {
+  // Validated whenever the step names an artifact at all: `artifact: ""` is a name, and a bad one.
+  if (!s.file) {
     if (!valid_artifact_name(s.artifact)) {
       fail(where + ".artifact must be 1 to 128 of A-Z a-z 0-9 . _ - (not starting with a dot)");
     }

@@ -72,6 +72,11 @@ TEST_CASE("recipe: mistakes are named", "[recipe]") {
   CHECK(error_of("name: x\nsteps: [{upload: {from: a}}]") ==
         "steps[0].upload needs from: (a path in the work dir) and artifact: (a name)");
   CHECK(error_of("name: x\nsteps: [{download: {artifact: a, file: b}}]") == "steps[0].download needs either artifact: or file:");
+  // Found by fuzz_recipe: an empty artifact name slipped through because only non-empty names were checked.
+  CHECK(error_of("name: x\nsteps: [{download: {artifact: ''}}]") ==
+        "steps[0].download.artifact must be 1 to 128 of A-Z a-z 0-9 . _ - (not starting with a dot)");
+  CHECK(error_of("name: x\nsteps: [{download: {artifact: !tag }}]") ==
+        "steps[0].download.artifact must be 1 to 128 of A-Z a-z 0-9 . _ - (not starting with a dot)");
   CHECK(error_of("name: x\nsteps: [{download: {file: ../etc/passwd}}]") ==
         "steps[0].download.file must be a relative path inside the master's files directory");
   CHECK(error_of("name: x\nsteps: [{download: {artifact: a, job: b}}]") ==
