@@ -34,7 +34,7 @@ std::optional<ProtocolError> ReceiveWindow::on_received(std::uint64_t n) {
 
 std::optional<std::uint32_t> ReceiveWindow::on_consumed(std::uint64_t n) {
   consumed_ungranted_ += n;
-  assert(remaining_ + consumed_ungranted_ <= size_ && "consumed more than was received");
+  assert(remaining_ + consumed_ungranted_ <= ceiling_ && "consumed more than was received");
   if (consumed_ungranted_ * 2 < size_) return std::nullopt;
   auto increment = static_cast<std::uint32_t>(consumed_ungranted_);
   remaining_ += consumed_ungranted_;

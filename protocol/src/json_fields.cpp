@@ -97,6 +97,28 @@ bool JsonFields::boolean(std::string_view key, bool fallback) {
   return v->get_bool();
 }
 
+std::vector<std::uint32_t> JsonFields::channel_ids(std::string_view key, std::size_t max_entries) {
+  std::vector<std::uint32_t> out;
+  const json::value* v = find(key);
+  if (!v) return out;
+  if (!v->is_array() || v->get_array().size() > max_entries) {
+    fail(key, "must be an array of at most " + std::to_string(max_entries) + " channel ids");
+    return out;
+  }
+  for (const json::value& e : v->get_array()) {
+    const auto* n = e.if_int64();
+    const auto* u = e.if_uint64();
+    const std::uint64_t id = n && *n > 0 ? static_cast<std::uint64_t>(*n) : u ? *u : 0;
+    if (id == 0 || id > UINT32_MAX) {
+      fail(key, "entries must be channel ids 1..4294967295");
+      out.clear();
+      return out;
+    }
+    out.push_back(static_cast<std::uint32_t>(id));
+  }
+  return out;
+}
+
 std::vector<std::string> JsonFields::strings(std::string_view key, std::size_t max_entries,
                                              std::size_t max_len) {
   std::vector<std::string> out;

@@ -115,11 +115,13 @@ std::vector<Codec> default_codecs() {
 }
 
 json::object Capabilities::to_json() const {
-  return {{"codecs", codec_array(codecs)},   {"resume", resume},
+  json::object o{{"codecs", codec_array(codecs)},   {"resume", resume},
           {"pty", pty},                      {"max_channels", max_channels},
           {"max_frame", max_frame},          {"window", window},
           {"replay_bytes", replay_bytes},    {"keepalive_s", keepalive_s},
           {"status", status}};
+  if (reattach) o["reattach"] = true;
+  return o;
 }
 
 Parsed<Capabilities> Capabilities::parse(const json::object& object) {
@@ -134,6 +136,7 @@ Parsed<Capabilities> Capabilities::parse(const json::object& object) {
   c.replay_bytes = f.uint("replay_bytes", kMinReplayBytes, kMaxReplayBytes);
   c.keepalive_s = u32(f.uint("keepalive_s", 1, 3600));
   c.status = f.boolean("status", false);
+  c.reattach = f.boolean("reattach", false);
   if (!f.error() && std::find(c.codecs.begin(), c.codecs.end(), Codec::deflate) == c.codecs.end()) {
     f.fail("codecs", "must include deflate");
   }
@@ -150,7 +153,11 @@ json::object Hello::to_json() const {
                  {"capabilities", capabilities.to_json()}};
   if (agent) o["agent"] = *agent;
   if (nonce) o["nonce"] = *nonce;
-  if (resume) o["resume"] = json::object{{"session", resume->session}, {"received", resume->received}};
+  if (resume) {
+    json::object r{{"session", resume->session}, {"received", resume->received}};
+    if (resume->sent) r["sent"] = resume->sent;
+    o["resume"] = std::move(r);
+  }
   if (facts) o["facts"] = *facts;
   return o;
 }
@@ -183,6 +190,7 @@ Parsed<Hello> Hello::parse(const json::object& object) {
     ResumeRequest req;
     req.session = rf.string("session", kMaxNameLength);
     req.received = rf.uint("received", 0, UINT64_MAX);
+    req.sent = rf.optional_uint("sent", 0, UINT64_MAX).value_or(0);
     if (rf.error()) return *rf.error();
     h.resume = std::move(req);
   }
@@ -242,10 +250,17 @@ Parsed<Enrolled> Enrolled::parse(const json::object& object) {
 // ---- Welcome ----
 
 json::object Welcome::to_json() const {
-  return {{"type", "welcome"},         {"session", session},
-          {"resumed", resumed},        {"received", received},
-          {"codecs", codec_array(codecs)}, {"keepalive_s", keepalive_s},
-          {"dead_after_s", dead_after_s}};
+  json::object o{{"type", "welcome"},         {"session", session},
+                 {"resumed", resumed},        {"received", received},
+                 {"codecs", codec_array(codecs)}, {"keepalive_s", keepalive_s},
+                 {"dead_after_s", dead_after_s}};
+  if (restarted) {
+    o["restarted"] = true;
+    json::array ids;
+    for (std::uint32_t id : channels) ids.push_back(id);
+    o["channels"] = std::move(ids);
+  }
+  return o;
 }
 
 Parsed<Welcome> Welcome::parse(const json::object& object) {
@@ -260,6 +275,9 @@ Parsed<Welcome> Welcome::parse(const json::object& object) {
   if (!f.error() && w.dead_after_s <= w.keepalive_s) {
     f.fail("dead_after_s", "must exceed keepalive_s");
   }
+  w.restarted = f.boolean("restarted", false);
+  if (!f.error() && w.restarted && !w.resumed) f.fail("restarted", "goes with resumed");
+  if (w.restarted) w.channels = f.channel_ids("channels", kMaxChannelsCeiling);
   return finish(f, std::move(w));
 }
 

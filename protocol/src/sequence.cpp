@@ -1,5 +1,7 @@
 #include "remsh/protocol/sequence.hpp"
 
+#include <algorithm>
+
 #include <string>
 
 namespace remsh::protocol {
@@ -58,6 +60,10 @@ std::variant<ReceiveSequence::Verdict, ProtocolError> ReceiveSequence::accept(
 std::optional<std::uint64_t> ReceiveSequence::ack_due(std::size_t frame_wire_bytes) {
   ++frames_since_ack_;
   bytes_since_ack_ += frame_wire_bytes;
+  return due();
+}
+
+std::optional<std::uint64_t> ReceiveSequence::due() {
   if (frames_since_ack_ < ack_every_frames_ && bytes_since_ack_ < ack_every_bytes_) {
     return std::nullopt;
   }
@@ -65,11 +71,12 @@ std::optional<std::uint64_t> ReceiveSequence::ack_due(std::size_t frame_wire_byt
 }
 
 std::optional<std::uint64_t> ReceiveSequence::pending() {
-  if (acked_ == received_) return std::nullopt;
-  acked_ = received_;
+  const std::uint64_t upto = std::min(received_, ack_limit_);
+  if (acked_ >= upto) return std::nullopt;
+  acked_ = upto;
   frames_since_ack_ = 0;
   bytes_since_ack_ = 0;
-  return received_;
+  return upto;
 }
 
 }  // namespace remsh::protocol

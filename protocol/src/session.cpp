@@ -37,7 +37,9 @@ Session::Session(SessionConfig config)
     : config_(std::move(config)),
       decoder_(config_.local.max_frame),
       replay_(config_.local.replay_bytes),
-      next_channel_(config_.is_master ? 1 : 2) {}
+      next_channel_(config_.is_master ? 1 : 2) {
+  if (config_.ack_only_committed) sequence_.limit_acks_to(0);
+}
 
 Session::~Session() = default;
 
@@ -96,14 +98,19 @@ std::optional<ProtocolError> Session::handle_frame(const FrameView& frame) {
   if (std::get<ReceiveSequence::Verdict>(verdict) == ReceiveSequence::Verdict::duplicate) {
     return std::nullopt;
   }
-  std::optional<ProtocolError> error;
-  switch (h.type) {
-    case FrameType::control: error = handle_control(frame); break;
-    case FrameType::data: error = handle_data(frame); break;
-    case FrameType::window: error = handle_window(frame); break;
-    default: break;
+  // The agent's replay after a master restart may carry frames of channels that ended, or
+  // that the master did not re-attach: they are history, dropped (docs/protocol.md 7.4).
+  const bool history = h.seq <= replay_end_ && h.channel != 0 && !find(h.channel);
+  if (!history) {
+    std::optional<ProtocolError> error;
+    switch (h.type) {
+      case FrameType::control: error = handle_control(frame); break;
+      case FrameType::data: error = handle_data(frame); break;
+      case FrameType::window: error = handle_window(frame); break;
+      default: break;
+    }
+    if (error) return error;
   }
-  if (error) return error;
   if (auto ack = sequence_.ack_due(kFrameHeaderSize + frame.payload.size())) {
     append_ack(out_, *ack);
   }
@@ -252,6 +259,8 @@ void Session::send_sequenced(FrameHeader header, ByteView payload) {
 
 std::optional<std::uint32_t> Session::open_channel(const boost::json::object& open) {
   if (channels_.size() >= config_.remote.max_channels) return std::nullopt;
+  // After a restart, a new channel could take the id of one the replay still mentions.
+  if (sequence_.received() < replay_end_) return std::nullopt;
   // Find a free id of our parity; ids wrap around far beyond any realistic use.
   std::uint32_t id = next_channel_;
   while (channels_.count(id) || id == 0) id += 2;
@@ -351,6 +360,48 @@ const Session::Channel* Session::find(std::uint32_t channel) const {
 void Session::flush_ack() {
   if (auto ack = sequence_.pending()) append_ack(out_, *ack);
 }
+
+void Session::committed() {
+  sequence_.limit_acks_to(sequence_.received());
+  if (auto ack = sequence_.due()) append_ack(out_, *ack);
+}
+
+void Session::restore(const RestoredSession& state) {
+  assert(config_.is_master && channels_.empty());
+  sequence_.restore(state.received);
+  if (config_.ack_only_committed) sequence_.limit_acks_to(state.received);
+  replay_.restart_after(state.peer_received);
+  replay_end_ = state.peer_sent;
+}
+
+void Session::restore_channel(std::uint32_t channel) {
+  // The agent may hold up to a window of credit we can no longer account for, plus the
+  // window granted now: accept up to twice the window on this channel.
+  auto ch = std::make_unique<Channel>(0, config_.local.window);
+  ch->receive.on_restart();
+  channels_[channel] = std::move(ch);
+}
+
+std::optional<ProtocolError> Session::restore_stream(std::uint32_t channel, std::uint8_t stream,
+                                                     std::uint8_t flags, ByteView payload) {
+  Channel* ch = find(channel);
+  assert(ch && "restore_stream before restore_channel");
+  if (!ch) return ProtocolError{ErrorTag::internal, "no such channel"};
+  auto it = ch->decoders.try_emplace(stream, StreamDecoder(config_.codecs)).first;
+  scratch_.clear();
+  auto e = it->second.decode(flags, payload, scratch_, SIZE_MAX);
+  scratch_.clear();
+  return e;
+}
+
+void Session::grant(std::uint32_t channel, std::uint32_t increment) {
+  if (!find(channel) || increment == 0) return;
+  std::uint8_t payload[4];
+  store_u32(payload, increment);
+  send_sequenced({.type = FrameType::window, .channel = channel}, ByteView{payload, 4});
+}
+
+void Session::forget_channel(std::uint32_t channel) { channels_.erase(channel); }
 
 void Session::send_ping(std::uint64_t token) { append_ping(out_, FrameType::ping, token); }
 

@@ -156,5 +156,51 @@ def a_second_process_with_the_same_credentials_replaces_the_first(c: Cluster):
     assert second.poll() is None
 
 
+def command_rows(c):
+    """`remsh logs` as {id: (state, exit code)}."""
+    rows = {}
+    for line in c.remsh("logs").stdout.decode().splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[0].isdigit():
+            rows[int(parts[0])] = (parts[2], parts[3])
+    return rows
+
+
+@test
+def master_sigkilled_mid_stream_takes_up_the_running_commands(c: Cluster):
+    import signal
+    import subprocess
+    c.start_master()
+    work = c.add_agent("k1")
+    data = os.urandom(20 << 20)
+    with open(os.path.join(work, "src"), "wb") as f:
+        f.write(data)
+    quiet = subprocess.DEVNULL
+    # One command bursts 20 MB and then sleeps through the kill; the other writes a numbered
+    # line every 10 ms before, during and after it.
+    burst = c.remsh_popen("run", "k1", "--", "sh", "-c", "sleep 1; cat src; sleep 4; exit 5",
+                          stdout=quiet, stderr=quiet)
+    lines = c.remsh_popen("run", "k1", "--", "sh", "-c",
+                          "i=0; while [ $i -lt 700 ]; do echo line-$i; i=$((i+1)); sleep 0.01; done; exit 7",
+                          stdout=quiet, stderr=quiet)
+    time.sleep(2.5)
+    c.stop_master(signal.SIGKILL)
+    time.sleep(0.5)
+    c.start_master()
+    for p in (burst, lines):
+        p.wait(timeout=30)  # the clients lost their master; the commands did not
+    wait_until("both commands finished", lambda: len(command_rows(c)) == 2 and all(
+        state != "running" for state, _ in command_rows(c).values()), timeout=60)
+    rows = command_rows(c)
+    by_code = {code: i for i, (state, code) in rows.items() if state == "finished"}
+    assert sorted(by_code) == ["5", "7"], rows
+    got = c.remsh("logs", str(by_code["5"]), timeout=60).stdout
+    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdigest(), len(got)
+    want_lines = "".join(f"line-{i}\n" for i in range(700)).encode()
+    got_lines = c.remsh("logs", str(by_code["7"]), timeout=60).stdout
+    assert got_lines == want_lines, (len(got_lines), got_lines[-200:])
+    assert "re-attached after a restart, 2 command(s) taken up" in c.log("master.log"), c.log("master.log")[-2000:]
+
+
 if __name__ == "__main__":
     run_tests(TESTS)

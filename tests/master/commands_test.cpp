@@ -136,6 +136,44 @@ TEST_CASE("running commands are marked lost at start-up", "[storage][commands]")
     CHECK(storage->mark_running_commands_lost(200) == 0);
 }
 
+TEST_CASE("a stored agent session keeps its plain commands for a restarted master", "[storage][commands]") {
+    TempDir dir;
+    auto storage = open_sqlite_storage(dir.file("state.db"));
+    storage->open_agent_session({"s-1", "x", 0, 1});
+    storage->open_agent_session({"s-2", "y", 0, 2});
+    const auto plain = storage->create_command("x", "[]", std::nullopt, 1);
+    const auto shell = storage->create_command("x", "[]", std::nullopt, 2);
+    const auto no_channel = storage->create_command("x", "[]", std::nullopt, 3);
+    const auto other = storage->create_command("y", "[]", std::nullopt, 4);
+    storage->set_command_channel(plain, "s-1", 7);
+    storage->set_command_channel(shell, "s-1", 9);
+    storage->set_command_channel(other, "s-2", 1);
+    storage->add_shell_session(ShellSessionRecord{.command_id = shell, .agent = "x", .opened_by = "t"});
+    storage->append_log_chunks({chunk(plain, 0, kLogStreamStdout, {1, 2}, 2), chunk(plain, 1, kLogStreamStdout, {3}, 1)});
+    storage->set_agent_session_received("s-1", 812);
+    CHECK(storage->find_agent_session("s-1")->received == 812);
+    CHECK_FALSE(storage->find_agent_session("s-3"));
+    CHECK(storage->list_agent_sessions().size() == 2);
+    CHECK_THROWS(storage->set_command_channel(99, "s-1", 3));
+
+    // Start-up: the shell and the command that never got a channel are lost; the rest waits.
+    CHECK(storage->mark_running_commands_lost(100, /*spare_reattachable=*/true) == 2);
+    CHECK(storage->get_command(shell)->state == "lost");
+    CHECK(storage->get_command(no_channel)->state == "lost");
+    const auto up = storage->reattachable_commands("s-1");
+    REQUIRE(up.size() == 1);
+    CHECK(up[0].id == plain);
+    CHECK(up[0].channel == 7);
+    CHECK(up[0].next_chunk == 2);
+
+    // The agent did not come back: its session closes and its command is lost.
+    CHECK(storage->close_agent_session("s-1", 200, "gone") == 1);
+    CHECK(storage->get_command(plain)->state == "lost");
+    CHECK(storage->get_command(plain)->error_tag == "agent-lost");
+    CHECK_FALSE(storage->find_agent_session("s-1"));
+    CHECK(storage->reattachable_commands("s-2").size() == 1);
+}
+
 TEST_CASE("log chunks round-trip byte-exact in index order", "[storage][logs]") {
     TempDir dir;
     const std::string path = dir.file("state.db");

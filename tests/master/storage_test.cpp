@@ -369,7 +369,13 @@ TEST_CASE("a version 1 database is upgraded and keeps its agents", "[storage][ag
                              "CREATE TABLE agents (name TEXT PRIMARY KEY, stored_key_hex TEXT NOT NULL,"
                              " labels_json TEXT NOT NULL, created_ms INTEGER NOT NULL, last_seen_ms INTEGER,"
                              " revoked INTEGER NOT NULL, facts_json TEXT NOT NULL, state TEXT NOT NULL);"
-                             "INSERT INTO agents VALUES ('old', 'ab', '[\"linux\"]', 1, NULL, 0, '{}', 'approved');",
+                             "INSERT INTO agents VALUES ('old', 'ab', '[\"linux\"]', 1, NULL, 0, '{}', 'approved');"
+                             // Later versions add columns to the commands table of version 1.
+                             "CREATE TABLE commands (id INTEGER PRIMARY KEY, agent TEXT NOT NULL,"
+                             " argv_json TEXT NOT NULL, cwd TEXT, state TEXT NOT NULL, exit_code INTEGER,"
+                             " signal TEXT, error_tag TEXT, error_message TEXT, started_ms INTEGER NOT NULL,"
+                             " finished_ms INTEGER, stdout_bytes INTEGER NOT NULL, stderr_bytes INTEGER NOT NULL,"
+                             " result_json TEXT NOT NULL);",
                              nullptr, nullptr, nullptr) == SQLITE_OK);
         sqlite3_close(db);
     }
@@ -381,7 +387,7 @@ TEST_CASE("a version 1 database is upgraded and keeps its agents", "[storage][ag
     CHECK_FALSE(a->leaving);
     storage->set_agent_draining("old", true);
     CHECK(storage->find_agent("old")->draining);
-    CHECK(query_text(path, "SELECT value FROM meta WHERE name = 'schema_version'") == "3");
+    CHECK(query_text(path, "SELECT value FROM meta WHERE name = 'schema_version'") == "4");
 }
 
 TEST_CASE("drain leave and labels are stored per agent", "[storage][agents]") {

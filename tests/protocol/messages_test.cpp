@@ -85,6 +85,40 @@ TEST_CASE("result, signal, resize, welcome, error round-trip", "[messages]") {
   REQUIRE(e.tag == "exec-failed");
 }
 
+TEST_CASE("a restarted master's welcome and the agent's resume with sent (7.4)", "[messages]") {
+  Welcome w{"s", true, 812, {Codec::deflate}, 15, 45};
+  w.restarted = true;
+  w.channels = {7, 9};
+  auto back = round_trip(w);
+  REQUIRE(back.restarted);
+  REQUIRE(back.channels == std::vector<std::uint32_t>{7, 9});
+  REQUIRE_FALSE(round_trip(Welcome{"s", true, 1, {Codec::deflate}, 15, 45}).restarted);
+  REQUIRE(error_of(R"({"type":"welcome","session":"s","resumed":false,"restarted":true,"channels":[],)"
+                   R"("codecs":["deflate"],"keepalive_s":15,"dead_after_s":45})") == ErrorTag::bad_message);
+  REQUIRE(error_of(R"({"type":"welcome","session":"s","resumed":true,"restarted":true,"channels":[0],)"
+                   R"("codecs":["deflate"],"keepalive_s":15,"dead_after_s":45})") == ErrorTag::bad_message);
+  REQUIRE(error_of(R"({"type":"welcome","session":"s","resumed":true,"restarted":true,"channels":["7"],)"
+                   R"("codecs":["deflate"],"keepalive_s":15,"dead_after_s":45})") == ErrorTag::bad_message);
+
+  Hello h;
+  h.role = "agent";
+  h.software = "a";
+  h.agent = "b";
+  h.nonce = std::string(64, 'a');
+  h.capabilities.reattach = true;
+  h.resume = ResumeRequest{"s-9", 77, 120};
+  Hello hb = round_trip(h);
+  REQUIRE(hb.capabilities.reattach);
+  REQUIRE(hb.resume->sent == 120);
+  // Absent: 0 and false (an older agent).
+  h.capabilities.reattach = false;
+  h.resume = ResumeRequest{"s-9", 77};
+  const std::string text = serialize(h.to_json());
+  REQUIRE(text.find("reattach") == std::string::npos);
+  REQUIRE(text.find("sent") == std::string::npos);
+  REQUIRE(round_trip(h).resume->sent == 0);
+}
+
 TEST_CASE("unknown fields are ignored", "[messages]") {
   auto m = parse_ok(R"({"type":"resize","cols":3,"rows":4,"colour":"blue"})");
   REQUIRE_FALSE(validate_control(m));

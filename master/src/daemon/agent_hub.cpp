@@ -12,6 +12,7 @@
 
 #include <iostream>
 
+#include "daemon/command_run.hpp"
 #include "daemon/notice_delivery.hpp"
 #include "remsh/protocol/auth.hpp"
 #include "remsh/protocol/handshake.hpp"
@@ -184,6 +185,80 @@ void AgentHub::deliver_notices(const std::string& name) {
   }
 }
 
+std::shared_ptr<AgentLink> AgentHub::add_link(const std::string& name, std::string session_id,
+                                              protocol::SessionConfig config) {
+  auto link = std::make_shared<AgentLink>(io_.get_executor(), state_.storage(), name, std::move(session_id),
+                                          std::move(config));
+  links_[name] = link;
+  std::weak_ptr<AgentLink> weak = link;
+  link->on_status = [this, weak](const protocol::Status& status) {
+    auto l = weak.lock();
+    if (!l) return;
+    log_line("agent " + l->name() + (status.draining ? " is leaving: " + status.reason : " takes work again"));
+    try {
+      state_.storage().set_agent_leaving(l->name(), status.draining);
+    } catch (const StorageError& e) {
+      log_line("cannot record the agent's status: " + std::string(e.what()));
+    }
+  };
+  return link;
+}
+
+// The agent asks to resume a session this process never had: the master restarted. If the
+// session is stored, its running commands are taken up again from what was stored
+// (docs/protocol.md 7.4); the welcome lists their channels.
+std::shared_ptr<AgentLink> AgentHub::restore(const std::string& name, const protocol::ResumeRequest& resume,
+                                             protocol::SessionConfig config, protocol::Welcome& welcome) {
+  Storage& storage = state_.storage();
+  auto stored = storage.find_agent_session(resume.session);
+  if (!stored || stored->agent != name) return nullptr;
+  auto link = add_link(name, stored->session, std::move(config));
+  link->session().restore({stored->received, resume.received, resume.sent});
+  for (const ReattachableCommand& command : storage.reattachable_commands(stored->session)) {
+    link->session().restore_channel(command.channel);
+    // The agent's compressors go on where they were: replay the stored frames through
+    // fresh decoders to reach the same state.
+    std::optional<protocol::ProtocolError> broken;
+    for (std::int64_t after = -1; !broken;) {
+      auto chunks = storage.read_log_chunks(command.id, after, 256);
+      if (chunks.empty()) break;
+      for (const LogChunk& chunk : chunks) {
+        after = chunk.index;
+        if (chunk.codec == kLogCodecNone || broken) continue;
+        broken = link->session().restore_stream(command.channel, chunk.stream, chunk.codec,
+                                                protocol::ByteView{chunk.data.data(), chunk.data.size()});
+      }
+    }
+    if (broken) {
+      log_line("agent " + name + ": command " + std::to_string(command.id) +
+               " cannot be taken up (its stored log does not decode: " + broken->describe() + ")");
+      link->session().forget_channel(command.channel);
+      continue;
+    }
+    auto run = std::make_shared<CommandRun>(command.id, storage, link);
+    run->reattached(command.channel, command.next_chunk);
+    link->adopt(command.channel, run);
+    welcome.channels.push_back(command.channel);
+  }
+  welcome.resumed = true;
+  welcome.restarted = true;
+  welcome.received = stored->received;
+  return link;
+}
+
+// Sessions stored for an agent that will not resume them: their commands are lost.
+void AgentHub::close_stored_sessions(const std::string& agent, const std::string& why) {
+  for (const AgentSessionRecord& s : state_.storage().list_agent_sessions()) {
+    if (!agent.empty() && s.agent != agent) continue;
+    auto live = find(s.agent);
+    if (live && live->session_id() == s.session) continue;
+    if (auto lost = state_.storage().close_agent_session(s.session, now_ms(), why)) {
+      log_line("agent " + s.agent + ": " + std::to_string(lost) + " command(s) of session " + s.session +
+               " lost: " + why);
+    }
+  }
+}
+
 asio::awaitable<void> AgentHub::accept_loop() {
   while (!stopping_) {
     auto [ec, socket] = co_await acceptor_->async_accept(asio::as_tuple(asio::use_awaitable));
@@ -199,9 +274,16 @@ asio::awaitable<void> AgentHub::accept_loop() {
 
 asio::awaitable<void> AgentHub::expire_loop() {
   asio::steady_timer timer(io_);
+  const auto started = Clock::now();
+  bool stored_expired = false;
   while (!stopping_) {
     timer.expires_after(std::chrono::seconds(1));
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (!stored_expired && Clock::now() - started > options_.resume_grace) {
+      // Sessions from before a restart whose agents did not come back within the grace.
+      stored_expired = true;
+      close_stored_sessions("", "the agent did not come back within the resume grace period after the master restarted");
+    }
     for (auto it = links_.begin(); it != links_.end();) {
       auto& link = it->second;
       if (!link->online() && Clock::now() - link->detached_at() > options_.resume_grace) {
@@ -316,37 +398,30 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
           welcome.received = link->session().received();
         }
       }
-      if (!link) {
-        if (existing) {
-          // An older connection still up is told and closed, not left pinging a session
-          // nobody can reach (docs/protocol.md 6.3): two processes with one agent's
-          // credentials would otherwise both believe they are connected.
-          if (existing->online()) {
-            existing->kick("replaced: another connection authenticated as agent " + name +
-                           " (two agents with the same credentials?)");
-          }
-          existing->end("the agent started a new session");
-          links_.erase(name);
+      if (!link && existing) {
+        // An older connection still up is told and closed, not left pinging a session
+        // nobody can reach (docs/protocol.md 6.3): two processes with one agent's
+        // credentials would otherwise both believe they are connected.
+        if (existing->online()) {
+          existing->kick("replaced: another connection authenticated as agent " + name +
+                         " (two agents with the same credentials?)");
         }
-        protocol::SessionConfig config;
-        config.is_master = true;
-        config.local = hello.capabilities;
-        config.remote = h.capabilities;
-        config.codecs = welcome.codecs;
-        link = std::make_shared<AgentLink>(io_.get_executor(), name, "s-" + random_hex(8),
-                                           std::move(config));
-        links_[name] = link;
-        std::weak_ptr<AgentLink> weak = link;
-        link->on_status = [this, weak](const protocol::Status& status) {
-          auto l = weak.lock();
-          if (!l) return;
-          log_line("agent " + l->name() + (status.draining ? " is leaving: " + status.reason : " takes work again"));
-          try {
-            state_.storage().set_agent_leaving(l->name(), status.draining);
-          } catch (const StorageError& e) {
-            log_line("cannot record the agent's status: " + std::string(e.what()));
-          }
-        };
+        existing->end("the agent started a new session");
+        links_.erase(name);
+      }
+      protocol::SessionConfig config;
+      config.is_master = true;
+      config.local = hello.capabilities;
+      config.remote = h.capabilities;
+      config.codecs = welcome.codecs;
+      config.ack_only_committed = true;
+      if (!link && !existing && h.resume && h.capabilities.reattach) {
+        link = restore(name, *h.resume, config, welcome);
+      }
+      if (!link) {
+        close_stored_sessions(name, "the agent started a new session");
+        link = add_link(name, "s-" + random_hex(8), std::move(config));
+        state_.storage().open_agent_session({link->session_id(), name, 0, now_ms()});
       }
       welcome.session = link->session_id();
       // The replay (queued by resume) must follow the welcome on the wire.
@@ -355,6 +430,9 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
       hs.welcome(welcome);
       co_await write_all(stream, hs.outgoing());
       link->session().outgoing().append(replay.view());
+      // Re-attached channels get a window afresh: grants lost with the old process would
+      // otherwise leave them without credit for good.
+      for (std::uint32_t channel : welcome.channels) link->session().grant(channel, hello.capabilities.window);
       boost::json::object facts = h.facts.value_or(boost::json::object{});
       facts["software"] = h.software;
       // What it declared it supports (codecs, pty, resume, limits): for operators, and for
@@ -365,7 +443,10 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
       // it says so again (status), which a resumed session replays if it was lost.
       if (record->leaving && !welcome.resumed) state_.storage().set_agent_leaving(name, false);
       log_line("agent " + name + " connected from " + peer +
-               (welcome.resumed ? " (session " + welcome.session + " resumed)" : ""));
+               (welcome.restarted ? " (session " + welcome.session + " re-attached after a restart, " +
+                                        std::to_string(welcome.channels.size()) + " command(s) taken up)"
+                : welcome.resumed ? " (session " + welcome.session + " resumed)"
+                                  : ""));
       break;
     }
     if (hs.state() == S::enroll_received) {

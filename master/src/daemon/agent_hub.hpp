@@ -55,6 +55,11 @@ class AgentHub {
   bool offer_notice(const std::shared_ptr<AgentLink>& link, const protocol::NoticeRequest& notice,
                     std::function<void()> delivered);
   void send_rename_notice(const std::shared_ptr<AgentLink>& link);
+  std::shared_ptr<AgentLink> add_link(const std::string& name, std::string session_id,
+                                      protocol::SessionConfig config);
+  std::shared_ptr<AgentLink> restore(const std::string& name, const protocol::ResumeRequest& resume,
+                                     protocol::SessionConfig config, protocol::Welcome& welcome);
+  void close_stored_sessions(const std::string& agent, const std::string& why);
   boost::asio::awaitable<void> handle_connection(boost::asio::ip::tcp::socket socket);
   template <typename Stream>
   boost::asio::awaitable<void> run_connection(Stream& stream, std::string peer);

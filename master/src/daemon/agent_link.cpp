@@ -1,14 +1,17 @@
 #include "daemon/agent_link.hpp"
 
 #include <algorithm>
+#include <iostream>
 
 #include "daemon/command_run.hpp"
+#include "daemon/state_dir.hpp"
 
 namespace remsh::master {
 
-AgentLink::AgentLink(boost::asio::any_io_executor executor, std::string name,
+AgentLink::AgentLink(boost::asio::any_io_executor executor, Storage& storage, std::string name,
                      std::string session_id, protocol::SessionConfig config)
-    : name_(std::move(name)),
+    : storage_(storage),
+      name_(std::move(name)),
       session_id_(std::move(session_id)),
       session_(std::move(config)),
       writer_(executor),
@@ -68,12 +71,17 @@ void AgentLink::handle_events() {
       // goodbye and error: the serve loop's outcome handles them.
     }
   }
-  for (auto& run : touched) {
-    if (run->log_flush_due()) {
-      run->flush_log();
-    } else {
-      flush_later(run);
+  // One batch stores every pending log with the session's position: the position never
+  // runs ahead of what is stored, nor behind it (a replay would store it twice).
+  const bool due = std::any_of(touched.begin(), touched.end(), [](const auto& run) { return run->log_flush_due(); });
+  if (due || (touched.empty() && unflushed_.empty())) {
+    for (auto& weak : unflushed_) {
+      if (auto run = weak.lock()) touched.push_back(std::move(run));
     }
+    unflushed_.clear();
+    commit(touched);
+  } else {
+    for (auto& run : touched) flush_later(run);
   }
   // ACKs may have made room in the replay buffer: input that waited for room (not for
   // credit, which comes with its own event) goes on now.
@@ -93,12 +101,32 @@ void AgentLink::flush_later(const std::shared_ptr<ChannelUser>& run) {
 
 void AgentLink::flush_unflushed() {
   flush_armed_ = false;
-  auto runs = std::move(unflushed_);
+  auto weak_runs = std::move(unflushed_);
   unflushed_.clear();
-  for (auto& weak : runs) {
-    if (auto run = weak.lock()) run->flush_log();  // a second call for one run is a no-op
+  std::vector<std::shared_ptr<ChannelUser>> runs;
+  for (auto& weak : weak_runs) {
+    if (auto run = weak.lock()) runs.push_back(std::move(run));
   }
+  commit(runs);
   wake();
+}
+
+void AgentLink::commit(const std::vector<std::shared_ptr<ChannelUser>>& runs) {
+  const std::uint64_t position = session_.received();
+  try {
+    Transaction tx(storage_);
+    for (auto& run : runs) run->flush_log();  // a second call for one run is a no-op
+    if (position != committed_) storage_.set_agent_session_received(session_id_, position);
+    tx.commit();
+  } catch (const StorageError& e) {
+    // Not stored, so not acknowledged: the agent keeps the frames (and, once its replay
+    // buffer is full, stops reading its commands' output) until a later batch stores them.
+    std::cerr << "remsh-master: agent " << name_ << ": cannot store the session's position: " << e.what()
+              << std::endl;
+    return;
+  }
+  committed_ = position;
+  session_.committed();
 }
 
 std::vector<std::string> AgentLink::work() const {
@@ -119,6 +147,12 @@ void AgentLink::end(const std::string& why) {
   auto runs = std::move(runs_);
   runs_.clear();
   for (auto& [channel, run] : runs) run->on_link_gone(why);
+  try {
+    storage_.close_agent_session(session_id_, now_ms(), why);
+  } catch (const StorageError& e) {
+    std::cerr << "remsh-master: agent " << name_ << ": cannot close session " << session_id_ << ": "
+              << e.what() << std::endl;
+  }
 }
 
 }  // namespace remsh::master

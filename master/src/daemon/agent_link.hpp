@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "daemon/notifier.hpp"
+#include "storage/storage.hpp"
 #include "remsh/protocol/messages.hpp"
 #include "remsh/protocol/session.hpp"
 
@@ -41,8 +42,10 @@ class ChannelUser {
 
 class AgentLink : public std::enable_shared_from_this<AgentLink> {
  public:
-  AgentLink(boost::asio::any_io_executor executor, std::string name, std::string session_id,
-            protocol::SessionConfig config);
+  // The session's position is stored in `storage` with what it received, so that ACKs
+  // never cover a byte a crash could lose (docs/protocol.md 7.4).
+  AgentLink(boost::asio::any_io_executor executor, Storage& storage, std::string name,
+            std::string session_id, protocol::SessionConfig config);
 
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
@@ -64,10 +67,13 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   // Opens a channel with `open` (an exec or fs open message); nullopt when the agent has no
   // free channel.
   std::optional<std::uint32_t> start(const boost::json::object& open, std::shared_ptr<ChannelUser> user);
+  // A restarted master takes up a channel the agent kept (the session was restored).
+  void adopt(std::uint32_t channel, std::shared_ptr<ChannelUser> user) { runs_[channel] = std::move(user); }
 
   // Dispatches what the session received. Logs are stored in batches: at once for a run
   // that has enough pending (or finished), otherwise within kLogFlushDelay, so a fast
-  // stream costs one SQLite transaction per megabyte rather than one per frame.
+  // stream costs one SQLite transaction per megabyte rather than one per frame. Each batch
+  // stores the session's position with it and only then lets ACKs cover what it holds.
   void handle_events();
   static constexpr std::chrono::milliseconds kLogFlushDelay{2};
   // The session is over for good (grace expired, protocol error, revoked): fail its runs.
@@ -97,6 +103,7 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   std::set<std::string>& notices_in_flight() { return notices_in_flight_; }
 
  private:
+  Storage& storage_;
   std::string name_;
   std::string session_id_;
   protocol::Session session_;
@@ -115,6 +122,10 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
 
   void flush_later(const std::shared_ptr<ChannelUser>& run);
   void flush_unflushed();
+  // Stores the runs' pending logs and the session's position in one transaction.
+  void commit(const std::vector<std::shared_ptr<ChannelUser>>& runs);
+
+  std::uint64_t committed_ = 0;  // the position last stored
 };
 
 }  // namespace remsh::master

@@ -3,6 +3,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <iostream>
+
 #include "daemon/agent_link.hpp"
 #include "daemon/state_dir.hpp"
 
@@ -34,6 +36,25 @@ boost::json::object command_json(const CommandRecord& r) {
 
 CommandRun::CommandRun(std::int64_t id, Storage& storage, std::shared_ptr<AgentLink> link)
     : id_(id), storage_(storage), link_(link) {}
+
+void CommandRun::set_channel(std::uint32_t channel) {
+  channel_ = channel;
+  auto link = link_.lock();
+  if (!link) return;
+  try {
+    storage_.set_command_channel(id_, link->session_id(), channel);
+  } catch (const StorageError& e) {
+    // Only a restart's re-attach needs it: the command itself goes on.
+    std::cerr << "remsh-master: command " << id_ << ": cannot record its channel: " << e.what() << std::endl;
+  }
+}
+
+void CommandRun::reattached(std::uint32_t channel, std::int64_t next_chunk) {
+  channel_ = channel;
+  next_index_ = next_chunk;
+  started_ = true;
+  input_ended_ = true;
+}
 
 void CommandRun::watch(std::shared_ptr<OutputWatcher> watcher) {
   watchers_.push_back(watcher);

@@ -32,7 +32,11 @@ class CommandRun : public ChannelUser, public std::enable_shared_from_this<Comma
   std::int64_t id() const { return id_; }
   std::uint32_t channel() const { return channel_; }
   bool finished() const { return finished_; }
-  void set_channel(std::uint32_t channel) override { channel_ = channel; }
+  // Records where the command runs, so that a restarted master can take it up again.
+  void set_channel(std::uint32_t channel) override;
+  // A restarted master took the command up again on `channel` (docs/protocol.md 7.4): its
+  // log goes on at chunk `next_chunk`; its input is gone with the client that gave it.
+  void reattached(std::uint32_t channel, std::int64_t next_chunk);
   // With a pty, input goes to the terminal stream (3), not stdin (0).
   void set_pty(bool pty) { input_stream_ = pty ? protocol::stream_id::tty : protocol::stream_id::stdin_; }
 

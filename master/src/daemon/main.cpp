@@ -105,7 +105,9 @@ int main(int argc, char** argv) {
   try {
     boost::asio::io_context io;
     StateDir state(state_dir);
-    if (auto lost = state.storage().mark_running_commands_lost(now_ms())) {
+    // Plain commands of agents that may come back and re-attach are spared until the
+    // resume grace runs out (docs/protocol.md 7.4); shells and job steps are lost.
+    if (auto lost = state.storage().mark_running_commands_lost(now_ms(), /*spare_reattachable=*/true)) {
       std::cerr << "remsh-master: " << lost << " command(s) were running when the master stopped; marked lost\n";
     }
     AgentHub hub(io, state, hub_options);

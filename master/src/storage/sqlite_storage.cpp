@@ -199,6 +199,20 @@ CREATE TABLE IF NOT EXISTS secrets (
 );
 )sql";
 
+// Version 4: what a restarted master needs to re-attach the commands agents kept running
+// (docs/protocol.md 7.4): each session's stored position, each command's session and channel.
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE commands ADD COLUMN session TEXT;
+ALTER TABLE commands ADD COLUMN channel INTEGER;
+CREATE INDEX IF NOT EXISTS commands_by_session ON commands (session) WHERE state = 'running';
+CREATE TABLE IF NOT EXISTS agent_sessions (
+    session    TEXT PRIMARY KEY,
+    agent      TEXT NOT NULL,
+    received   INTEGER NOT NULL DEFAULT 0 CHECK (received >= 0),
+    started_ms INTEGER NOT NULL
+);
+)sql";
+
 #define REMSH_TOKEN_COLUMNS "id, secret_hash, uses_left, expires_ms, labels_json, approve, created_ms"
 #define REMSH_AGENT_COLUMNS \
     "name, stored_key_hex, labels_json, created_ms, last_seen_ms, revoked, facts_json, state, " \
@@ -561,6 +575,18 @@ void SqliteStorage::init_schema() {
         }
         exec_cached("UPDATE meta SET value = '3' WHERE name = 'schema_version'");
         version = "3";
+    }
+    if (*version == "3") {
+        char* error = nullptr;
+        const int rc = sqlite3_exec(db_, kSchemaV4, nullptr, nullptr, &error);
+        if (rc != SQLITE_OK) {
+            std::string message = "cannot upgrade the schema to version 4: " +
+                                  std::string(error != nullptr ? error : sqlite3_errstr(rc));
+            sqlite3_free(error);
+            throw_tag(storage_tag::error, message);
+        }
+        exec_cached("UPDATE meta SET value = '4' WHERE name = 'schema_version'");
+        version = "4";
     }
     if (*version != std::to_string(kSqliteSchemaVersion)) {
         throw_tag(storage_tag::error, "database " + path_ + " has schema version " + *version +
@@ -1467,13 +1493,84 @@ std::vector<CommandRecord> SqliteStorage::list_commands(std::size_t limit) {
     return commands;
 }
 
-std::size_t SqliteStorage::mark_running_commands_lost(std::int64_t now_ms) {
-    Stmt q(*this,
-           "UPDATE commands SET state = 'lost', finished_ms = ?, error_tag = 'master-restarted', "
-           "error_message = 'the master stopped while the command was running' "
-           "WHERE state = 'running'");
+// Plain commands of a stored session: not a shell, not a job's step.
+#define REMSH_REATTACHABLE(c)                                                            \
+    "(" c ".session IN (SELECT session FROM agent_sessions) AND " c ".channel IS NOT NULL " \
+    "AND " c ".id NOT IN (SELECT command_id FROM shell_sessions) "                        \
+    "AND " c ".id NOT IN (SELECT command_id FROM job_steps WHERE command_id IS NOT NULL))"
+
+std::size_t SqliteStorage::mark_running_commands_lost(std::int64_t now_ms, bool spare_reattachable) {
+    Stmt q(*this, spare_reattachable
+                      ? "UPDATE commands SET state = 'lost', finished_ms = ?, error_tag = 'master-restarted', "
+                        "error_message = 'the master stopped while the command was running' "
+                        "WHERE state = 'running' AND NOT " REMSH_REATTACHABLE("commands")
+                      : "UPDATE commands SET state = 'lost', finished_ms = ?, error_tag = 'master-restarted', "
+                        "error_message = 'the master stopped while the command was running' "
+                        "WHERE state = 'running'");
     q.bind(1, now_ms);
     return static_cast<std::size_t>(q.run());
+}
+
+void SqliteStorage::open_agent_session(const AgentSessionRecord& r) {
+    Stmt q(*this, "INSERT INTO agent_sessions (session, agent, received, started_ms) VALUES (?, ?, ?, ?)");
+    q.bind(1, r.session).bind(2, r.agent).bind(3, static_cast<std::int64_t>(r.received)).bind(4, r.started_ms);
+    q.run();
+}
+
+void SqliteStorage::set_agent_session_received(const std::string& session, std::uint64_t received) {
+    Stmt q(*this, "UPDATE agent_sessions SET received = ? WHERE session = ?");
+    q.bind(1, static_cast<std::int64_t>(received)).bind(2, session);
+    q.run();
+}
+
+std::optional<AgentSessionRecord> SqliteStorage::find_agent_session(const std::string& session) {
+    Stmt q(*this, "SELECT session, agent, received, started_ms FROM agent_sessions WHERE session = ?");
+    q.bind(1, session);
+    if (!q.step()) return std::nullopt;
+    return AgentSessionRecord{q.text(0), q.text(1), static_cast<std::uint64_t>(q.int64(2)), q.int64(3)};
+}
+
+std::vector<AgentSessionRecord> SqliteStorage::list_agent_sessions() {
+    Stmt q(*this, "SELECT session, agent, received, started_ms FROM agent_sessions ORDER BY started_ms");
+    std::vector<AgentSessionRecord> out;
+    while (q.step()) {
+        out.push_back({q.text(0), q.text(1), static_cast<std::uint64_t>(q.int64(2)), q.int64(3)});
+    }
+    return out;
+}
+
+std::size_t SqliteStorage::close_agent_session(const std::string& session, std::int64_t now_ms,
+                                               const std::string& why) {
+    Transaction tx(*this);
+    Stmt lost(*this,
+              "UPDATE commands SET state = 'lost', finished_ms = ?, error_tag = 'agent-lost', "
+              "error_message = ? WHERE state = 'running' AND session = ?");
+    lost.bind(1, now_ms).bind(2, why).bind(3, session);
+    const auto n = static_cast<std::size_t>(lost.run());
+    Stmt drop(*this, "DELETE FROM agent_sessions WHERE session = ?");
+    drop.bind(1, session);
+    drop.run();
+    tx.commit();
+    return n;
+}
+
+void SqliteStorage::set_command_channel(std::int64_t id, const std::string& session, std::uint32_t channel) {
+    Stmt q(*this, "UPDATE commands SET session = ?, channel = ? WHERE id = ?");
+    q.bind(1, session).bind(2, std::int64_t{channel}).bind(3, id);
+    if (q.run() != 1) throw_tag(storage_tag::not_found, "no command " + std::to_string(id));
+}
+
+std::vector<ReattachableCommand> SqliteStorage::reattachable_commands(const std::string& session) {
+    Stmt q(*this,
+           "SELECT c.id, c.channel, (SELECT COALESCE(MAX(idx) + 1, 0) FROM log_chunks WHERE command_id = c.id) "
+           "FROM commands c WHERE c.state = 'running' AND c.session = ? AND " REMSH_REATTACHABLE("c")
+           " ORDER BY c.id");
+    q.bind(1, session);
+    std::vector<ReattachableCommand> out;
+    while (q.step()) {
+        out.push_back({q.int64(0), static_cast<std::uint32_t>(q.int64(1)), q.int64(2)});
+    }
+    return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ struct sqlite3_stmt;
 
 namespace remsh::master {
 
-inline constexpr int kSqliteSchemaVersion = 3;
+inline constexpr int kSqliteSchemaVersion = 4;
 
 class SqliteStorage final : public Storage {
 public:
@@ -93,7 +93,15 @@ public:
     void finish_command(std::int64_t id, const CommandFinish& finish) override;
     std::optional<CommandRecord> get_command(std::int64_t id) override;
     std::vector<CommandRecord> list_commands(std::size_t limit) override;
-    std::size_t mark_running_commands_lost(std::int64_t now_ms) override;
+    std::size_t mark_running_commands_lost(std::int64_t now_ms, bool spare_reattachable) override;
+    void open_agent_session(const AgentSessionRecord& session) override;
+    void set_agent_session_received(const std::string& session, std::uint64_t received) override;
+    std::optional<AgentSessionRecord> find_agent_session(const std::string& session) override;
+    std::vector<AgentSessionRecord> list_agent_sessions() override;
+    std::size_t close_agent_session(const std::string& session, std::int64_t now_ms,
+                                    const std::string& why) override;
+    void set_command_channel(std::int64_t id, const std::string& session, std::uint32_t channel) override;
+    std::vector<ReattachableCommand> reattachable_commands(const std::string& session) override;
 
     void append_log_chunks(const std::vector<LogChunk>& chunks) override;
     std::vector<LogChunk> read_log_chunks(std::int64_t command_id, std::int64_t after_index,

@@ -96,6 +96,19 @@ struct CommandRecord {
     std::string result_json = "{}";  // opaque JSON text (e.g. rusage)
 };
 
+struct AgentSessionRecord {
+    std::string session;
+    std::string agent;
+    std::uint64_t received = 0;
+    std::int64_t started_ms = 0;
+};
+
+struct ReattachableCommand {
+    std::int64_t id = 0;
+    std::uint32_t channel = 0;
+    std::int64_t next_chunk = 0;  // the index its next log chunk takes
+};
+
 struct CommandFinish {
     std::string state = "finished";  // "finished", "failed", "lost" or "cancelled"
     std::optional<std::int64_t> exit_code;
@@ -294,8 +307,24 @@ public:
     // The most recent `limit` commands, oldest first (newest last).
     virtual std::vector<CommandRecord> list_commands(std::size_t limit) = 0;
     // Master start-up: every "running" command becomes "lost" (error_tag "master-restarted",
-    // finished_ms = now_ms). Returns how many.
-    virtual std::size_t mark_running_commands_lost(std::int64_t now_ms) = 0;
+    // finished_ms = now_ms) except, with spare_reattachable, the plain commands of a stored
+    // agent session, which the agent may re-attach (docs/protocol.md 7.4). Returns how many.
+    virtual std::size_t mark_running_commands_lost(std::int64_t now_ms, bool spare_reattachable = false) = 0;
+
+    // --- agent sessions, as far as a restarted master needs them (docs/protocol.md 7.4)
+    virtual void open_agent_session(const AgentSessionRecord& session) = 0;
+    // The highest seq stored from the agent; written with what it stored (one transaction).
+    virtual void set_agent_session_received(const std::string& session, std::uint64_t received) = 0;
+    virtual std::optional<AgentSessionRecord> find_agent_session(const std::string& session) = 0;
+    virtual std::vector<AgentSessionRecord> list_agent_sessions() = 0;
+    // Forgets the session; its commands still "running" become "lost" with `why`.
+    virtual std::size_t close_agent_session(const std::string& session, std::int64_t now_ms,
+                                            const std::string& why) = 0;
+    // The command runs on channel `channel` of `session`.
+    virtual void set_command_channel(std::int64_t id, const std::string& session, std::uint32_t channel) = 0;
+    // The session's running plain commands (not shells, not job steps), which a restarted
+    // master re-attaches.
+    virtual std::vector<ReattachableCommand> reattachable_commands(const std::string& session) = 0;
 
     // --- shell sessions. add: "exists" for a taken id; the command must exist.
     virtual void add_shell_session(const ShellSessionRecord& session) = 0;

@@ -1,4 +1,7 @@
 #include "core/agent_runner.hpp"
+
+#include <algorithm>
+
 #include "core/utf8_path.hpp"
 #include "platform/child_process.hpp"
 
@@ -213,6 +216,7 @@ protocol::Capabilities AgentRunner::local_capabilities() const {
   // than this lasts makes the agent stop reading its children's output (they block); nothing
   // is lost. 4 MiB still covers ~10 ms of a fast stream between the master's ACKs.
   caps.replay_bytes = 4u << 20;
+  caps.reattach = true;  // a restarted master may take up the commands that kept running
   return caps;
 }
 
@@ -232,7 +236,7 @@ asio::awaitable<AgentRunner::Established> AgentRunner::establish() {
   hello.capabilities = local_capabilities();
   hello.nonce = random_hex(32);
   hello.facts = hello_facts();
-  if (session_) hello.resume = protocol::ResumeRequest{session_id_, session_->received()};
+  if (session_) hello.resume = protocol::ResumeRequest{session_id_, session_->received(), session_->last_sent()};
   protocol::AgentHandshake handshake(hello, protocol::AgentCredentials{config.name, secret_},
                                      std::nullopt);
   co_await drive_handshake(*transport, handshake, options_.handshake_timeout);
@@ -242,6 +246,7 @@ asio::awaitable<AgentRunner::Established> AgentRunner::establish() {
   dead_after_s_ = welcome.dead_after_s;
   if (welcome.resumed && session_ && welcome.session == session_id_) {
     session_->connection_lost();
+    if (welcome.restarted) keep_only_channels(welcome.channels);
     if (auto error = session_->resume(welcome.received)) {
       // We cannot give the master what it lacks: tell it, and start clean next time.
       protocol::ByteBuffer frame;
@@ -550,6 +555,24 @@ void AgentRunner::release_memory_when_idle() {
     wake_writer();
     release_free_memory();
   });
+}
+
+// The master restarted and took up only these channels (docs/protocol.md 7.4): the others
+// end here, silently, as the master no longer knows them.
+void AgentRunner::keep_only_channels(const std::vector<std::uint32_t>& keep) {
+  std::vector<std::uint32_t> ended;
+  for (const auto& [id, channel] : channels_) {
+    if (std::find(keep.begin(), keep.end(), id) == keep.end()) ended.push_back(id);
+  }
+  for (std::uint32_t id : ended) {
+    auto channel = std::move(channels_[id]);
+    channels_.erase(id);
+    channel->abandon();
+    session_->forget_channel(id);
+  }
+  log_line("the master restarted and re-attached " + std::to_string(channels_.size()) + " channel(s); " +
+           std::to_string(ended.size()) + " ended");
+  send_ready_.notify();
 }
 
 void AgentRunner::abandon_channels() {

@@ -101,6 +101,7 @@ class AgentRunner final : private ChannelHost {
   boost::json::object hello_facts() const;
   void send_connection_error(const protocol::ProtocolError& error);
   void abandon_channels();
+  void keep_only_channels(const std::vector<std::uint32_t>& keep);
   void refused_by_master(const std::string& why);
   void stop_with(const std::string& reason);  // stop(), saying why in the goodbye
   void stop_when_idle();

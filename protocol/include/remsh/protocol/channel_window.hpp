@@ -35,7 +35,7 @@ class SendWindow {
 // when to grant more.
 class ReceiveWindow {
  public:
-  explicit ReceiveWindow(std::uint32_t size) : size_(size), remaining_(size) {}
+  explicit ReceiveWindow(std::uint32_t size) : size_(size), ceiling_(size), remaining_(size) {}
 
   std::uint64_t remaining() const { return remaining_; }
 
@@ -47,8 +47,13 @@ class ReceiveWindow {
   // WINDOW frame once at least half the window is free again, so WINDOW frames stay rare.
   std::optional<std::uint32_t> on_consumed(std::uint64_t n);
 
+  // A restarted master re-attaching the channel grants a whole window afresh without
+  // knowing what the peer had left (at most a window): it accepts up to twice as much.
+  void on_restart() { remaining_ = ceiling_ = std::uint64_t{size_} * 2; }
+
  private:
   std::uint32_t size_;
+  std::uint64_t ceiling_;  // the most credit the peer can hold
   std::uint64_t remaining_;
   std::uint64_t consumed_ungranted_ = 0;
 };

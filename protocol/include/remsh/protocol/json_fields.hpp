@@ -34,6 +34,7 @@ class JsonFields {
   bool boolean(std::string_view key, bool fallback);
   std::vector<std::string> strings(std::string_view key, std::size_t max_entries,
                                    std::size_t max_len = kMaxStringLength);
+  std::vector<std::uint32_t> channel_ids(std::string_view key, std::size_t max_entries);
   const boost::json::object* optional_object(std::string_view key);
 
   // The first problem seen, if any.

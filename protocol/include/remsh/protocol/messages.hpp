@@ -50,6 +50,8 @@ struct Capabilities {
   std::uint64_t replay_bytes = kDefaultReplayBytes;  // its replay buffer
   std::uint32_t keepalive_s = kDefaultKeepaliveS;    // its PING interval when idle
   bool status = false;  // it accepts `status` messages on channel 0 (docs/protocol.md 8.1)
+  // Agent: it can be re-attached by a master that restarted (docs/protocol.md 7.4).
+  bool reattach = false;
 
   boost::json::object to_json() const;
   static Parsed<Capabilities> parse(const boost::json::object& object);
@@ -58,6 +60,7 @@ struct Capabilities {
 struct ResumeRequest {
   std::string session;
   std::uint64_t received = 0;  // last seq the agent holds from the master
+  std::uint64_t sent = 0;      // last seq the agent sent (0: not given); bounds its replay
 };
 
 struct Hello {
@@ -114,6 +117,10 @@ struct Welcome {
   std::vector<Codec> codecs;   // codecs both sides have; senders may use any of them
   std::uint32_t keepalive_s = kDefaultKeepaliveS;
   std::uint32_t dead_after_s = kDefaultDeadAfterS;
+  // A master that restarted re-attaches the session from what it stored (docs/protocol.md
+  // 7.4): the agent keeps only these channels and ends every other one.
+  bool restarted = false;
+  std::vector<std::uint32_t> channels;
 
   boost::json::object to_json() const;
   static Parsed<Welcome> parse(const boost::json::object& object);

@@ -41,6 +41,13 @@ class ReplayBuffer {
   std::uint64_t unacked_bytes() const { return bytes_; }
   std::size_t unacked_frames() const { return sizes_.size(); }
   std::uint64_t last_sent() const { return next_seq_ - 1; }
+  // A restarted master lost what it sent: it goes on numbering after what the peer holds.
+  void restart_after(std::uint64_t peer_received) {
+    frames_.clear();
+    sizes_.clear();
+    bytes_ = 0;
+    next_seq_ = peer_received + 1;
+  }
   std::uint64_t acknowledged() const { return next_seq_ - 1 - sizes_.size(); }
 
  private:
@@ -66,6 +73,12 @@ class ReceiveSequence {
   // arrived since the last ACK (the caller also acks on an idle timer: pending()).
   std::optional<std::uint64_t> ack_due(std::size_t frame_wire_bytes);
   std::optional<std::uint64_t> pending();  // ack now if anything is unacknowledged
+  std::optional<std::uint64_t> due();      // ack now if the policy says so
+  // Acknowledgements never go beyond `limit` (what the receiver has made durable); a due
+  // ACK waits for the limit to move (the next pending()).
+  void limit_acks_to(std::uint64_t limit) { ack_limit_ = limit; }
+  // A restarted master: it holds (durably) everything up to `received`.
+  void restore(std::uint64_t received) { received_ = acked_ = received; }
 
   void set_ack_policy(std::uint32_t every_frames, std::uint64_t every_bytes) {
     ack_every_frames_ = every_frames;
@@ -75,6 +88,7 @@ class ReceiveSequence {
  private:
   std::uint64_t received_ = 0;
   std::uint64_t acked_ = 0;
+  std::uint64_t ack_limit_ = UINT64_MAX;
   std::uint32_t frames_since_ack_ = 0;
   std::uint64_t bytes_since_ack_ = 0;
   std::uint32_t ack_every_frames_ = 64;

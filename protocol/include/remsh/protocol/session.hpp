@@ -29,6 +29,17 @@ struct SessionConfig {
   Capabilities local;         // what we announced in our hello
   Capabilities remote;        // what the peer announced
   std::vector<Codec> codecs;  // agreed in welcome; the first is used for sending
+  // Acknowledge only what the owner declared durable (committed()): a master that stores
+  // what it receives, so that a crash never loses an acknowledged byte (docs/protocol.md 7.4).
+  bool ack_only_committed = false;
+};
+
+// What a restarted master rebuilds a session from (docs/protocol.md 7.4): the stored
+// position and the channels it re-attaches.
+struct RestoredSession {
+  std::uint64_t received = 0;       // the highest seq it stored from the agent
+  std::uint64_t peer_received = 0;  // hello.resume.received: it numbers on from here
+  std::uint64_t peer_sent = 0;      // hello.resume.sent: the end of the agent's replay
 };
 
 // A control message that arrived on an open channel (validated).
@@ -128,7 +139,27 @@ class Session {
   // A new connection resumed this session; the peer holds our frames up to
   // `peer_received`. Queues the replay into outgoing().
   std::optional<ProtocolError> resume(std::uint64_t peer_received);
+  // Everything received so far is durable: ACKs may cover it (ack_only_committed).
+  void committed();
+
+  // ---- a restarted master (docs/protocol.md 7.4) ----
+
+  // Takes up the position of a stored session. Until the agent's replay has arrived,
+  // frames of channels not re-attached are dropped and no channel opens.
+  void restore(const RestoredSession& state);
+  // Re-attaches a channel that was open before the restart: no credit to send (its input
+  // is gone), and room to receive the agent's unknown leftover credit plus `window`, which
+  // the caller then grants.
+  void restore_channel(std::uint32_t channel);
+  // Rebuilds a stream's decoder by decoding a stored frame payload again (as it arrived).
+  std::optional<ProtocolError> restore_stream(std::uint32_t channel, std::uint8_t stream,
+                                              std::uint8_t flags, ByteView payload);
+  // Grants credit on a channel now (a re-attached one).
+  void grant(std::uint32_t channel, std::uint32_t increment);
+  // Agent: drops a channel the restarted master did not re-attach, without a word.
+  void forget_channel(std::uint32_t channel);
   std::uint64_t received() const { return sequence_.received(); }
+  std::uint64_t last_sent() const { return replay_.last_sent(); }
   std::uint64_t replay_bytes() const { return replay_.unacked_bytes(); }
   // The most stream bytes one DATA frame takes (the peer's max_frame less room for a
   // compressor's worst case): a sender that reads this much at a time fills whole frames.
@@ -167,6 +198,7 @@ class Session {
   std::deque<SessionEvent> events_;
   std::uint32_t next_channel_;
   std::optional<ProtocolError> failed_;
+  std::uint64_t replay_end_ = 0;  // restored: the agent's last seq before the restart
 };
 
 }  // namespace remsh::protocol
