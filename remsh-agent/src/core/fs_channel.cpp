@@ -182,6 +182,11 @@ FsChannel::Outcome FsChannel::do_stat() {
 FsChannel::Outcome FsChannel::do_mkdir() {
   std::error_code ec;
   const bool created = make_directories(target_, request_.mode, ec);
+  std::error_code probe;
+  if (ec == std::errc::file_exists && (file_info(target_, probe).type == FileType::none || probe)) {
+    // The target is absent, so what exists is a file above it (docs/protocol.md 12).
+    return ProtocolError{ErrorTag::not_a_directory, request_.path + ": a path component is not a directory"};
+  }
   if (ec) return os_error(request_.path, ec);
   return json::object{{"created", created}};
 }
