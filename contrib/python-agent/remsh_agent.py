@@ -11,8 +11,7 @@ CAPS = {"codecs": ["deflate"], "resume": False, "pty": False, "max_channels": 64
         "window": 2 << 20, "replay_bytes": 1 << 20, "keepalive_s": 15}
 HIGH = 1 << 20  # stop reading children and files while this much waits for the socket
 DEBUG = bool(os.environ.get("REMSH_AGENT_DEBUG"))
-UMASK = os.umask(0o22)
-os.umask(UMASK)
+os.umask(UMASK := os.umask(0o22))  # reads the umask (by setting it) and puts it back
 ERRNO_TAGS = {errno.ENOENT: "not-found", errno.EEXIST: "exists", errno.ENOTEMPTY: "exists", errno.EROFS:
               "permission-denied", errno.ENOTDIR: "not-a-directory", errno.EISDIR: "is-a-directory", errno.EACCES:
               "permission-denied", errno.EPERM: "permission-denied", errno.ENOSPC: "disk-full", errno.EDQUOT: "disk-full"}
@@ -139,8 +138,7 @@ def walk(full, recursive):  # (relative path, full path, lstat): names sorted by
     def rec(d, prefix, names):
         for n in sorted(names, key=os.fsencode):
             p, rel = os.path.join(d, n), prefix + n
-            st = os.lstat(p)
-            yield rel, p, st
+            yield rel, p, (st := os.lstat(p))
             if recursive and stat.S_ISDIR(st.st_mode): yield from rec(p, rel + "/", os.listdir(p))
     return rec(full, "", os.listdir(full))
 def entry(full, st, want_hash):
@@ -238,8 +236,7 @@ class Exec(Chan):  # kind exec (9.5): a process in its own group; its pipes are 
         if self.in_eof and not self.inbuf: self.p.stdin.close()
     def on_data(self, stream, data, eos):
         if self.p.stdin.closed: return self.s.grant(self, len(data))  # stdin gone: drop, keep the credit flowing
-        self.inbuf += data
-        self.in_eof = eos
+        self.inbuf, self.in_eof = self.inbuf + data, eos
         self.write_stdin()
     def reap(self):
         pid, st, ru = os.wait4(self.p.pid, os.WNOHANG)
@@ -326,13 +323,13 @@ class Fs(Chan):
         os.replace(self.path, self.dest(m))
     def op_copy(self, m):  # links as links, modes and mtimes kept; copytree sets directory modes after filling them
         to, st = self.dest(m), os.lstat(self.path)
-        need(not os.path.isdir(to) or os.path.islink(to), "exists", f"{m['to']}: is a directory")
+        need(not os.path.lexists(to), "exists", f"{m['to']}: exists")  # copy never replaces (9.6)
         if stat.S_ISDIR(st.st_mode):
             need(not inside(to, self.path), "denied", "will not copy a directory into itself")
             shutil.copytree(self.path, to, symlinks=True)
         elif stat.S_ISLNK(st.st_mode): os.symlink(os.readlink(self.path), to)
         else: shutil.copy2(self.path, to)
-        return {"files": sum(not stat.S_ISDIR(e[2].st_mode) for e in walk(to, True))}
+        return {"files": len(list(walk(to, True))) + stat.S_ISDIR(st.st_mode)}  # every entry, the top one too
     def op_chmod(self, m): os.chmod(self.path, fld(m, "mode", int, req=True, lo=0, hi=4095))
     def op_hash(self, m): return file_hash(self.path)  # a directory: open() fails with EISDIR, is-a-directory
     def op_read(self, m):
@@ -390,8 +387,7 @@ class Fs(Chan):
         os.fchmod(self.f.fileno(), mode)
         self.f.close()
         if mtime_ms is not None: os.utime(self.tmp, ns=(mtime_ms * 10**6,) * 2)
-        need(not os.path.isdir(dest) or os.path.islink(dest), "is-a-directory", f"{os.path.basename(dest)}: is a directory")
-        os.replace(self.tmp, dest)
+        os.replace(self.tmp, dest)  # onto a directory: EISDIR, is-a-directory
         self.tmp = None
     def on_data(self, stream, data, eos):
         if self.tree:  # put_tree: the extractor resumes with the new bytes
@@ -652,11 +648,8 @@ class Agent:
                 log(f"connection lost: {e}")
                 if isinstance(e, PeerGone) and "auth-failed" in str(e): sys.exit(1)  # revoked: retrying cannot help
             except Exception: log("internal error:", traceback.format_exc())  # a bug must not kill the agent
-            end = time.monotonic() + delay * random.uniform(0.5, 1.0)  # exponential backoff with jitter (7.3)
-            while not self.stopping and time.monotonic() < end:
-                time.sleep(0.1)
-                self.reap_zombies()
-            delay = min(delay * 2, 30.0)
+            end, delay = time.monotonic() + delay * random.uniform(0.5, 1.0), min(delay * 2, 30.0)  # backoff, jitter (7.3)
+            while not self.stopping and time.monotonic() < end: time.sleep(0.1); self.reap_zombies()
         log("stopped")
 
 def save_cfg(cfg_dir, cfg):  # agent.json holds the secret: mode 0600 from creation on, replaced atomically
@@ -676,10 +669,9 @@ def enroll(a):  # 6.4: trade the token for a name and a secret, over the pinned 
                  else "remsh-agent: --insecure-plaintext given, but the token is for a TLS master")
     name, work = a.name or socket.gethostname(), os.path.realpath(a.work_dir or os.path.join(a.config_dir, "work"))
     os.makedirs(work, exist_ok=True)
-    try:
-        sock, _, _, got = handshake(dict(cfg, name=name), cfg["plaintext"], work, tok["s"])
-        sock.close()
+    try: sock, _, _, got = handshake(dict(cfg, name=name), cfg["plaintext"], work, tok["s"])
     except (OSError, PeerGone, ProtoError) as e: sys.exit(f"remsh-agent: enrollment failed: {e}")
+    sock.close()
     name = got.get("agent") or name
     save_cfg(a.config_dir, dict(cfg, name=name, secret=got["secret"], work_dir=work))
     print(f"enrolled as {name}; start it with: {sys.argv[0]} run --config-dir {a.config_dir}")
