@@ -1,5 +1,9 @@
 """Conformance suite: drives an agent implementation through a real master over the
 documented protocol (docs/protocol.md) and reports, section by section, what it passes.
+The checks of error tags and limits (sections 3, 7.1, 12, 13 and one of 8) talk to the agent
+through a scripted master instead (scripted_master.py), which enrols the agent itself and
+sends what a real master never would; rename, copy, chmod and hash go through the master's
+fs WebSocket (fs_api.py), as the CLI has no command for them.
 
   conformance.py [--agent-cmd "python3 contrib/python-agent/remsh_agent.py"] [--only SECTION]
 
