@@ -38,3 +38,29 @@ for c in streams["valid"] + streams["invalid"]:
 banner = json.loads((vectors / "banner.json").read_text())
 for c in banner["valid"] + banner["invalid"]:
     put("fuzz_banner", bytes.fromhex(c["hex"]))
+
+
+# What an agent sends in an established session (fuzz_master_session): the first byte picks
+# a fresh session (even) or one taken up after a master restart (odd) and the read size.
+def frame(typ, channel, seq, payload=b"", flags=0, stream=0):
+    return struct.pack(">IBBBBIQ", len(payload), typ, flags, stream, 0, channel, seq) + payload
+
+
+def agent_traffic(first_seq, channel):
+    seq = first_seq
+    out = b""
+    for typ, payload, flags, stream in [
+            (1, b'{"type":"opened"}', 0, 0), (2, b"hello\n", 0, 1), (2, b"oops\n", 0, 2),
+            (3, struct.pack(">I", 4096), 0, 0), (2, b"", 4, 1),
+            (1, b'{"type":"result","reason":"exited","exit_code":3}', 0, 0), (1, b'{"type":"close"}', 0, 0)]:
+        out += frame(typ, channel, seq, payload, flags, stream)
+        seq += 1
+    out += frame(5, 0, 0, b"12345678") + frame(4, 0, 0, struct.pack(">Q", 1))
+    return out
+
+
+put("fuzz_master_session", b"\x00" + agent_traffic(1, 1))
+put("fuzz_master_session", b"\x0e" + agent_traffic(1, 3))
+# After a restart: seq 1..4 replayed (history on channel 5 dropped), then channel 1 goes on.
+put("fuzz_master_session", b"\x01" + frame(2, 5, 1, b"old") + frame(1, 5, 2, b'{"type":"close"}')
+    + agent_traffic(3, 1))

@@ -86,6 +86,8 @@ AgentHub::AgentHub(asio::io_context& io, StateDir& state, AgentHubOptions option
   SSL_CTX_set_cipher_list(tls_.native_handle(),
                           "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
                           "ECDHE-ECDSA-CHACHA20-POLY1305");
+  // An idle connection gives its record buffers back (~34 KiB each): thousands of agents.
+  SSL_CTX_set_mode(tls_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
   tls_.use_certificate_chain_file(state_.cert_file().string());
   tls_.use_private_key_file(state_.key_file().string(), ssl::context::pem);
 }
@@ -502,6 +504,7 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
   }
   deadline.cancel();
   if (!link) co_return;  // enrolment done or refused: the connection ends here
+  std::vector<std::uint8_t>().swap(buf);  // the session reads with its own buffer
   const std::uint64_t connection = link->attach(now_ms());
   if (hs.agent_hello().agent && *hs.agent_hello().agent != link->name()) send_rename_notice(link);
   deliver_notices(link->name());
@@ -528,7 +531,11 @@ asio::awaitable<void> AgentHub::serve(Stream& stream, std::shared_ptr<AgentLink>
   }
 
   auto reader = [&]() -> asio::awaitable<void> {
-    std::vector<std::uint8_t> buf(256 * 1024);
+    // Sized by the traffic: thousands of idle agents each wait with a small buffer; a link
+    // whose reads fill it gets a larger one (up to 256 KiB), and gives it back once quiet.
+    constexpr std::size_t kIdleRead = 2 * 1024, kBusyRead = 256 * 1024;
+    std::vector<std::uint8_t> buf(kIdleRead);
+    int quiet_reads = 0;
     while (!failure && link->is_current(connection)) {
       auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf),
                                                      asio::as_tuple(asio::use_awaitable));
@@ -539,6 +546,13 @@ asio::awaitable<void> AgentHub::serve(Stream& stream, std::shared_ptr<AgentLink>
         co_return;
       }
       link->handle_events();
+      if (n == buf.size() && buf.size() < kBusyRead) {
+        buf.resize(std::min(buf.size() * 8, kBusyRead));
+        quiet_reads = 0;
+      } else if (buf.size() > kIdleRead && n < kIdleRead && ++quiet_reads >= 64) {
+        quiet_reads = 0;
+        std::vector<std::uint8_t>(kIdleRead).swap(buf);
+      }
     }
   };
   auto writer = [&]() -> asio::awaitable<void> {
