@@ -4,7 +4,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -14,6 +13,7 @@
 
 #include "daemon/command_run.hpp"
 #include "daemon/notice_delivery.hpp"
+#include "daemon/tls_connection.hpp"
 #include "remsh/protocol/auth.hpp"
 #include "remsh/protocol/handshake.hpp"
 
@@ -58,20 +58,30 @@ std::vector<protocol::Codec> agree_codecs(const std::vector<protocol::Codec>& ou
   return out;
 }
 
+// The two kinds of agent connection: plain TCP (--insecure-plaintext) and TLS.
+asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some(tcp::socket& s, asio::mutable_buffer b) {
+  co_return co_await s.async_read_some(b, asio::as_tuple(asio::use_awaitable));
+}
+asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some(TlsConnection& s, asio::mutable_buffer b) {
+  co_return co_await s.read_some(b);
+}
+asio::awaitable<boost::system::error_code> write_bytes(tcp::socket& s, asio::const_buffer b) {
+  auto [ec, n] = co_await asio::async_write(s, b, asio::as_tuple(asio::use_awaitable));
+  co_return ec;
+}
+asio::awaitable<boost::system::error_code> write_bytes(TlsConnection& s, asio::const_buffer b) {
+  co_return co_await s.write(b);
+}
+tcp::socket& lowest(tcp::socket& s) { return s; }
+tcp::socket& lowest(TlsConnection& s) { return s.socket(); }
+
 template <typename Stream>
 asio::awaitable<void> write_all(Stream& stream, ByteBuffer& out) {
   if (out.empty()) co_return;
-  co_await asio::async_write(stream, asio::buffer(out.data(), out.size()), asio::use_awaitable);
-  out.clear();
-}
-
-template <typename Stream>
-tcp::socket& lowest(Stream& s) {
-  if constexpr (std::is_same_v<Stream, tcp::socket>) {
-    return s;
-  } else {
-    return s.next_layer();
+  if (auto ec = co_await write_bytes(stream, asio::buffer(out.data(), out.size()))) {
+    throw boost::system::system_error(ec);
   }
+  out.clear();
 }
 
 }  // namespace
@@ -88,6 +98,10 @@ AgentHub::AgentHub(asio::io_context& io, StateDir& state, AgentHubOptions option
                           "ECDHE-ECDSA-CHACHA20-POLY1305");
   // An idle connection gives its record buffers back (~34 KiB each): thousands of agents.
   SSL_CTX_set_mode(tls_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  // Agents do not resume TLS sessions (the remsh session resumes above TLS): no server-side
+  // cache of every connection's TLS session, no TLS 1.3 tickets.
+  SSL_CTX_set_session_cache_mode(tls_.native_handle(), SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(tls_.native_handle(), 0);
   tls_.use_certificate_chain_file(state_.cert_file().string());
   tls_.use_private_key_file(state_.key_file().string(), ssl::context::pem);
 }
@@ -274,6 +288,7 @@ asio::awaitable<void> AgentHub::accept_loop() {
   }
 }
 
+// Once a second: keepalive of every connected link, sessions whose grace ran out.
 asio::awaitable<void> AgentHub::expire_loop() {
   asio::steady_timer timer(io_);
   const auto started = Clock::now();
@@ -286,6 +301,10 @@ asio::awaitable<void> AgentHub::expire_loop() {
       stored_expired = true;
       close_stored_sessions("", "the agent did not come back within the resume grace period after the master restarted");
     }
+    // Keepalive for every link in one pass: thousands of idle agents wake the master once a
+    // second, not each on its own timer.
+    const auto now = Clock::now();
+    for (auto& [name, link] : links_) link->keepalive(now);
     for (auto it = links_.begin(); it != links_.end();) {
       auto& link = it->second;
       if (!link->online() && Clock::now() - link->detached_at() > options_.resume_grace) {
@@ -309,12 +328,12 @@ asio::awaitable<void> AgentHub::handle_connection(tcp::socket socket) {
     if (options_.plaintext) {
       co_await run_connection(socket, peer);
     } else {
-      ssl::stream<tcp::socket> stream(std::move(socket), tls_);
+      TlsConnection stream(std::move(socket), tls_.native_handle());
       asio::steady_timer deadline(io_, std::chrono::seconds(protocol::kHandshakeTimeoutS));
       deadline.async_wait([&stream](boost::system::error_code e) {
-        if (!e) stream.next_layer().close();
+        if (!e) stream.socket().close();
       });
-      co_await stream.async_handshake(ssl::stream_base::server, asio::use_awaitable);
+      if (auto failed = co_await stream.accept()) throw boost::system::system_error(failed, "TLS handshake");
       deadline.cancel();
       co_await run_connection(stream, peer);
     }
@@ -486,8 +505,7 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
       }
       continue;
     }
-    auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf),
-                                                   asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] = co_await read_some(stream, asio::buffer(buf));
     if (ec) {
       if (timed_out) log_line("handshake with " + peer + " timed out");
       co_return;
@@ -517,8 +535,6 @@ template <typename Stream>
 asio::awaitable<void> AgentHub::serve(Stream& stream, std::shared_ptr<AgentLink> link,
                                       std::uint64_t connection, ByteBuffer leftover) {
   protocol::Session& session = link->session();
-  auto last_rx = Clock::now();
-  auto last_tx = Clock::now();
   std::optional<ProtocolError> failure;
 
   auto fail = [&](const ProtocolError& e) {
@@ -533,21 +549,20 @@ asio::awaitable<void> AgentHub::serve(Stream& stream, std::shared_ptr<AgentLink>
   auto reader = [&]() -> asio::awaitable<void> {
     // Sized by the traffic: thousands of idle agents each wait with a small buffer; a link
     // whose reads fill it gets a larger one (up to 256 KiB), and gives it back once quiet.
-    constexpr std::size_t kIdleRead = 2 * 1024, kBusyRead = 256 * 1024;
+    constexpr std::size_t kIdleRead = 512, kBusyRead = 256 * 1024;
     std::vector<std::uint8_t> buf(kIdleRead);
     int quiet_reads = 0;
     while (!failure && link->is_current(connection)) {
-      auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf),
-                                                     asio::as_tuple(asio::use_awaitable));
+      auto [ec, n] = co_await read_some(stream, asio::buffer(buf));
       if (ec || !link->is_current(connection)) co_return;
-      last_rx = Clock::now();
+      link->heard_from(Clock::now());
       if (auto e = session.receive(ByteView{buf.data(), n})) {
         fail(*e);
         co_return;
       }
       link->handle_events();
       if (n == buf.size() && buf.size() < kBusyRead) {
-        buf.resize(std::min(buf.size() * 8, kBusyRead));
+        buf.resize(std::min(buf.size() * 8, kBusyRead));  // 4 KiB, 32 KiB, 256 KiB
         quiet_reads = 0;
       } else if (buf.size() > kIdleRead && n < kIdleRead && ++quiet_reads >= 64) {
         quiet_reads = 0;
@@ -562,46 +577,29 @@ asio::awaitable<void> AgentHub::serve(Stream& stream, std::shared_ptr<AgentLink>
         fail({ErrorTag::auth_failed, *link->kicked()});
         co_return;  // the error goes out below, then the connection closes
       }
+      if (link->silent()) {
+        fail({ErrorTag::keepalive_timeout, "nothing received for " + std::to_string(protocol::kDefaultDeadAfterS) + " s"});
+        co_return;
+      }
       if (session.outgoing().empty()) {
         if (failure) co_return;
         co_await link->writer().wait();
         continue;
       }
       std::swap(sending, session.outgoing());
-      auto [ec, n] = co_await asio::async_write(
-          stream, asio::buffer(sending.data(), sending.size()), asio::as_tuple(asio::use_awaitable));
-      if (ec) co_return;
+      if (co_await write_bytes(stream, asio::buffer(sending.data(), sending.size()))) co_return;
       sending.clear();
-      last_tx = Clock::now();
+      link->sent_to(Clock::now());
     }
   };
-  auto ticker = [&]() -> asio::awaitable<void> {
-    asio::steady_timer timer(io_);
-    const auto keepalive = std::chrono::seconds(protocol::kDefaultKeepaliveS);
-    const auto dead_after = std::chrono::seconds(protocol::kDefaultDeadAfterS);
-    std::uint64_t token = 0;
-    while (!failure && link->is_current(connection)) {
-      timer.expires_after(std::chrono::seconds(1));
-      co_await timer.async_wait(asio::use_awaitable);
-      session.flush_ack();
-      if (Clock::now() - last_tx >= keepalive) session.send_ping(++token);
-      link->wake();
-      if (Clock::now() - last_rx >= dead_after) {
-        fail({ErrorTag::keepalive_timeout, "nothing received for 45 s"});
-        co_return;
-      }
-    }
-  };
-
-  co_await (reader() || writer() || ticker());
+  co_await (reader() || writer());
   if (failure) {
     // Best effort: tell the agent why, unsequenced, then end the session for good.
     ByteBuffer out;
     std::string text =
         boost::json::serialize(protocol::ErrorMessage::from(*failure).to_json());
     protocol::append_frame(out, {.type = protocol::FrameType::control}, protocol::as_bytes(text));
-    co_await asio::async_write(stream, asio::buffer(out.data(), out.size()),
-                               asio::as_tuple(asio::use_awaitable));
+    co_await write_bytes(stream, asio::buffer(out.data(), out.size()));
     if (failure->tag != ErrorTag::keepalive_timeout && !link->kicked() && link->is_current(connection)) {
       link->detach(connection);
       link->end("protocol error: " + failure->describe());

@@ -20,7 +20,20 @@ AgentLink::AgentLink(boost::asio::any_io_executor executor, Storage& storage, st
 std::uint64_t AgentLink::attach(std::int64_t now_ms) {
   connection_ = ++connections_;
   connected_since_ms_ = now_ms;
+  last_rx_ = last_tx_ = std::chrono::steady_clock::now();
+  silent_ = false;
   return connection_;
+}
+
+void AgentLink::keepalive(std::chrono::steady_clock::time_point now) {
+  if (!online()) return;
+  session_.flush_ack();
+  if (now - last_tx_ >= std::chrono::seconds(protocol::kDefaultKeepaliveS)) {
+    session_.send_ping(++pings_);
+    last_tx_ = now;  // one PING per quiet interval, whenever the writer gets to it
+  }
+  if (now - last_rx_ >= std::chrono::seconds(protocol::kDefaultDeadAfterS)) silent_ = true;
+  if (!session_.outgoing().empty() || silent_) wake();
 }
 
 void AgentLink::detach(std::uint64_t connection) {
@@ -113,6 +126,7 @@ void AgentLink::flush_unflushed() {
 
 void AgentLink::commit(const std::vector<std::shared_ptr<ChannelUser>>& runs) {
   const std::uint64_t position = session_.received();
+  if (runs.empty() && position == committed_) return;  // a PING, a PONG, an ACK: nothing to store
   try {
     Transaction tx(storage_);
     for (auto& run : runs) run->flush_log();  // a second call for one run is a no-op

@@ -64,6 +64,14 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   void invalidate() { connection_ = 0; }
   std::chrono::steady_clock::time_point detached_at() const { return detached_at_; }
 
+  // Keepalive (docs/protocol.md 8), driven by the hub for all links once a second: a PING
+  // after kDefaultKeepaliveS quiet, ACKs held back sent, and silence beyond
+  // kDefaultDeadAfterS marks the connection dead (its writer then ends it).
+  void heard_from(std::chrono::steady_clock::time_point t) { last_rx_ = t; }
+  void sent_to(std::chrono::steady_clock::time_point t) { last_tx_ = t; }
+  void keepalive(std::chrono::steady_clock::time_point now);
+  bool silent() const { return silent_; }
+
   // Opens a channel with `open` (an exec or fs open message); nullopt when the agent has no
   // free channel.
   std::optional<std::uint32_t> start(const boost::json::object& open, std::shared_ptr<ChannelUser> user);
@@ -112,6 +120,9 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   std::uint64_t connections_ = 0;
   std::int64_t connected_since_ms_ = 0;
   std::chrono::steady_clock::time_point detached_at_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_rx_{}, last_tx_{};
+  std::uint64_t pings_ = 0;
+  bool silent_ = false;
   std::map<std::uint32_t, std::shared_ptr<ChannelUser>> runs_;
   std::vector<std::weak_ptr<ChannelUser>> unflushed_;  // runs holding log bytes for the timer
   boost::asio::steady_timer flush_timer_;

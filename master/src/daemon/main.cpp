@@ -8,6 +8,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+
+#include <csignal>
 #include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
@@ -102,6 +104,9 @@ int main(int argc, char** argv) {
     }
   }
 
+  // OpenSSL writes the agents' TLS sockets itself (daemon/tls_connection.hpp): a peer gone
+  // mid-write must be an error on that connection, not a SIGPIPE that ends the master.
+  std::signal(SIGPIPE, SIG_IGN);
   try {
     boost::asio::io_context io;
     StateDir state(state_dir);

@@ -160,6 +160,7 @@ class Session {
   void forget_channel(std::uint32_t channel);
   std::uint64_t received() const { return sequence_.received(); }
   std::uint64_t last_sent() const { return replay_.last_sent(); }
+  std::uint64_t acknowledged() const { return replay_.acknowledged(); }
   std::uint64_t replay_bytes() const { return replay_.unacked_bytes(); }
   // The most stream bytes one DATA frame takes (the peer's max_frame less room for a
   // compressor's worst case): a sender that reads this much at a time fills whole frames.

@@ -1,0 +1,100 @@
+#include "daemon/tls_connection.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <limits>
+#include <new>
+
+#include <openssl/err.h>
+
+namespace remsh::master {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+TlsConnection::TlsConnection(asio::ip::tcp::socket socket, SSL_CTX* context)
+    : socket_(std::move(socket)), ssl_(SSL_new(context)) {
+  if (ssl_ == nullptr) throw std::bad_alloc();
+  socket_.non_blocking(true);
+  SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle()));
+  // Writes may stop part-way and resume with the same bytes from wherever they now are.
+  SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+}
+
+TlsConnection::~TlsConnection() { SSL_free(ssl_); }
+
+asio::awaitable<std::tuple<bool, error_code>> TlsConnection::settle(int result) {
+  const int why = SSL_get_error(ssl_, result);
+  const int saved_errno = errno;
+  error_code ec;
+  switch (why) {
+    case SSL_ERROR_WANT_READ: {
+      auto [e] = co_await socket_.async_wait(asio::socket_base::wait_read, asio::as_tuple(asio::use_awaitable));
+      co_return std::tuple{false, e};
+    }
+    case SSL_ERROR_WANT_WRITE: {
+      auto [e] = co_await socket_.async_wait(asio::socket_base::wait_write, asio::as_tuple(asio::use_awaitable));
+      co_return std::tuple{false, e};
+    }
+    case SSL_ERROR_ZERO_RETURN:
+      ec = asio::error::eof;
+      break;
+    case SSL_ERROR_SYSCALL:
+      // No TLS close_notify: the peer reset or closed the TCP connection.
+      ec = saved_errno != 0 ? error_code(saved_errno, boost::system::system_category()) : error_code(asio::error::eof);
+      break;
+    default: {
+      const unsigned long code = ERR_get_error();
+      ec = code != 0 ? error_code(static_cast<int>(code), asio::error::get_ssl_category())
+                     : error_code(asio::error::connection_aborted);
+      break;
+    }
+  }
+  ERR_clear_error();
+  co_return std::tuple{true, ec};
+}
+
+asio::awaitable<error_code> TlsConnection::accept() {
+  for (;;) {
+    ERR_clear_error();
+    const int r = SSL_accept(ssl_);
+    if (r == 1) co_return error_code{};
+    auto [done, ec] = co_await settle(r);
+    if (done || ec) co_return ec ? ec : error_code(asio::error::connection_aborted);
+  }
+}
+
+asio::awaitable<std::tuple<error_code, std::size_t>> TlsConnection::read_some(asio::mutable_buffer buffer) {
+  const int want = static_cast<int>(std::min<std::size_t>(buffer.size(), std::numeric_limits<int>::max()));
+  for (;;) {
+    ERR_clear_error();
+    const int n = SSL_read(ssl_, buffer.data(), want);
+    if (n > 0) co_return std::tuple{error_code{}, static_cast<std::size_t>(n)};
+    auto [done, ec] = co_await settle(n);
+    if (done || ec) co_return std::tuple{ec ? ec : error_code(asio::error::eof), std::size_t{0}};
+  }
+}
+
+asio::awaitable<error_code> TlsConnection::write(asio::const_buffer bytes) {
+  auto* at = static_cast<const char*>(bytes.data());
+  std::size_t left = bytes.size();
+  while (left > 0) {
+    ERR_clear_error();
+    const int n = SSL_write(ssl_, at, static_cast<int>(std::min<std::size_t>(left, 1u << 30)));
+    if (n > 0) {
+      at += n;
+      left -= static_cast<std::size_t>(n);
+      continue;
+    }
+    auto [done, ec] = co_await settle(n);
+    if (done || ec) co_return ec ? ec : error_code(asio::error::broken_pipe);
+  }
+  co_return error_code{};
+}
+
+}  // namespace remsh::master

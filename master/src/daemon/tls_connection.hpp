@@ -1,0 +1,50 @@
+// TlsConnection: TLS on an agent's TCP connection, with OpenSSL reading and writing the
+// socket itself. asio::ssl::stream keeps two record-sized buffers of its own and a BIO pair
+// (~70 KiB per connection, touched for good); here an idle connection holds only OpenSSL's
+// state, its record buffers given back while idle (SSL_MODE_RELEASE_BUFFERS). That is what
+// lets one master hold thousands of idle agents (bench/run-load-bench).
+//
+// One reader and one writer may run at once (each waits for the socket on its own); OpenSSL
+// is only ever called from the connection's executor. OpenSSL writes with write(2), so the
+// process must ignore SIGPIPE (remsh-master does, in main).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <cstddef>
+#include <tuple>
+
+#include <openssl/ssl.h>
+
+namespace remsh::master {
+
+class TlsConnection {
+ public:
+  // `context` must outlive the connection; its modes should include SSL_MODE_RELEASE_BUFFERS.
+  TlsConnection(boost::asio::ip::tcp::socket socket, SSL_CTX* context);
+  ~TlsConnection();
+  TlsConnection(const TlsConnection&) = delete;
+  TlsConnection& operator=(const TlsConnection&) = delete;
+
+  // The server side of the TLS handshake.
+  boost::asio::awaitable<boost::system::error_code> accept();
+  // Some decrypted bytes (at least one), or an error (eof when the peer closed TLS).
+  boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some(
+      boost::asio::mutable_buffer buffer);
+  // All of `bytes`, or an error.
+  boost::asio::awaitable<boost::system::error_code> write(boost::asio::const_buffer bytes);
+
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
+
+ private:
+  // After an OpenSSL call returned `result`: waits for what it needs (success: empty), or
+  // the error that ends the connection.
+  boost::asio::awaitable<std::tuple<bool, boost::system::error_code>> settle(int result);
+
+  boost::asio::ip::tcp::socket socket_;
+  SSL* ssl_;
+};
+
+}  // namespace remsh::master
