@@ -104,9 +104,12 @@ asio::awaitable<void> AgentRunner::run() {
     std::string why;
     bool served = false;
     Clock::duration lasted{};
-    // Frames received from the master before this connection: any new one means the
-    // connection did work (it was cut, not refused), which restarts the backoff schedule.
+    // What the master had sent and acknowledged before this connection: a new frame from
+    // it, or an ACK of more of ours, means the connection did work (it was cut, not
+    // refused), which restarts the backoff schedule. An agent streaming output gets only
+    // ACKs back, and must not back off further at each cut while it makes progress.
     const std::uint64_t received_before = session_ ? session_->received() : 0;
+    const std::uint64_t acked_before = session_ ? session_->acknowledged() : 0;
     try {
       auto first = co_await first_of(establish(), wait_for_stop());
       if (first.index() == 1) break;
@@ -130,7 +133,10 @@ asio::awaitable<void> AgentRunner::run() {
     if (session_) session_->connection_lost();
     if (stopping_) break;
     log_line((served ? "connection lost: " : "connection failed: ") + why);
-    if (served) backoff_.connection_ended(lasted, session_ && session_->received() > received_before);
+    if (served) {
+      const bool progress = session_ && (session_->received() > received_before || session_->acknowledged() > acked_before);
+      backoff_.connection_ended(lasted, progress);
+    }
     const auto delay = backoff_.next(std::uniform_real_distribution<double>(0.0, 1.0)(jitter_));
     log_line("reconnecting in " + seconds_text(delay));
     backoff_timer_.expires_after(delay);
