@@ -22,7 +22,6 @@ import resource
 import selectors
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -32,20 +31,14 @@ import time
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "contrib", "python-agent"))
 import remsh_agent as proto  # noqa: E402  (frames, the handshake, the auth proof)
+sys.path.insert(0, os.path.join(here, "..", "tests", "e2e"))
+from harness import free_port  # noqa: E402
 
 CLK = os.sysconf("SC_CLK_TCK")
 
 
 def out(name, value, unit, note=""):
     print(f"{name}: {value} {unit}{'  # ' + note if note else ''}", flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def rss_kib(pid):

@@ -243,12 +243,7 @@ std::optional<ProtocolError> Session::handle_window(const FrameView& frame) {
 void Session::consumed(std::uint32_t channel, std::size_t n) {
   Channel* ch = find(channel);
   if (!ch || ch->local_closed) return;
-  if (auto increment = ch->receive.on_consumed(n)) {
-    scratch_.clear();
-    std::uint8_t payload[4];
-    store_u32(payload, *increment);
-    send_sequenced({.type = FrameType::window, .channel = channel}, ByteView{payload, 4});
-  }
+  if (auto increment = ch->receive.on_consumed(n)) grant(channel, *increment);
 }
 
 // ---- outgoing ----

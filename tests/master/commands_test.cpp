@@ -153,7 +153,7 @@ TEST_CASE("a stored agent session keeps its plain commands for a restarted maste
     storage->set_agent_session_received("s-1", 812);
     CHECK(storage->find_agent_session("s-1")->received == 812);
     CHECK_FALSE(storage->find_agent_session("s-3"));
-    CHECK(storage->list_agent_sessions().size() == 2);
+    CHECK(storage->list_agent_sessions(std::nullopt).size() == 2);
     CHECK_THROWS(storage->set_command_channel(99, "s-1", 3));
 
     // Start-up: the shell and the command that never got a channel are lost; the rest waits.

@@ -263,9 +263,8 @@ std::shared_ptr<AgentLink> AgentHub::restore(const std::string& name, const prot
 }
 
 // Sessions stored for an agent that will not resume them: their commands are lost.
-void AgentHub::close_stored_sessions(const std::string& agent, const std::string& why) {
-  for (const AgentSessionRecord& s : state_.storage().list_agent_sessions()) {
-    if (!agent.empty() && s.agent != agent) continue;
+void AgentHub::close_stored_sessions(const std::optional<std::string>& agent, const std::string& why) {
+  for (const AgentSessionRecord& s : state_.storage().list_agent_sessions(agent)) {
     auto live = find(s.agent);
     if (live && live->session_id() == s.session) continue;
     if (auto lost = state_.storage().close_agent_session(s.session, now_ms(), why)) {
@@ -299,15 +298,15 @@ asio::awaitable<void> AgentHub::expire_loop() {
     if (!stored_expired && Clock::now() - started > options_.resume_grace) {
       // Sessions from before a restart whose agents did not come back within the grace.
       stored_expired = true;
-      close_stored_sessions("", "the agent did not come back within the resume grace period after the master restarted");
+      close_stored_sessions(std::nullopt, "the agent did not come back within the resume grace period after the master restarted");
     }
-    // Keepalive for every link in one pass: thousands of idle agents wake the master once a
-    // second, not each on its own timer.
+    // Keepalive for every link in the same pass that ends expired ones: thousands of idle
+    // agents wake the master once a second, not each on its own timer.
     const auto now = Clock::now();
-    for (auto& [name, link] : links_) link->keepalive(now);
     for (auto it = links_.begin(); it != links_.end();) {
       auto& link = it->second;
-      if (!link->online() && Clock::now() - link->detached_at() > options_.resume_grace) {
+      link->keepalive(now);
+      if (!link->online() && now - link->detached_at() > options_.resume_grace) {
         log_line("agent " + link->name() + ": session " + link->session_id() +
                  " expired without a resume");
         link->end("the agent did not come back within the resume grace period");

@@ -59,7 +59,7 @@ class AgentHub {
                                       protocol::SessionConfig config);
   std::shared_ptr<AgentLink> restore(const std::string& name, const protocol::ResumeRequest& resume,
                                      protocol::SessionConfig config, protocol::Welcome& welcome);
-  void close_stored_sessions(const std::string& agent, const std::string& why);
+  void close_stored_sessions(const std::optional<std::string>& agent, const std::string& why);  // nullopt: all
   boost::asio::awaitable<void> handle_connection(boost::asio::ip::tcp::socket socket);
   template <typename Stream>
   boost::asio::awaitable<void> run_connection(Stream& stream, std::string peer);

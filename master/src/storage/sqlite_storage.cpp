@@ -540,53 +540,22 @@ void SqliteStorage::init_schema() {
             version = q.text(0);
         }
     }
-    if (!version) {
+    // Each version's script takes the database from the one before (version 1 creates it).
+    const char* const scripts[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
+    static_assert(std::size(scripts) == kSqliteSchemaVersion);
+    for (int next = version ? std::stoi(*version) + 1 : 1; next <= kSqliteSchemaVersion; ++next) {
         char* error = nullptr;
-        const int rc = sqlite3_exec(db_, kSchemaV1, nullptr, nullptr, &error);
+        const int rc = sqlite3_exec(db_, scripts[next - 1], nullptr, nullptr, &error);
         if (rc != SQLITE_OK) {
-            std::string message = "cannot create the schema: " +
+            std::string message = (next == 1 ? std::string("cannot create the schema: ")
+                                             : "cannot upgrade the schema to version " + std::to_string(next) + ": ") +
                                   std::string(error != nullptr ? error : sqlite3_errstr(rc));
             sqlite3_free(error);
             throw_tag(storage_tag::error, message);
         }
-        exec_cached("INSERT INTO meta (name, value) VALUES ('schema_version', '1')");
-        version = "1";
-    }
-    if (*version == "1") {
-        char* error = nullptr;
-        const int rc = sqlite3_exec(db_, kSchemaV2, nullptr, nullptr, &error);
-        if (rc != SQLITE_OK) {
-            std::string message = "cannot upgrade the schema to version 2: " +
-                                  std::string(error != nullptr ? error : sqlite3_errstr(rc));
-            sqlite3_free(error);
-            throw_tag(storage_tag::error, message);
-        }
-        exec_cached("UPDATE meta SET value = '2' WHERE name = 'schema_version'");
-        version = "2";
-    }
-    if (*version == "2") {
-        char* error = nullptr;
-        const int rc = sqlite3_exec(db_, kSchemaV3, nullptr, nullptr, &error);
-        if (rc != SQLITE_OK) {
-            std::string message = "cannot upgrade the schema to version 3: " +
-                                  std::string(error != nullptr ? error : sqlite3_errstr(rc));
-            sqlite3_free(error);
-            throw_tag(storage_tag::error, message);
-        }
-        exec_cached("UPDATE meta SET value = '3' WHERE name = 'schema_version'");
-        version = "3";
-    }
-    if (*version == "3") {
-        char* error = nullptr;
-        const int rc = sqlite3_exec(db_, kSchemaV4, nullptr, nullptr, &error);
-        if (rc != SQLITE_OK) {
-            std::string message = "cannot upgrade the schema to version 4: " +
-                                  std::string(error != nullptr ? error : sqlite3_errstr(rc));
-            sqlite3_free(error);
-            throw_tag(storage_tag::error, message);
-        }
-        exec_cached("UPDATE meta SET value = '4' WHERE name = 'schema_version'");
-        version = "4";
+        exec_cached(next == 1 ? "INSERT INTO meta (name, value) VALUES ('schema_version', '1')"
+                              : "UPDATE meta SET value = '" + std::to_string(next) + "' WHERE name = 'schema_version'");
+        version = std::to_string(next);
     }
     if (*version != std::to_string(kSqliteSchemaVersion)) {
         throw_tag(storage_tag::error, "database " + path_ + " has schema version " + *version +
@@ -1500,13 +1469,11 @@ std::vector<CommandRecord> SqliteStorage::list_commands(std::size_t limit) {
     "AND " c ".id NOT IN (SELECT command_id FROM job_steps WHERE command_id IS NOT NULL))"
 
 std::size_t SqliteStorage::mark_running_commands_lost(std::int64_t now_ms, bool spare_reattachable) {
-    Stmt q(*this, spare_reattachable
-                      ? "UPDATE commands SET state = 'lost', finished_ms = ?, error_tag = 'master-restarted', "
-                        "error_message = 'the master stopped while the command was running' "
-                        "WHERE state = 'running' AND NOT " REMSH_REATTACHABLE("commands")
-                      : "UPDATE commands SET state = 'lost', finished_ms = ?, error_tag = 'master-restarted', "
-                        "error_message = 'the master stopped while the command was running' "
-                        "WHERE state = 'running'");
+    const std::string sql =
+        std::string("UPDATE commands SET state = 'lost', finished_ms = ?, error_tag = 'master-restarted', "
+                    "error_message = 'the master stopped while the command was running' WHERE state = 'running'") +
+        (spare_reattachable ? " AND NOT " REMSH_REATTACHABLE("commands") : "");
+    Stmt q(*this, sql);
     q.bind(1, now_ms);
     return static_cast<std::size_t>(q.run());
 }
@@ -1530,8 +1497,11 @@ std::optional<AgentSessionRecord> SqliteStorage::find_agent_session(const std::s
     return AgentSessionRecord{q.text(0), q.text(1), static_cast<std::uint64_t>(q.int64(2)), q.int64(3)};
 }
 
-std::vector<AgentSessionRecord> SqliteStorage::list_agent_sessions() {
-    Stmt q(*this, "SELECT session, agent, received, started_ms FROM agent_sessions ORDER BY started_ms");
+std::vector<AgentSessionRecord> SqliteStorage::list_agent_sessions(const std::optional<std::string>& agent) {
+    Stmt q(*this, agent ? "SELECT session, agent, received, started_ms FROM agent_sessions WHERE agent = ? "
+                          "ORDER BY started_ms"
+                        : "SELECT session, agent, received, started_ms FROM agent_sessions ORDER BY started_ms");
+    if (agent) q.bind(1, *agent);
     std::vector<AgentSessionRecord> out;
     while (q.step()) {
         out.push_back({q.text(0), q.text(1), static_cast<std::uint64_t>(q.int64(2)), q.int64(3)});

@@ -97,7 +97,7 @@ public:
     void open_agent_session(const AgentSessionRecord& session) override;
     void set_agent_session_received(const std::string& session, std::uint64_t received) override;
     std::optional<AgentSessionRecord> find_agent_session(const std::string& session) override;
-    std::vector<AgentSessionRecord> list_agent_sessions() override;
+    std::vector<AgentSessionRecord> list_agent_sessions(const std::optional<std::string>& agent) override;
     std::size_t close_agent_session(const std::string& session, std::int64_t now_ms,
                                     const std::string& why) override;
     void set_command_channel(std::int64_t id, const std::string& session, std::uint32_t channel) override;

@@ -316,7 +316,8 @@ public:
     // The highest seq stored from the agent; written with what it stored (one transaction).
     virtual void set_agent_session_received(const std::string& session, std::uint64_t received) = 0;
     virtual std::optional<AgentSessionRecord> find_agent_session(const std::string& session) = 0;
-    virtual std::vector<AgentSessionRecord> list_agent_sessions() = 0;
+    // Every stored session, or one agent's.
+    virtual std::vector<AgentSessionRecord> list_agent_sessions(const std::optional<std::string>& agent) = 0;
     // Forgets the session; its commands still "running" become "lost" with `why`.
     virtual std::size_t close_agent_session(const std::string& session, std::int64_t now_ms,
                                             const std::string& why) = 0;
