@@ -12,9 +12,10 @@ CAPS = {"codecs": ["deflate"], "resume": False, "pty": False, "max_channels": 64
 HIGH = 1 << 20  # stop reading children and files while this much waits for the socket
 DEBUG = bool(os.environ.get("REMSH_AGENT_DEBUG"))
 os.umask(UMASK := os.umask(0o22))  # reads the umask (by setting it) and puts it back
-ERRNO_TAGS = {errno.ENOENT: "not-found", errno.EEXIST: "exists", errno.ENOTEMPTY: "exists", errno.EROFS:
-              "permission-denied", errno.ENOTDIR: "not-a-directory", errno.EISDIR: "is-a-directory", errno.EACCES:
-              "permission-denied", errno.EPERM: "permission-denied", errno.ENOSPC: "disk-full", errno.EDQUOT: "disk-full"}
+ERRNO_TAGS = {errno.ENOENT: "not-found", errno.EEXIST: "exists", errno.ENOTEMPTY: "exists", errno.ENOSPC: "disk-full",
+              errno.EDQUOT: "disk-full", errno.ENOTDIR: "not-a-directory", errno.EISDIR: "is-a-directory",
+              **dict.fromkeys((errno.EACCES, errno.EPERM, errno.EROFS), "permission-denied")}
+KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "directory", stat.S_IFLNK: "symlink"}  # entry types (9.6), else other
 
 class ProtoError(Exception):  # an error with a section-12 tag; conn=True ends the connection, else only its channel
     def __init__(self, tag, message, conn=False):
@@ -28,35 +29,38 @@ def log(*a): print(time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
 def inside(p, root): return p == root or p.startswith(root.rstrip("/") + "/")
 
 # ---- control messages (5) and frames (4) ----
-def parse_msg(payload, conn):
-    def check(v, depth):  # every failure is bad-message (5)
+def parse_msg(payload, conn):  # every failure is bad-message (5)
+    def bad(ok, why): need(ok, "bad-message", why, conn)
+    def check(v, depth):
         if isinstance(v, (dict, list)):
-            need(depth <= 16, "bad-message", "nesting deeper than 16", conn)
+            bad(depth <= 16, "nesting deeper than 16")
             for x in (list(v) + list(v.values()) if isinstance(v, dict) else v): check(x, depth + 1)
         elif isinstance(v, str): v.encode()  # a lone surrogate (from a "\ud800" escape) raises here
-        elif isinstance(v, (int, float)): need(abs(v) <= sys.float_info.max, "bad-message", "a number beyond a double", conn)
+        elif isinstance(v, (int, float)): bad(abs(v) <= sys.float_info.max, "a number beyond a double")
     try:
         m = json.loads(payload.decode(), parse_constant=lambda c: 1 / 0)  # NaN, Infinity are not JSON
-        need(isinstance(m, dict), "bad-message", "not a JSON object", conn)
         check(m, 1)
     except (ValueError, RecursionError, ZeroDivisionError) as e:  # UnicodeError is a ValueError
         raise ProtoError("bad-message", f"invalid JSON: {e}", conn)
-    need(isinstance(m.get("type"), str) and 0 < len(m["type"].encode()) <= 256, "bad-message", "type: 1..256 bytes", conn)
+    t = m.get("type") if isinstance(m, dict) else None
+    bad(isinstance(t, str) and 0 < len(t.encode()) <= 256, "not an object with a type of 1..256 bytes")
     return m
 def fld(m, name, kind, default=None, lo=None, hi=None, req=False):  # checked, named in the error (5); null: absent
     v, where = m.get(name), f"{m['type']}.{name}"
-    need(v is not None or not req, "bad-message", f"{where}: missing")
+    def bad(ok, why): need(ok, "bad-message", f"{where}: {why}")
+    bad(v is not None or not req, "missing")
     if v is None: return default
-    need(isinstance(v, kind) and not (kind is int and isinstance(v, bool)), "bad-message", f"{where}: not {kind.__name__}")
-    if kind is int: need((lo is None or v >= lo) and (hi is None or v <= hi), "bad-message", f"{where}: not in {lo}..{hi}")
-    if kind is str: need(len(v.encode()) <= (hi or 32768), "bad-message", f"{where}: over {hi or 32768} bytes")
+    bad(isinstance(v, kind) and not (kind is int and isinstance(v, bool)), f"not {kind.__name__}")
+    if kind is int: bad((lo is None or v >= lo) and (hi is None or v <= hi), f"not in {lo}..{hi}")
+    if kind is str: bad(len(v.encode()) <= (hi or 32768), f"over {hi or 32768} bytes")
     return v
 def check_header(length, typ, flags, stream, rsv, chan, seq):  # before the payload is read, in the order of 4.4
     def bad(ok, why): need(ok, "bad-frame", why, True)
     bad(not rsv, "reserved byte not 0")
     bad(CONTROL <= typ <= PONG, f"frame type {typ}")
     bad(typ == DATA or not flags | stream, "flags or stream outside DATA")
-    need(length <= {CONTROL: 65536, DATA: CAPS["max_frame"]}.get(typ, length), "frame-too-large", f"{length} bytes", True)
+    limit = {CONTROL: 65536, DATA: CAPS["max_frame"]}.get(typ, length)
+    need(length <= limit, "frame-too-large", f"{length} bytes, over {limit}", True)
     bad(typ in (CONTROL, DATA) or length == (4 if typ == WINDOW else 8), "wrong payload size")
     bad(not flags & 0xF8 and flags & 3 != 3, "reserved DATA flags")
     bad(chan != 0 if typ in (DATA, WINDOW) else typ == CONTROL or not chan | seq, "wrong channel, or a seq")
@@ -111,14 +115,14 @@ def handshake(cfg, plaintext, work, token=None):  # connects, greets, says hello
     else: send({"type": "auth", "proof": proof(cfg["secret"], cfg["name"], nonce,
                                                 fld(recv("challenge"), "nonce", str, req=True, hi=64))})
     return sock, framer, peer, recv("enrolled" if token else "welcome")  # framer: it may hold frames read already
-def facts(work):  # opaque to the protocol; the master shows these keys (docs/api.md)
+def facts(work):  # opaque to the protocol; the master shows these keys (6.2)
     u, vfs = os.uname(), os.statvfs(work)
     try: distro = platform.freedesktop_os_release().get("PRETTY_NAME", "")
     except (OSError, AttributeError): distro = ""
     return {"os": f"{u.sysname} {u.release}", "os_version": distro, "arch": u.machine, "cpus": os.cpu_count(),
             "memory_mb": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20, "hostname": u.nodename,
             "disk_free_mb": vfs.f_bavail * vfs.f_frsize >> 20, "work_dir": work, "software": SOFTWARE,
-            "policy": {"confine": True, "allow_shell": False, "allow_paths": [], "deny_env": [], "max_concurrent": None}}
+            "policy": {"confine": True, "allow_shell": False, "allow_paths": [], "deny_env": []}}  # no max_concurrent
 def proof(secret_hex, agent, agent_nonce, master_nonce):  # 6.3: client_key ^ HMAC(SHA256(client_key), auth_message)
     client_key = hmac.new(bytes.fromhex(secret_hex), b"remsh client key", hashlib.sha256).digest()
     message = f"remsh-auth-v1,{agent},{agent_nonce},{master_nonce}".encode()
@@ -142,17 +146,17 @@ def walk(full, recursive):  # (relative path, full path, lstat): names sorted by
             if recursive and stat.S_ISDIR(st.st_mode): yield from rec(p, rel + "/", os.listdir(p))
     return rec(full, "", os.listdir(full))
 def entry(full, st, want_hash):
-    kind = {stat.S_IFREG: "file", stat.S_IFDIR: "directory", stat.S_IFLNK: "symlink"}.get(stat.S_IFMT(st.st_mode), "other")
+    kind = KINDS.get(stat.S_IFMT(st.st_mode), "other")
     e = {"type": kind, "size": st.st_size if kind in ("file", "symlink") else 0, "mode": st.st_mode & 0o7777,
          "mtime_ms": st.st_mtime_ns // 10**6}
     if kind == "symlink": e["target"] = os.readlink(full)
     if kind == "file" and want_hash: e["sha256"] = file_hash(full)["sha256"]
     return e
 def file_hash(path):
-    h, n = hashlib.sha256(), 0
+    h = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20): h.update(chunk); n += len(chunk)
-    return {"size": n, "sha256": h.hexdigest()}
+        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
+        return {"size": f.tell(), "sha256": h.hexdigest()}
 
 # ---- channels (9) ----
 class Chan:  # a channel: credit both ways (11) and its incoming streams (10); kinds override the hooks
@@ -167,18 +171,6 @@ class Chan:  # a channel: credit both ways (11) and its incoming streams (10); k
     def start(self, m): raise ProtoError("unsupported", f"channel kind {m.get('kind')!r}")
     on_data = pump = abort = lambda self, *a: None  # hooks: DATA received, each loop round, the channel's end
 
-class Notice(Chan):  # kind notice (9.8): logged, kept in messages.log, a rename applied; answered by an empty result
-    def start(self, m):
-        text, rename, agent = fld(m, "text", str, ""), fld(m, "rename", str, None, hi=256), self.s.agent
-        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} [{fld(m, 'id', str, '', hi=256)}] {fld(m, 'from', str, '?', hi=256)}: {text}"
-        log("notice:", line)
-        with open(os.path.join(agent.cfg_dir, "messages.log"), "a") as f:
-            f.write(line + (f" (renamed to {rename})" if rename else "") + "\n")
-        if rename:
-            agent.cfg["name"] = rename
-            save_cfg(agent.cfg_dir, agent.cfg)
-        self.finish()
-
 class Exec(Chan):  # kind exec (9.5): a process in its own group; its pipes are read only while there is credit
     p = status = reason = None
     def start(self, m):
@@ -188,20 +180,21 @@ class Exec(Chan):  # kind exec (9.5): a process in its own group; its pipes are 
         need((argv is None) != (shell is None), "bad-message", "open: exactly one of argv and shell")
         need(shell is not None or 0 < len(argv) <= 4096 and all(isinstance(a, str) for a in argv) and argv[0],
              "bad-message", "open.argv: 1..4096 strings, the first not empty")
+        need("\0" not in (shell or "".join(argv)), "bad-message", "open: a NUL in argv or shell")  # exec cannot pass it
         env, extra = {} if fld(m, "env_clear", bool) else dict(os.environ), fld(m, "env", dict, {})
         need(len(extra) <= 4096, "bad-message", "open.env: more than 4096 entries")
         for k, v in extra.items():
-            need(k and "=" not in k and len(k.encode()) <= 256 and isinstance(v, (str, type(None))),
-                 "bad-message", f"open.env: bad entry {k!r}")
+            need(k and not {"=", "\0"} & set(k) and len(k.encode()) <= 256 and (v is None or isinstance(v, str)
+                 and "\0" not in v and len(v.encode()) <= 32768), "bad-message", f"open.env: bad entry {k!r}")
             env.pop(k, None) if v is None else env.update({k: v})
         self.timeout, self.quiet = (fld(m, k, int, None, 1, 31622400) for k in ("timeout_s", "no_output_timeout_s"))
-        cwd = self.s.resolve(fld(m, "cwd", str, ".", hi=4096), True, "cwd")
-        need(os.path.isdir(cwd), "exec-failed", f"cwd {m.get('cwd')}: not a directory")
+        cwd = self.s.resolve(fld(m, "cwd", str, "."), True, "cwd")
         self.accept = (0,) if fld(m, "stdin", bool, False) else ()
         try: self.p = subprocess.Popen(argv or ["/bin/sh", "-c", shell], cwd=cwd, env=env, start_new_session=True,
                                        stdin=subprocess.PIPE if self.accept else subprocess.DEVNULL,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        except OSError as e: raise ProtoError("exec-failed", f"{(argv or ['/bin/sh'])[0]}: {e.strerror}")
+        except OSError as e:  # it names the program, or the cwd, that failed
+            raise ProtoError("exec-failed", f"{e.filename or (argv or ['/bin/sh'])[0]}: {e.strerror}")
         for f in filter(None, (self.p.stdin, self.p.stdout, self.p.stderr)): os.set_blocking(f.fileno(), False)
         self.outs, self.inbuf, self.in_eof = {1: self.p.stdout, 2: self.p.stderr}, bytearray(), False
         self.t0 = self.last_out = time.monotonic()
@@ -213,7 +206,8 @@ class Exec(Chan):  # kind exec (9.5): a process in its own group; its pipes are 
                 waits[f.fileno()] = (select.POLLIN, lambda st=stream: self.s.guard(self, self.read, st))
         if self.inbuf: waits[self.p.stdin.fileno()] = (select.POLLOUT, lambda: self.s.guard(self, self.write_stdin))
         if self.status is None: self.reap()
-        for reason, limit, since in (("timeout", self.timeout, self.t0), ("no-output-timeout", self.quiet, self.last_out)):
+        for reason, limit, since in (("timeout", self.timeout, self.t0),
+                                     ("no-output-timeout", self.quiet, self.last_out)):
             if self.reason is None and limit and time.monotonic() - since > limit:  # until the output ends (9.5)
                 self.reason = reason
                 self.kill(signal.SIGKILL)
@@ -244,20 +238,20 @@ class Exec(Chan):  # kind exec (9.5): a process in its own group; its pipes are 
         self.p.returncode, sig = st, os.WIFSIGNALED(st) and os.WTERMSIG(st)  # returncode set: Popen must not wait
         self.status = {"elapsed_ms": int((time.monotonic() - self.t0) * 1000), "cpu_user_ms": int(ru.ru_utime * 1000),
                        "cpu_system_ms": int(ru.ru_stime * 1000), "max_rss_kb": ru.ru_maxrss, "reason": "exited"}
-        if sig: self.status.update(reason="signaled", signal=next((s.name[3:] for s in signal.Signals if s == sig), str(sig)))
+        if sig: self.status.update(reason="signaled", signal={s: s.name[3:] for s in signal.Signals}.get(sig, str(sig)))
         else: self.status["exit_code"] = os.WEXITSTATUS(st)
     def kill(self, sig, group=True):  # the group while output is open: it outlives its reaped leader (sleep 9 & wait)
         if self.status is None or group and self.outs:
             with contextlib.suppress(OSError): os.killpg(self.p.pid, sig) if group else os.kill(self.p.pid, sig)
     def signal(self, m):
         name = fld(m, "signal", str, req=True)
-        need(name in "INT TERM KILL HUP QUIT USR1 USR2".split(), "bad-message", f"signal.signal: unknown signal {name!r}")
+        need(name in "INT TERM KILL HUP QUIT USR1 USR2".split(), "bad-message", f"signal.signal: {name!r} (9.2)")
         self.kill(getattr(signal, "SIG" + name), fld(m, "group", bool, True))
     def abort(self):
         if self.p is None: return
         self.kill(signal.SIGKILL)
         for f in filter(None, [*self.outs.values(), self.p.stdin]): f.close()
-        if self.status is None: self.s.agent.zombies.append(self.p.pid)
+        if self.status is None: self.s.agent.zombies.append(self.p)  # reaped later, without blocking
         self.p = None
 
 class Fs(Chan):
@@ -267,7 +261,7 @@ class Fs(Chan):
     gen = tmp = f = tree = None
     def start(self, m):
         op = fld(m, "op", str, req=True)
-        need(op.isidentifier() and hasattr(self, "op_" + op), "unsupported", f"fs op {op!r}")
+        need(hasattr(self, "op_" + op), "unsupported", f"fs op {op!r}")
         if op != "remove" or m.get("paths") is None: self.path = self.s.resolve(m.get("path"), op in self.FOLLOW)
         r = getattr(self, "op_" + op)(m)  # errors found before any work come before opened
         self.reply(type="opened")
@@ -315,7 +309,7 @@ class Fs(Chan):
         for p in targets: rm_tree(p)
         return {"removed": len(targets)}
     def dest(self, m):
-        to = self.s.resolve(fld(m, "to", str, req=True, hi=4096), False, "to")
+        to = self.s.resolve(m.get("to"), False, "to")
         if fld(m, "parents", bool): os.makedirs(os.path.dirname(to), exist_ok=True)
         return to
     def op_rename(self, m):
@@ -349,12 +343,12 @@ class Fs(Chan):
         self.size, self.sha = fld(m, "size", int, None, 0), fld(m, "sha256", str, None, hi=64)
         self.mode, self.mtime = fld(m, "mode", int, 0o644 & ~UMASK, 0, 4095), fld(m, "mtime_ms", int)
         if fld(m, "parents", bool): os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        need(not os.path.isdir(self.path) or os.path.islink(self.path), "is-a-directory", f"{m['path']}: is a directory")
+        need(not os.path.isdir(self.path) or os.path.islink(self.path), "is-a-directory", f"{m['path']}: a directory")
         self.new_temp(os.path.dirname(self.path))
         self.h, self.accept = hashlib.sha256(), (4,)
     def op_put_tree(self, m):
         if not os.path.isdir(self.path): os.makedirs(self.path) if fld(m, "parents", bool) else os.mkdir(self.path)
-        self.buf, self.off, self.at, self.dirs, self.res = bytearray(), 0, 0, [], {"entries": 0, "bytes": 0}
+        self.buf, self.off, self.at, self.res = bytearray(), 0, "entry 1 at byte 0", {"entries": 0, "bytes": 0}
         self.tree, self.accept = self.untar(), (4,)
     def op_get_tree(self, m):
         items, res = walk(self.path, True), {"entries": 0, "bytes": 0}
@@ -365,7 +359,7 @@ class Fs(Chan):
                 if not kind: continue  # sockets, devices: skipped (9.6)
                 p = os.fsencode(rel)
                 res["entries"] += 1
-                yield kind + struct.pack(">H", len(p)) + p + struct.pack(">Iq", st.st_mode & 0o7777, st.st_mtime_ns // 10**6)
+                yield kind + struct.pack(f">H{len(p)}sIq", len(p), p, st.st_mode & 0o7777, st.st_mtime_ns // 10**6)
                 if kind == b"l": yield struct.pack(">H", len(t := os.fsencode(os.readlink(full)))) + t
                 if kind != b"f": continue
                 with open(full, "rb") as f:
@@ -397,9 +391,6 @@ class Fs(Chan):
             need(not ended or not self.buf, "bad-archive", f"byte {self.off}: data after the end of the archive")
             if not eos: return self.s.grant(self, len(data))
             if not ended: self.bad("truncated archive")
-            for full, mode, ns in reversed(self.dirs):  # modes last, so that read-only directories could be filled
-                os.chmod(full, mode)
-                os.utime(full, ns=(ns, ns))
             os.sync()  # put_tree flushes once, before its result (9.6)
             return self.finish(**self.res)
         self.f.write(data)
@@ -415,7 +406,7 @@ class Fs(Chan):
         if self.f: self.f.close()
         if self.tmp and os.path.lexists(self.tmp): os.unlink(self.tmp)
         self.tmp = self.gen = None
-    def bad(self, why, tag="bad-archive"): raise ProtoError(tag, f"entry {self.res['entries'] + 1} at byte {self.at}: {why}")
+    def bad(self, why, tag="bad-archive"): raise ProtoError(tag, f"{self.at}: {why}")  # at: "entry N at byte B"
     def take(self, n, some=False):  # waits (yields) until n bytes (some: one) are buffered, then consumes up to n
         while len(self.buf) < (1 if some else n): yield
         b, self.buf = bytes(self.buf[:n]), self.buf[n:]
@@ -427,16 +418,16 @@ class Fs(Chan):
         return (yield from self.take(n))
     def untar(self):  # the extractor (9.7), resumed as DATA arrives: it reads like the format table, holds one header
         if (yield from self.take(4)) != b"RTA1": raise ProtoError("bad-archive", "byte 0: bad magic")
+        dirs = []
         while (t := (yield from self.take(1))) != b"E":
-            self.at = self.off - 1
+            self.at = f"entry {self.res['entries'] + 1} at byte {self.off - 1}"
             if t not in (b"d", b"f", b"l"): self.bad(f"type byte 0x{t[0]:02x}")
             path = yield from self.text("path")
             mode, mtime = struct.unpack(">Iq", (yield from self.take(12)))
             size = struct.unpack(">Q", (yield from self.take(8)))[0] if t == b"f" else 0
             target = (yield from self.text("target")) if t == b"l" else b""
             if b"\0" in target: self.bad("NUL in the link target")
-            if path.startswith(b"/") or b"\0" in path or {b"", b".", b".."} & set(path.split(b"/")):
-                self.bad(f"bad path {path!r}")
+            if b"\0" in path or {b"", b".", b".."} & set(path.split(b"/")): self.bad(f"bad path {path!r}")  # /a too
             if mode > 0o7777: self.bad(f"mode {mode:o}")
             rel = os.fsdecode(path)
             parent = os.path.realpath(os.path.dirname(os.path.join(self.path, rel)))  # `..`, earlier symlinks (9.6)
@@ -447,7 +438,7 @@ class Fs(Chan):
                 if not os.path.isdir(full) or os.path.islink(full):
                     if os.path.lexists(full): rm_tree(full)
                     os.mkdir(full, 0o700)  # writable while filled, whatever its final mode
-                self.dirs.append((full, mode, ns))
+                dirs.append((full, mode, ns))
             elif t == b"l":  # an existing entry is replaced; the text is not confined (following it is)
                 if os.path.lexists(full): rm_tree(full)
                 os.symlink(os.fsdecode(target), full)
@@ -460,6 +451,9 @@ class Fs(Chan):
                     size, self.res["bytes"] = size - len(chunk), self.res["bytes"] + len(chunk)
                 self.place(full, mode, mtime, False)
             self.res["entries"] += 1
+        for full, mode, ns in reversed(dirs):  # modes last, so that read-only directories could be filled
+            os.chmod(full, mode)
+            os.utime(full, ns=(ns, ns))
 
 # ---- the session (7, 8, 9, 10, 11) ----
 class Session:  # one authenticated connection: a poll loop over the socket and the children's pipes
@@ -569,8 +563,8 @@ class Session:  # one authenticated connection: a poll loop over the socket and 
         t = m["type"]
         if t == "open":
             need(ch is None and cid % 2, "bad-channel", f"open of channel {cid}: in use or not a master's id", True)
-            need(len(self.chans) < CAPS["max_channels"], "limit-exceeded", f"over {CAPS['max_channels']} channels", True)
-            ch = self.chans[cid] = {"exec": Exec, "fs": Fs, "notice": Notice}.get(str(m.get("kind")), Chan)(self, cid)
+            need(len(self.chans) < CAPS["max_channels"], "limit-exceeded", "more channels than max_channels", True)
+            ch = self.chans[cid] = {"exec": Exec, "fs": Fs}.get(str(m.get("kind")), Chan)(self, cid)
             return self.guard(ch, ch.start, m)
         need(ch is not None, "bad-channel", f"{t} for channel {cid}, which is not open", True)
         if t in ("close", "error"):  # the master abandons, fails, or answers our close (9.3)
@@ -585,7 +579,7 @@ class Session:  # one authenticated connection: a poll loop over the socket and 
              f"open.{what}: must be a path of 1..4096 bytes without NUL")
         full = os.path.join(self.work, p)
         head, tail = os.path.split(full.rstrip("/") or "/")
-        real = os.path.realpath(full) if follow or tail in ("", ".", "..") else os.path.join(os.path.realpath(head), tail)
+        real = os.path.realpath(full) if follow or tail in (".", "..") else os.path.join(os.path.realpath(head), tail)
         need(inside(real, self.work), "path-outside-workdir", f"{p}: outside the work directory")
         return real
     def run(self):
@@ -593,7 +587,7 @@ class Session:  # one authenticated connection: a poll loop over the socket and 
             while not self.agent.stopping:
                 while self.framer.ready: self.on_frame(*self.framer.ready.pop(0))
                 now = time.monotonic()
-                need(now - self.last_rx <= self.dead_after, "keepalive-timeout", f"silence for {self.dead_after} s", True)
+                need(now - self.last_rx <= self.dead_after, "keepalive-timeout", f"silent for {self.dead_after}s", True)
                 if now - self.last_tx >= self.keepalive: self.send(PING, 0, os.urandom(8))
                 if self.unacked and now - self.unacked_since >= 0.2: self.ack()  # idle: ACK well within 1 s (7.2)
                 waits = {self.agent.wake_r: (select.POLLIN, self.agent.reap_zombies)}  # fd -> (poll events, callback)
@@ -630,12 +624,9 @@ class Agent:
         signal.set_wakeup_fd(wake_w)  # a signal wakes the poll: SIGCHLD ends the wait at once
         signal.signal(signal.SIGCHLD, lambda *a: None)
         for s in (signal.SIGTERM, signal.SIGINT): signal.signal(s, lambda *a: setattr(self, "stopping", True))
-    def reap_zombies(self):
+    def reap_zombies(self):  # the processes of aborted channels (Exec.abort), once they are gone
         with contextlib.suppress(BlockingIOError): os.read(self.wake_r, 4096)
-        for pid in list(self.zombies):
-            try:
-                if os.waitpid(pid, os.WNOHANG)[0]: self.zombies.remove(pid)
-            except ChildProcessError: self.zombies.remove(pid)
+        self.zombies = [p for p in self.zombies if p.poll() is None]
     def run(self):
         delay = 1.0
         while not self.stopping:
@@ -644,11 +635,10 @@ class Agent:
                 log(f"connected to {self.cfg['master']} as {self.cfg['name']}, session {welcome.get('session')}")
                 delay = 1.0
                 Session(self, sock, framer, peer, welcome).run()
-            except (PeerGone, OSError, ProtoError, ValueError, KeyError) as e:
-                log(f"connection lost: {e}")
+            except Exception as e:  # a lost connection, or a bug: neither may kill the agent
+                log("connection lost:", e if isinstance(e, (PeerGone, OSError, ProtoError)) else traceback.format_exc())
                 if isinstance(e, PeerGone) and "auth-failed" in str(e): sys.exit(1)  # revoked: retrying cannot help
-            except Exception: log("internal error:", traceback.format_exc())  # a bug must not kill the agent
-            end, delay = time.monotonic() + delay * random.uniform(0.5, 1.0), min(delay * 2, 30.0)  # backoff, jitter (7.3)
+            end, delay = time.monotonic() + delay * random.uniform(0.5, 1.0), min(delay * 2, 30.0)  # backoff (7.3)
             while not self.stopping and time.monotonic() < end: time.sleep(0.1); self.reap_zombies()
         log("stopped")
 
@@ -662,16 +652,17 @@ def save_cfg(cfg_dir, cfg):  # agent.json holds the secret: mode 0600 from creat
 def enroll(a):  # 6.4: trade the token for a name and a secret, over the pinned connection
     try:  # remsh1_ + base64url(JSON {"m": HOST:PORT, "f": fingerprint, "s": secret, "p": plaintext})
         tok = json.loads(base64.urlsafe_b64decode(a.token.split("_", 1)[1] + "=="))  # extra padding is ignored
-        cfg = {"master": tok["m"], "fingerprint": tok.get("f") or "", "plaintext": bool(tok.get("p"))}
+        cfg, secret = {"master": tok["m"], "fingerprint": tok.get("f") or "", "plaintext": bool(tok.get("p"))}, tok["s"]
     except (IndexError, ValueError, KeyError, TypeError): sys.exit("remsh-agent: not an enrollment token (remsh1_...)")
     if cfg["plaintext"] != a.insecure_plaintext:
         sys.exit("remsh-agent: the token is for a plaintext master: add --insecure-plaintext" if cfg["plaintext"]
                  else "remsh-agent: --insecure-plaintext given, but the token is for a TLS master")
     name, work = a.name or socket.gethostname(), os.path.realpath(a.work_dir or os.path.join(a.config_dir, "work"))
     os.makedirs(work, exist_ok=True)
-    try: sock, _, _, got = handshake(dict(cfg, name=name), cfg["plaintext"], work, tok["s"])
+    try: sock, _, _, got = handshake(dict(cfg, name=name), cfg["plaintext"], work, secret)
     except (OSError, PeerGone, ProtoError) as e: sys.exit(f"remsh-agent: enrollment failed: {e}")
     sock.close()
+    if not isinstance(got.get("secret"), str): sys.exit("remsh-agent: enrollment failed: the master sent no secret")
     name = got.get("agent") or name
     save_cfg(a.config_dir, dict(cfg, name=name, secret=got["secret"], work_dir=work))
     print(f"enrolled as {name}; start it with: {sys.argv[0]} run --config-dir {a.config_dir}")

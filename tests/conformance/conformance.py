@@ -520,6 +520,19 @@ def bad_channel(c, caps):
         p.conn_error("bad-channel")
 
 
+@check("12", "bad-message: an exec open with a NUL in argv, shell or env fails that channel only (9.5)",
+       scripted=True)
+def nul_in_exec(c, caps):
+    p = c.connect()
+    opens = ({"argv": ["echo", "a\0b"]}, {"shell": "echo a\0b"}, {"argv": ["true"], "env": {"A\0B": "1"}},
+             {"argv": ["true"], "env": {"A": "1\0"}})
+    for n, fields in enumerate(opens):
+        p.control(2 * n + 1, {"type": "open", "kind": "exec", **fields})
+        p.chan_error(2 * n + 1, "bad-message")
+    p.alive()
+    fs_works(p, 2 * len(opens) + 1)
+
+
 @check("12", "unknown-message: on a channel it ends that channel and its process; on channel 0 the connection",
        scripted=True)
 def unknown_message(c, caps):
