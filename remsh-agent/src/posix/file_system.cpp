@@ -84,7 +84,8 @@ class PosixNewFile : public NewFile {
     }
   }
   void write(std::span<const std::uint8_t> bytes, std::error_code& ec) override {
-    write_fully(fd_.get(), bytes.data(), bytes.size(), ec);
+    written_ += write_fully(fd_.get(), bytes.data(), bytes.size(), ec);
+    if (written_ - handed_to_disk_ >= kWritebackChunk) start_writeback();
   }
   void commit(std::optional<std::uint32_t> mode, std::optional<std::int64_t> mtime_ms,
               std::error_code& ec, bool durable) override {
@@ -97,6 +98,7 @@ class PosixNewFile : public NewFile {
       if (::futimens(fd_.get(), times) != 0) return void(ec = last_error());
     }
     // The data must be on disk before the name says the file is complete.
+    // Written back as it arrived (start_writeback), so this waits only for the last chunk.
     if (durable && ::fdatasync(fd_.get()) != 0) return void(ec = last_error());
     if (::close(fd_.release()) != 0) return void(ec = last_error());
     if (::rename(temp_.c_str(), destination_.c_str()) != 0) return void(ec = last_error());
@@ -104,6 +106,17 @@ class PosixNewFile : public NewFile {
   }
 
  private:
+  // Large files go to disk while the rest still arrives: the final flush then waits for the
+  // tail only, and a 1 GiB upload takes about max(transfer, disk) instead of their sum.
+  // Only a hint: where the kernel has no such call, commit's flush does all of it.
+  static constexpr std::uint64_t kWritebackChunk = 8 << 20;
+  void start_writeback() {
+#if defined(__linux__)
+    ::sync_file_range(fd_.get(), static_cast<off_t>(handed_to_disk_),
+                      static_cast<off_t>(written_ - handed_to_disk_), SYNC_FILE_RANGE_WRITE);
+#endif
+    handed_to_disk_ = written_;
+  }
   static mode_t current_umask() {
     // umask can only be read by setting it; the agent is single-threaded in its file work.
     const mode_t old = ::umask(022);
@@ -114,6 +127,7 @@ class PosixNewFile : public NewFile {
   fs::path temp_;
   fs::path destination_;
   bool committed_ = false;
+  std::uint64_t written_ = 0, handed_to_disk_ = 0;
 };
 
 }  // namespace
