@@ -221,13 +221,13 @@ def busy_scale(master, commands, mb, real_agents, tmp):
     out("busy_master_cpu_per_mb", round(cpu / total_mb * 1000, 2), "ms/MB", f"master utime+stime {cpu:.1f} s")
     out("busy_agents_cpu_per_mb", round(agent_cpu / total_mb * 1000, 2), "ms/MB")
     out("busy_live_outputs_exact", live_ok, "commands", f"of {commands}")
-    listing = master.cli("logs").stdout.decode().splitlines()
+    listing = master.cli("logs", "--limit", str(commands + 10)).stdout.decode().splitlines()
     ids = [line.split()[0] for line in listing if line.split()[1:2] and line.split()[1].startswith("busy")]
     stored_ok = 0
     for cid in ids[-commands:]:
         r = subprocess.run(f'"{cli}" logs {cid} | sha256sum', shell=True, env=master.env, capture_output=True)
         stored_ok += r.stdout.decode().split()[:1] == [want]
-    out("busy_stored_logs_exact", stored_ok, "commands", f"of {commands}")
+    out("busy_stored_logs_exact", stored_ok, "commands", f"of {commands} ({len(ids)} listed)")
     for p in procs:
         p.send_signal(signal.SIGTERM)
     for p in procs:
