@@ -343,6 +343,22 @@ asio::awaitable<void> AgentHub::handle_connection(tcp::socket socket) {
 
 template <typename Stream>
 asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer) {
+  // The handshake's state (both hellos, the agent's facts, its buffers) lives in admit()'s
+  // frame and is gone before the session is served: an idle agent keeps only what serving
+  // it needs, and there may be thousands of them.
+  std::optional<Admitted> admitted = co_await admit(stream, peer);
+  if (!admitted) co_return;  // enrolment done or refused: the connection ends here
+  std::shared_ptr<AgentLink> link = std::move(admitted->link);
+  const std::uint64_t connection = link->attach(now_ms());
+  if (admitted->presented_old_name) send_rename_notice(link);
+  deliver_notices(link->name());
+  co_await serve(stream, link, connection, std::move(admitted->leftover));
+  link->detach(connection);
+  if (link->online() == false) log_line("agent " + link->name() + " disconnected");
+}
+
+template <typename Stream>
+asio::awaitable<std::optional<AgentHub::Admitted>> AgentHub::admit(Stream& stream, const std::string& peer) {
   protocol::Hello hello;
   hello.software = "remsh-master/0.1.0";
   hello.capabilities = master_capabilities();
@@ -363,7 +379,6 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
 
   std::vector<std::uint8_t> buf(16 * 1024);
   std::shared_ptr<AgentLink> link;
-  std::string enrolled_name;
   for (;;) {
     co_await write_all(stream, hs.outgoing());
     using S = protocol::MasterHandshake::State;
@@ -492,7 +507,6 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
         state_.storage().add_agent(record);
         tx.commit();
         hs.enrolled({name, secret});
-        enrolled_name = name;
         log_line("enrolled agent " + name + " from " + peer);
       } catch (const StorageError& e) {
         std::string why = e.tag == "token-expired"    ? "this enrollment token has expired"
@@ -507,7 +521,7 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
     auto [ec, n] = co_await read_some(stream, asio::buffer(buf));
     if (ec) {
       if (timed_out) log_line("handshake with " + peer + " timed out");
-      co_return;
+      co_return std::nullopt;
     }
     if (auto e = hs.receive(ByteView{buf.data(), n})) {
       if (hs.state() == protocol::MasterHandshake::State::failed &&
@@ -516,18 +530,13 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
         co_await write_all(stream, hs.outgoing());
       }
       log_line("handshake with " + peer + " failed: " + e->describe());
-      co_return;
+      co_return std::nullopt;
     }
   }
   deadline.cancel();
-  if (!link) co_return;  // enrolment done or refused: the connection ends here
-  std::vector<std::uint8_t>().swap(buf);  // the session reads with its own buffer
-  const std::uint64_t connection = link->attach(now_ms());
-  if (hs.agent_hello().agent && *hs.agent_hello().agent != link->name()) send_rename_notice(link);
-  deliver_notices(link->name());
-  co_await serve(stream, link, connection, hs.take_leftover());
-  link->detach(connection);
-  if (link->online() == false) log_line("agent " + link->name() + " disconnected");
+  if (!link) co_return std::nullopt;
+  const bool old_name = hs.agent_hello().agent && *hs.agent_hello().agent != link->name();
+  co_return Admitted{std::move(link), hs.take_leftover(), old_name};
 }
 
 template <typename Stream>

@@ -63,6 +63,15 @@ class AgentHub {
   boost::asio::awaitable<void> handle_connection(boost::asio::ip::tcp::socket socket);
   template <typename Stream>
   boost::asio::awaitable<void> run_connection(Stream& stream, std::string peer);
+  // An authenticated agent's link, what it sent after the handshake, and whether it
+  // presented a name it no longer has; none when the connection ends with the handshake.
+  struct Admitted {
+    std::shared_ptr<AgentLink> link;
+    protocol::ByteBuffer leftover;
+    bool presented_old_name = false;
+  };
+  template <typename Stream>
+  boost::asio::awaitable<std::optional<Admitted>> admit(Stream& stream, const std::string& peer);
   template <typename Stream>
   boost::asio::awaitable<void> serve(Stream& stream, std::shared_ptr<AgentLink> link,
                                      std::uint64_t connection, protocol::ByteBuffer leftover);
