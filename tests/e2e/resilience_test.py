@@ -208,5 +208,34 @@ def master_sigkilled_mid_stream_takes_up_the_running_commands(c: Cluster):
     assert "re-attached after a restart, 2 command(s) taken up" in c.log("master.log"), c.log("master.log")[-2000:]
 
 
+
+@test
+def a_master_restarted_with_other_codecs_goes_on_with_its_sessions(c: Cluster):
+    import signal
+    import subprocess
+    c.start_master()  # zstd first: the agent's streams start compressed with zstd
+    c.add_agent("z1")
+    lines = c.remsh_popen("run", "z1", "--", "sh", "-c",
+                          "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); sleep 0.01; done; exit 3",
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.5)
+    c.stop_master(signal.SIGKILL)
+    c.master_extra = ["--codecs", "deflate"]  # the operator changed the master's offer meanwhile
+    c.start_master()
+    lines.wait(timeout=30)
+    wait_until("the taken-up command finished", lambda: [s for s, _ in command_rows(c).values()] == ["finished"],
+               timeout=60)
+    (cid, (_, code)), = command_rows(c).items()
+    assert code == "3", command_rows(c)
+    assert c.remsh("logs", str(cid), timeout=60).stdout == "".join(f"line-{i}\n" for i in range(400)).encode()
+    # The same session goes on: new output (zstd from the agent) and input (from the master).
+    r = c.remsh("run", "z1", "--", "seq", "1", "200000", timeout=60)
+    assert r.returncode == 0 and r.stdout == "".join(f"{i}\n" for i in range(1, 200001)).encode(), r.returncode
+    data = os.urandom(1 << 20)
+    r = c.remsh("run", "z1", "--", "cat", input=data, timeout=60)
+    assert r.returncode == 0 and r.stdout == data, (r.returncode, len(r.stdout))
+    assert "codec-error" not in c.log("master.log"), c.log("master.log")[-2000:]
+
+
 if __name__ == "__main__":
     run_tests(TESTS)

@@ -146,7 +146,7 @@ def messages_file():
           "resume": {"session": "s-1", "received": 41, "sent": 812}}),
         ("welcome from a master that restarted (7.4)",
          {"type": "welcome", "session": "s-4f2a", "resumed": True, "restarted": True,
-          "received": 812, "channels": [7, 9], "codecs": ["zstd", "deflate"],
+          "received": 812, "channels": [7, 9], "codecs": ["deflate", "zstd"],
           "keepalive_s": 15, "dead_after_s": 45}),
         ("connection error", {"type": "error", "tag": "auth-failed", "message": "bad proof"}),
         ("error with a tag from the future", {"type": "error", "tag": "tea-pot", "message": ""}),

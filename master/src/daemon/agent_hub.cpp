@@ -228,6 +228,16 @@ std::shared_ptr<AgentLink> AgentHub::restore(const std::string& name, const prot
   Storage& storage = state_.storage();
   auto stored = storage.find_agent_session(resume.session);
   if (!stored || stored->agent != name) return nullptr;
+  // The session keeps the compression it had, which this process may no longer offer
+  // (--codecs changed across the restart) and which was not stored: it accepts every codec
+  // it can decode that the agent declared, a superset of the first agreement, and sends
+  // deflate, which every agreement holds (docs/protocol.md 7.4).
+  std::vector<protocol::Codec> codecs{protocol::Codec::deflate};
+  for (protocol::Codec c : agree_codecs(protocol::default_codecs(), config.remote.codecs)) {
+    if (c != protocol::Codec::deflate) codecs.push_back(c);
+  }
+  config.codecs = codecs;
+  welcome.codecs = std::move(codecs);
   auto link = add_link(name, stored->session, std::move(config));
   link->session().restore({stored->received, resume.received, resume.sent});
   for (const ReattachableCommand& command : storage.reattachable_commands(stored->session)) {
