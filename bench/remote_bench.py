@@ -505,6 +505,9 @@ def cmd_table(a):
     def v(key):
         return vals.get(key)
 
+    def best(*keys):  # the fastest peer that ran (a failed one is nan)
+        return min((y for y in map(v, keys) if y and y == y), default=None)
+
     def show(x, nd=1):
         return "-" if x is None or x != x else f"{x:.{nd}f}"
 
@@ -538,10 +541,10 @@ def cmd_table(a):
         ("10k small files up", "s", "remsh_cp_tree_up_s",
          [("scp -r", "scp_tree_up_s"), ("tar|ssh", "tar_ssh_tree_up_s"), ("+sync", "tar_ssh_tree_up_synced_s")],
          "<= best",
-         lambda x: x <= min([y for y in (v("scp_tree_up_s"), v("tar_ssh_tree_up_s")) if y and y == y] or [x])),
+         lambda x: x <= (best("scp_tree_up_s", "tar_ssh_tree_up_s") or x)),
         ("10k small files down", "s", "remsh_cp_tree_down_s",
          [("scp -r", "scp_tree_down_s"), ("ssh|tar", "ssh_tar_tree_down_s")], "<= best",
-         lambda x: x <= min([y for y in (v("scp_tree_down_s"), v("ssh_tar_tree_down_s")) if y and y == y] or [x])),
+         lambda x: x <= (best("scp_tree_down_s", "ssh_tar_tree_down_s") or x)),
         ("sync, 3 of 10k changed", "s", "remsh_sync_3_changed_s", [("rsync", "rsync_3_changed_s")],
          "", None),
         ("agent binary, stripped", "MB", "remsh_agent_stripped_mb", [], "< 3", lambda x: x < 3),

@@ -208,7 +208,6 @@ def master_sigkilled_mid_stream_takes_up_the_running_commands(c: Cluster):
     assert "re-attached after a restart, 2 command(s) taken up" in c.log("master.log"), c.log("master.log")[-2000:]
 
 
-
 @test
 def a_master_restarted_with_other_codecs_goes_on_with_its_sessions(c: Cluster):
     import signal

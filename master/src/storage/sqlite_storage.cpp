@@ -1498,9 +1498,8 @@ std::optional<AgentSessionRecord> SqliteStorage::find_agent_session(const std::s
 }
 
 std::vector<AgentSessionRecord> SqliteStorage::list_agent_sessions(const std::optional<std::string>& agent) {
-    Stmt q(*this, agent ? "SELECT session, agent, received, started_ms FROM agent_sessions WHERE agent = ? "
-                          "ORDER BY started_ms"
-                        : "SELECT session, agent, received, started_ms FROM agent_sessions ORDER BY started_ms");
+    Stmt q(*this, std::string("SELECT session, agent, received, started_ms FROM agent_sessions") +
+                      (agent ? " WHERE agent = ?" : "") + " ORDER BY started_ms");
     if (agent) q.bind(1, *agent);
     std::vector<AgentSessionRecord> out;
     while (q.step()) {
