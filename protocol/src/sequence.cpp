@@ -8,12 +8,11 @@ namespace remsh::protocol {
 
 std::uint64_t ReplayBuffer::send(FrameHeader header, ByteView payload, ByteBuffer& out) {
   header.seq = next_seq_++;
-  const std::size_t before = frames_.size();
-  append_frame(frames_, header, payload);
-  const auto size = static_cast<std::uint32_t>(frames_.size() - before);
-  sizes_.push_back(size);
-  bytes_ += size;
-  out.append(ByteView{frames_.data() + before, size});
+  ByteBuffer& frame = frames_.emplace_back();
+  frame.reserve(kFrameHeaderSize + payload.size());
+  append_frame(frame, header, payload);
+  bytes_ += frame.size();
+  out.append(frame.view());
   return header.seq;
 }
 
@@ -24,9 +23,8 @@ std::optional<ProtocolError> ReplayBuffer::acknowledge(std::uint64_t received) {
                              std::to_string(last_sent()) + " frames were sent"};
   }
   while (acknowledged() < received) {
-    frames_.consume(sizes_.front());
-    bytes_ -= sizes_.front();
-    sizes_.pop_front();
+    bytes_ -= frames_.front().size();
+    frames_.pop_front();
   }
   return std::nullopt;
 }
@@ -41,7 +39,7 @@ std::optional<ProtocolError> ReplayBuffer::replay(std::uint64_t received, ByteBu
   if (auto error = acknowledge(received)) {
     return ProtocolError{ErrorTag::resume_failed, error->message};
   }
-  out.append(frames_.view());
+  for (const ByteBuffer& frame : frames_) out.append(frame.view());
   return std::nullopt;
 }
 
