@@ -46,6 +46,11 @@ constexpr const char* kSoftware = "remsh-agent/" REMSH_VERSION;
 constexpr auto kTick = std::chrono::seconds(1);
 constexpr auto kFlushGrace = std::chrono::seconds(2);  // for a goodbye or error before closing
 constexpr std::size_t kReadBuffer = 64 * 1024;
+// Channels pause while this much waits for the socket. Those bytes are a second copy of the
+// replay buffer's newest frames; letting them grow to the replay bound (4 MiB) doubled the
+// agent's memory while streaming and bought no speed: the kernel's socket buffer keeps the
+// wire busy meanwhile.
+constexpr std::size_t kWriteBacklog = 1u << 20;
 
 std::string seconds_text(std::chrono::milliseconds d) {
   char buf[32];
@@ -369,6 +374,7 @@ asio::awaitable<void> AgentRunner::writer(Connection& c) {
     chunk.clear();
     c.last_sent = Clock::now();
     if (last) break;
+    send_ready_.notify();  // channels paused on the write backlog may go on
   }
   c.transport->close();
   c.closed = true;
@@ -541,6 +547,12 @@ void AgentRunner::take_notice(std::uint32_t id, const protocol::NoticeRequest& n
 void AgentRunner::refuse_open(std::uint32_t id, const ProtocolError& error) {
   session_->fail_channel(id, error);
   wake_writer();
+}
+
+bool AgentRunner::room_to_send() {
+  // Without a connection nothing is written: the replay buffer alone bounds the outage.
+  const bool writer_behind = connection_ != nullptr && session_->outgoing().size() >= kWriteBacklog;
+  return session_->can_send() && !writer_behind;
 }
 
 void AgentRunner::channel_finished(std::uint32_t channel) {

@@ -81,6 +81,7 @@ class AgentRunner final : private ChannelHost {
   boost::asio::any_io_executor executor() override { return executor_; }
   protocol::Session& session() override { return *session_; }
   void wake_writer() override { writer_wake_.notify(); }
+  bool room_to_send() override;
   Notifier& send_ready() override { return send_ready_; }
   void channel_finished(std::uint32_t channel) override;
 

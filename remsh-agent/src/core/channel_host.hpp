@@ -23,8 +23,11 @@ class ChannelHost {
   virtual protocol::Session& session() = 0;
   // session().outgoing() has new bytes: wake the connection's writer.
   virtual void wake_writer() = 0;
+  // Room to produce new DATA: the replay buffer is not full and the writer is not far
+  // behind. Channels read their sources only while it holds (and credit is left).
+  virtual bool room_to_send() = 0;
   // Notified whenever sending may have become possible again: credit arrived (WINDOW),
-  // the replay buffer drained (ACK), a connection came back.
+  // the replay buffer drained (ACK), the writer caught up, a connection came back.
   virtual Notifier& send_ready() = 0;
   // The channel is done on our side (it sent close): forget it.
   virtual void channel_finished(std::uint32_t channel) = 0;

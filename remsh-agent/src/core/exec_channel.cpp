@@ -179,19 +179,22 @@ asio::awaitable<void> ExecChannel::pump(OutputStream stream) {
   auto self = shared_from_this();
   const auto stream_id = static_cast<std::uint8_t>(stream);
   // One read, one whole DATA frame (the master accepts 1 MiB): big outputs cost few frames.
-  std::vector<std::uint8_t> buf(session().max_data_chunk());
+  // Left uninitialised, its pages cost memory only once a read reaches them: a quiet stderr
+  // costs none.
+  const std::size_t buf_size = session().max_data_chunk();
+  const auto buf = std::make_unique_for_overwrite<std::uint8_t[]>(buf_size);
   for (;;) {
     // Read only what may be sent: no credit or a full replay buffer leaves the bytes in the
     // pipe, and the child blocks.
-    while (streaming() && !(session().credit(id_) > 0 && session().can_send())) {
+    while (streaming() && !(session().credit(id_) > 0 && host_.room_to_send())) {
       co_await host_.send_ready().wait();
     }
     if (!streaming()) co_return;
     const std::size_t want = static_cast<std::size_t>(
-        std::min<std::uint64_t>(buf.size(), session().credit(id_)));
+        std::min<std::uint64_t>(buf_size, session().credit(id_)));
     std::size_t n = 0;
     try {
-      n = co_await child_->read(stream, asio::buffer(buf.data(), want));
+      n = co_await child_->read(stream, asio::buffer(buf.get(), want));
     } catch (const std::exception& e) {
       if (!streaming()) co_return;
       log_line("channel " + std::to_string(id_) + ": reading output: " + e.what());
@@ -203,7 +206,7 @@ asio::awaitable<void> ExecChannel::pump(OutputStream stream) {
     std::size_t offset = 0;
     while (offset < n) {
       const std::size_t taken =
-          session().send_data(id_, stream_id, protocol::ByteView{buf.data() + offset, n - offset});
+          session().send_data(id_, stream_id, protocol::ByteView{buf.get() + offset, n - offset});
       if (taken == 0) {
         co_await host_.send_ready().wait();
         if (!streaming()) co_return;
@@ -214,7 +217,7 @@ asio::awaitable<void> ExecChannel::pump(OutputStream stream) {
     }
   }
   // An empty end-of-stream frame needs no credit, only room in the replay buffer.
-  while (streaming() && !session().can_send()) co_await host_.send_ready().wait();
+  while (streaming() && !host_.room_to_send()) co_await host_.send_ready().wait();
   if (!streaming()) co_return;
   session().send_data(id_, stream_id, {}, /*end=*/true);
   host_.wake_writer();

@@ -372,7 +372,7 @@ void FsChannel::abandon() {
 asio::awaitable<bool> FsChannel::send(std::uint8_t stream, protocol::ByteView bytes) {
   std::size_t offset = 0;
   while (offset < bytes.size()) {
-    while (active() && !(session().credit(id_) > 0 && session().can_send())) {
+    while (active() && !(session().credit(id_) > 0 && host_.room_to_send())) {
       co_await host_.send_ready().wait();
     }
     if (!active()) co_return false;
@@ -384,7 +384,7 @@ asio::awaitable<bool> FsChannel::send(std::uint8_t stream, protocol::ByteView by
 }
 
 asio::awaitable<bool> FsChannel::send_end(std::uint8_t stream) {
-  while (active() && !session().can_send()) co_await host_.send_ready().wait();
+  while (active() && !host_.room_to_send()) co_await host_.send_ready().wait();
   if (!active()) co_return false;
   session().send_data(id_, stream, {}, /*end=*/true);
   host_.wake_writer();
@@ -449,7 +449,7 @@ asio::awaitable<void> FsChannel::send_file() {
   std::uint64_t sent = 0;
   for (;;) {
     // Read only what may be sent now: the rest stays in the file.
-    while (active() && !(session().credit(id_) > 0 && session().can_send())) {
+    while (active() && !(session().credit(id_) > 0 && host_.room_to_send())) {
       co_await host_.send_ready().wait();
     }
     if (!active()) co_return;
