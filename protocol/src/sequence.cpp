@@ -9,6 +9,10 @@ namespace remsh::protocol {
 std::uint64_t ReplayBuffer::send(FrameHeader header, ByteView payload, ByteBuffer& out) {
   header.seq = next_seq_++;
   ByteBuffer& frame = frames_.emplace_back();
+  if (!spare_.empty()) {
+    frame = std::move(spare_.back());  // cleared when it was kept
+    spare_.pop_back();
+  }
   frame.reserve(kFrameHeaderSize + payload.size());
   append_frame(frame, header, payload);
   bytes_ += frame.size();
@@ -23,7 +27,12 @@ std::optional<ProtocolError> ReplayBuffer::acknowledge(std::uint64_t received) {
                              std::to_string(last_sent()) + " frames were sent"};
   }
   while (acknowledged() < received) {
-    bytes_ -= frames_.front().size();
+    ByteBuffer& frame = frames_.front();
+    bytes_ -= frame.size();
+    if (spare_.size() < kSpareFrames) {
+      frame.clear();
+      spare_.push_back(std::move(frame));
+    }
     frames_.pop_front();
   }
   return std::nullopt;

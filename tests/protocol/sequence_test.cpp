@@ -60,6 +60,29 @@ TEST_CASE("replay resends exactly the frames after what the peer holds", "[seque
   REQUIRE(std::holds_alternative<FrameDecoder::NeedMore>(d.next()));
 }
 
+TEST_CASE("replay buffer: buffers of acknowledged frames are reused without leftovers", "[sequence][memory]") {
+  ReplayBuffer rb(1 << 20);
+  ByteBuffer wire;
+  // Big frames acknowledged, then smaller ones sent into their (kept) buffers: the replay
+  // must hold exactly the new frames, each once, in order.
+  for (int i = 0; i < 4; ++i) rb.send(data_frame(), as_bytes(std::string(5000, char('a' + i))), wire);
+  REQUIRE_FALSE(rb.acknowledge(4));
+  REQUIRE(rb.unacked_bytes() == 0);
+  for (int i = 0; i < 3; ++i) rb.send(data_frame(), as_bytes(std::string(1 + i, char('x' + i))), wire);
+  REQUIRE(rb.unacked_bytes() == 3 * kFrameHeaderSize + 6);
+  ByteBuffer again;
+  REQUIRE_FALSE(rb.replay(4, again));
+  REQUIRE(again.size() == 3 * kFrameHeaderSize + 6);
+  FrameDecoder d;
+  d.feed(again.view());
+  for (int i = 0; i < 3; ++i) {
+    auto f = std::get<FrameView>(d.next());
+    REQUIRE(f.header.seq == std::uint64_t(5 + i));
+    REQUIRE(as_chars(f.payload) == std::string(1 + i, char('x' + i)));
+  }
+  REQUIRE(std::holds_alternative<FrameDecoder::NeedMore>(d.next()));
+}
+
 TEST_CASE("resume from before the acknowledged point, or past the end, fails", "[sequence]") {
   ReplayBuffer rb(1 << 20);
   ByteBuffer wire, again;
