@@ -7,6 +7,12 @@
 namespace remsh::protocol {
 
 std::uint64_t ReplayBuffer::send(FrameHeader header, ByteView payload, ByteBuffer& out) {
+  const std::uint64_t seq = keep(header, payload);
+  out.append(frames_.back().view());
+  return seq;
+}
+
+std::uint64_t ReplayBuffer::keep(FrameHeader header, ByteView payload) {
   header.seq = next_seq_++;
   ByteBuffer& frame = frames_.emplace_back();
   if (!spare_.empty()) {
@@ -16,7 +22,6 @@ std::uint64_t ReplayBuffer::send(FrameHeader header, ByteView payload, ByteBuffe
   frame.reserve(kFrameHeaderSize + payload.size());
   append_frame(frame, header, payload);
   bytes_ += frame.size();
-  out.append(frame.view());
   return header.seq;
 }
 

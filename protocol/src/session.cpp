@@ -249,7 +249,12 @@ void Session::consumed(std::uint32_t channel, std::size_t n) {
 // ---- outgoing ----
 
 void Session::send_sequenced(FrameHeader header, ByteView payload) {
-  replay_.send(header, payload, out_);
+  // While the link is down a copy in outgoing() would only be thrown away by resume().
+  if (linked_) {
+    replay_.send(header, payload, out_);
+  } else {
+    replay_.keep(header, payload);
+  }
 }
 
 std::optional<std::uint32_t> Session::open_channel(const boost::json::object& open) {
@@ -401,12 +406,14 @@ void Session::forget_channel(std::uint32_t channel) { channels_.erase(channel); 
 void Session::send_ping(std::uint64_t token) { append_ping(out_, FrameType::ping, token); }
 
 void Session::connection_lost() {
+  linked_ = false;
   out_.clear();
   decoder_ = FrameDecoder(config_.local.max_frame);
   failed_.reset();
 }
 
 std::optional<ProtocolError> Session::resume(std::uint64_t peer_received) {
+  linked_ = true;
   out_.clear();
   return replay_.replay(peer_received, out_);
 }

@@ -232,6 +232,27 @@ TEST_CASE("session: resume after a cut at every point delivers everything once",
   }
 }
 
+TEST_CASE("session: output produced while the link is down waits in the replay buffer alone", "[session]") {
+  Session master(config(true)), agent(config(false));
+  master.open_channel(exec_open());
+  pump_both(master, agent);
+  drain(agent);
+  agent.connection_lost();
+  master.connection_lost();
+  const std::string text = "produced during the outage";
+  REQUIRE(agent.send_data(1, 1, as_bytes(text), true) == text.size());
+  CHECK(agent.outgoing().empty());  // a copy there would only be thrown away by resume()
+  CHECK(agent.replay_bytes() > 0);
+  REQUIRE_FALSE(agent.resume(master.received()));
+  REQUIRE_FALSE(master.resume(agent.received()));
+  CHECK_FALSE(agent.outgoing().empty());
+  pump_both(master, agent);
+  auto data = only<ChannelData>(drain(master));
+  REQUIRE(data.size() == 1);
+  CHECK(std::string(data[0].bytes.begin(), data[0].bytes.end()) == text);
+  CHECK(data[0].end_of_stream);
+}
+
 TEST_CASE("session: status reaches a master that announced it and nobody else", "[session]") {
   SessionConfig mc = config(true), ac = config(false);
   mc.local.status = true;

@@ -364,7 +364,9 @@ asio::awaitable<void> AgentRunner::writer(Connection& c) {
     }
     if (c.ended && (!c.flush_first || c.closed || session_->outgoing().empty())) break;
     const bool last = c.ended;  // flushing a goodbye or an error: one write, then close
+    const bool was_behind = session_->outgoing().size() >= kWriteBacklog;
     std::swap(chunk, session_->outgoing());
+    if (was_behind) send_ready_.notify();  // the backlog is empty again: paused channels go on
     try {
       co_await c.transport->write(asio::buffer(chunk.data(), chunk.size()));
     } catch (const std::exception& e) {
@@ -374,7 +376,6 @@ asio::awaitable<void> AgentRunner::writer(Connection& c) {
     chunk.clear();
     c.last_sent = Clock::now();
     if (last) break;
-    send_ready_.notify();  // channels paused on the write backlog may go on
   }
   c.transport->close();
   c.closed = true;
@@ -550,9 +551,8 @@ void AgentRunner::refuse_open(std::uint32_t id, const ProtocolError& error) {
 }
 
 bool AgentRunner::room_to_send() {
-  // Without a connection nothing is written: the replay buffer alone bounds the outage.
-  const bool writer_behind = connection_ != nullptr && session_->outgoing().size() >= kWriteBacklog;
-  return session_->can_send() && !writer_behind;
+  // While the link is down outgoing() stays empty: the replay buffer alone bounds the outage.
+  return session_->can_send() && session_->outgoing().size() < kWriteBacklog;
 }
 
 void AgentRunner::channel_finished(std::uint32_t channel) {

@@ -26,6 +26,7 @@ class ChannelHost {
   // Room to produce new DATA: the replay buffer is not full and the writer is not far
   // behind. Channels read their sources only while it holds (and credit is left).
   virtual bool room_to_send() = 0;
+  bool may_send_data(std::uint32_t channel) { return session().credit(channel) > 0 && room_to_send(); }
   // Notified whenever sending may have become possible again: credit arrived (WINDOW),
   // the replay buffer drained (ACK), the writer caught up, a connection came back.
   virtual Notifier& send_ready() = 0;

@@ -186,7 +186,7 @@ asio::awaitable<void> ExecChannel::pump(OutputStream stream) {
   for (;;) {
     // Read only what may be sent: no credit or a full replay buffer leaves the bytes in the
     // pipe, and the child blocks.
-    while (streaming() && !(session().credit(id_) > 0 && host_.room_to_send())) {
+    while (streaming() && !host_.may_send_data(id_)) {
       co_await host_.send_ready().wait();
     }
     if (!streaming()) co_return;

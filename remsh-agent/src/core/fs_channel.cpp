@@ -372,7 +372,7 @@ void FsChannel::abandon() {
 asio::awaitable<bool> FsChannel::send(std::uint8_t stream, protocol::ByteView bytes) {
   std::size_t offset = 0;
   while (offset < bytes.size()) {
-    while (active() && !(session().credit(id_) > 0 && host_.room_to_send())) {
+    while (active() && !host_.may_send_data(id_)) {
       co_await host_.send_ready().wait();
     }
     if (!active()) co_return false;
@@ -449,7 +449,7 @@ asio::awaitable<void> FsChannel::send_file() {
   std::uint64_t sent = 0;
   for (;;) {
     // Read only what may be sent now: the rest stays in the file.
-    while (active() && !(session().credit(id_) > 0 && host_.room_to_send())) {
+    while (active() && !host_.may_send_data(id_)) {
       co_await host_.send_ready().wait();
     }
     if (!active()) co_return;

@@ -25,6 +25,8 @@ class ReplayBuffer {
   // Gives the frame the next sequence number, keeps a copy and appends its wire bytes to
   // `out`. Returns the number given.
   std::uint64_t send(FrameHeader header, ByteView payload, ByteBuffer& out);
+  // The same without sending: the frame goes out with the next replay() (the link is down).
+  std::uint64_t keep(FrameHeader header, ByteView payload);
 
   // The peer has everything up to and including `received`. Acknowledging more than was
   // sent is a bad-sequence error; an older acknowledgement is ignored.

@@ -134,7 +134,8 @@ class Session {
   void send_ping(std::uint64_t token);
 
   // The connection was lost: forget unsent bytes (sequenced frames stay in the replay
-  // buffer) and partial frames.
+  // buffer) and partial frames. Until resume(), new sequenced frames wait in the replay
+  // buffer only, and outgoing() stays empty.
   void connection_lost();
   // A new connection resumed this session; the peer holds our frames up to
   // `peer_received`. Queues the replay into outgoing().
@@ -199,6 +200,7 @@ class Session {
   std::deque<SessionEvent> events_;
   std::uint32_t next_channel_;
   std::optional<ProtocolError> failed_;
+  bool linked_ = true;  // false from connection_lost() to resume()
   std::uint64_t replay_end_ = 0;  // restored: the agent's last seq before the restart
 };
 
