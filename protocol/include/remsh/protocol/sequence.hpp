@@ -8,12 +8,13 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <variant>
+#include <vector>
 
 #include "remsh/protocol/byte_buffer.hpp"
 #include "remsh/protocol/error.hpp"
+#include "remsh/protocol/fifo_queue.hpp"
 #include "remsh/protocol/frame.hpp"
 
 namespace remsh::protocol {
@@ -63,7 +64,7 @@ class ReplayBuffer {
   // Unacknowledged frames, oldest first, each as on the wire in its own buffer: memory
   // follows what is unacknowledged (one sliding buffer kept about twice the bound touched,
   // and three times while it grew).
-  std::deque<ByteBuffer> frames_;
+  FifoQueue<ByteBuffer> frames_;
   // Buffers of acknowledged frames, reused for the next ones: a stream of 1 MiB frames that
   // got a fresh buffer each faulted in ~100 MB of new pages per GiB sent (malloc hands big
   // blocks back to the kernel), which is slow, most of all on a VM.

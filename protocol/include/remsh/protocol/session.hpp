@@ -9,7 +9,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "remsh/protocol/channel_window.hpp"
+#include "remsh/protocol/fifo_queue.hpp"
 #include "remsh/protocol/frame.hpp"
 #include "remsh/protocol/messages.hpp"
 #include "remsh/protocol/sequence.hpp"
@@ -197,7 +197,7 @@ class Session {
   ByteBuffer out_;
   ByteBuffer scratch_;
   std::map<std::uint32_t, std::unique_ptr<Channel>> channels_;
-  std::deque<SessionEvent> events_;
+  FifoQueue<SessionEvent> events_;
   std::uint32_t next_channel_;
   std::optional<ProtocolError> failed_;
   bool linked_ = true;  // false from connection_lost() to resume()
