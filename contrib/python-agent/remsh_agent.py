@@ -152,11 +152,17 @@ def entry(full, st, want_hash):
     if kind == "symlink": e["target"] = os.readlink(full)
     if kind == "file" and want_hash: e["sha256"] = file_hash(full)["sha256"]
     return e
-def file_hash(path):
+def hashed(f, res):  # f's chunks to its end; then res holds their size and sha256 (file_hash, read)
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
-        return {"size": f.tell(), "sha256": h.hexdigest()}
+    with f:
+        while chunk := f.read(1 << 18):
+            h.update(chunk)
+            res["size"] += len(chunk)
+            yield chunk
+    res["sha256"] = h.hexdigest()
+def file_hash(path):
+    for _ in hashed(open(path, "rb"), res := {"size": 0}): pass
+    return res
 
 # ---- channels (9) ----
 class Chan:  # a channel: credit both ways (11) and its incoming streams (10); kinds override the hooks
@@ -329,16 +335,9 @@ class Fs(Chan):
     def op_read(self, m):
         offset, st = fld(m, "offset", int, 0, 0), os.stat(self.path)
         need(stat.S_ISREG(st.st_mode), "is-a-directory", f"{m['path']}: not a regular file")
-        f, h, res = open(self.path, "rb"), hashlib.sha256(), {"size": 0, "file_size": st.st_size}
+        f, res = open(self.path, "rb"), {"size": 0, "file_size": st.st_size}
         f.seek(offset)
-        def gen():
-            with f:
-                while chunk := f.read(1 << 18):
-                    h.update(chunk)
-                    res["size"] += len(chunk)
-                    yield chunk
-            res["sha256"] = h.hexdigest()
-        return 4, gen(), res
+        return 4, hashed(f, res), res
     def op_write(self, m):
         self.size, self.sha = fld(m, "size", int, None, 0), fld(m, "sha256", str, None, hi=64)
         self.mode, self.mtime = fld(m, "mode", int, 0o644 & ~UMASK, 0, 4095), fld(m, "mtime_ms", int)
@@ -386,8 +385,7 @@ class Fs(Chan):
     def on_data(self, stream, data, eos):
         if self.tree:  # put_tree: the extractor resumes with the new bytes
             self.buf += data
-            with contextlib.suppress(StopIteration): self.tree.send(None)
-            ended = self.tree.gi_frame is None  # untar() returned: it has read the end marker
+            ended = next(self.tree, True)  # untar() yields None while it waits, and returns once it read the end
             need(not ended or not self.buf, "bad-archive", f"byte {self.off}: data after the end of the archive")
             if not eos: return self.s.grant(self, len(data))
             if not ended: self.bad("truncated archive")
@@ -614,7 +612,7 @@ class Session:  # one authenticated connection: a poll loop over the socket and 
 # ---- the agent process ----
 class Agent:
     def __init__(self, cfg_dir, plaintext):
-        self.cfg_dir, self.plaintext = cfg_dir, plaintext
+        self.plaintext = plaintext
         with open(os.path.join(cfg_dir, "agent.json")) as f: self.cfg = json.load(f)
         if self.cfg.get("plaintext") and not plaintext:
             sys.exit("remsh-agent: this agent was enrolled with a plaintext master: add --insecure-plaintext")
