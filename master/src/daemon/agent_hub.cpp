@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "daemon/command_run.hpp"
+#include "daemon/heap_trim.hpp"
 #include "daemon/notice_delivery.hpp"
 #include "daemon/tls_connection.hpp"
 #include "remsh/protocol/auth.hpp"
@@ -297,7 +298,8 @@ asio::awaitable<void> AgentHub::accept_loop() {
   }
 }
 
-// Once a second: keepalive of every connected link, sessions whose grace ran out.
+// Once a second: keepalive of every connected link, sessions whose grace ran out, and the
+// heap trimmed after a burst of handshakes or API requests.
 asio::awaitable<void> AgentHub::expire_loop() {
   asio::steady_timer timer(io_);
   const auto started = Clock::now();
@@ -305,6 +307,7 @@ asio::awaitable<void> AgentHub::expire_loop() {
   while (!stopping_) {
     timer.expires_after(std::chrono::seconds(1));
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    HeapTrim::process().tick();
     if (!stored_expired && Clock::now() - started > options_.resume_grace) {
       // Sessions from before a restart whose agents did not come back within the grace.
       stored_expired = true;
@@ -342,7 +345,10 @@ asio::awaitable<void> AgentHub::handle_connection(tcp::socket socket) {
       deadline.async_wait([&stream](boost::system::error_code e) {
         if (!e) stream.socket().close();
       });
-      if (auto failed = co_await stream.accept()) throw boost::system::system_error(failed, "TLS handshake");
+      if (auto failed = co_await stream.accept()) {
+        HeapTrim::process().note_transient_work();
+        throw boost::system::system_error(failed, "TLS handshake");
+      }
       deadline.cancel();
       co_await run_connection(stream, peer);
     }
@@ -357,6 +363,7 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
   // frame and is gone before the session is served: an idle agent keeps only what serving
   // it needs, and there may be thousands of them.
   std::optional<Admitted> admitted = co_await admit(stream, peer);
+  HeapTrim::process().note_transient_work();
   if (!admitted) co_return;  // enrolment done or refused: the connection ends here
   std::shared_ptr<AgentLink> link = std::move(admitted->link);
   const std::uint64_t connection = link->attach(now_ms());

@@ -27,6 +27,7 @@
 #include "daemon/agent_availability.hpp"
 #include "daemon/api_roles.hpp"
 #include "daemon/fs_relay.hpp"
+#include "daemon/heap_trim.hpp"
 #include "daemon/job_routes.hpp"
 #include "daemon/repo_routes.hpp"
 #include "daemon/secret_routes.hpp"
@@ -598,6 +599,7 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
             out->on_error("not-found", "no WebSocket endpoint " + path);
             co_await out->write_loop();
           }
+          HeapTrim::process().note_transient_work();
           co_return;
         }
         json::object body;
@@ -669,6 +671,7 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
       }
       res.prepare_payload();
       auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+      HeapTrim::process().note_transient_work();
       if (wec || !res.keep_alive()) break;
     }
     beast::error_code ignored;
