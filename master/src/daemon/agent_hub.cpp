@@ -1,14 +1,16 @@
 #include "daemon/agent_hub.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <exception>
 #include <iostream>
 
 #include "daemon/command_run.hpp"
@@ -23,7 +25,6 @@ namespace remsh::master {
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
 using asio::ip::tcp;
-using namespace asio::experimental::awaitable_operators;
 using protocol::ByteBuffer;
 using protocol::ByteView;
 using protocol::ErrorTag;
@@ -59,13 +60,19 @@ std::vector<protocol::Codec> agree_codecs(const std::vector<protocol::Codec>& ou
   return out;
 }
 
-// The two kinds of agent connection: plain TCP (--insecure-plaintext) and TLS.
+// The two kinds of agent connection: plain TCP (--insecure-plaintext) and TLS. These hand
+// over the awaitable rather than awaiting it in a coroutine of their own: an idle agent
+// waits in wait_readable, and every frame on that path is held once per idle agent.
 asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some(tcp::socket& s, asio::mutable_buffer b) {
-  co_return co_await s.async_read_some(b, asio::as_tuple(asio::use_awaitable));
+  return s.async_read_some(b, asio::as_tuple(asio::use_awaitable));
 }
 asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some(TlsConnection& s, asio::mutable_buffer b) {
-  co_return co_await s.read_some(b);
+  return s.read_some(b);
 }
+asio::awaitable<std::tuple<boost::system::error_code>> wait_readable(tcp::socket& s) {
+  return s.async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
+}
+asio::awaitable<std::tuple<boost::system::error_code>> wait_readable(TlsConnection& s) { return s.wait_readable(); }
 asio::awaitable<boost::system::error_code> write_bytes(tcp::socket& s, asio::const_buffer b) {
   auto [ec, n] = co_await asio::async_write(s, b, asio::as_tuple(asio::use_awaitable));
   co_return ec;
@@ -75,6 +82,11 @@ asio::awaitable<boost::system::error_code> write_bytes(TlsConnection& s, asio::c
 }
 tcp::socket& lowest(tcp::socket& s) { return s; }
 tcp::socket& lowest(TlsConnection& s) { return s.socket(); }
+void cancel_read(tcp::socket& s) {
+  boost::system::error_code ignored;
+  s.cancel(ignored);
+}
+void cancel_read(TlsConnection& s) { s.cancel_read(); }
 
 template <typename Stream>
 asio::awaitable<void> write_all(Stream& stream, ByteBuffer& out) {
@@ -299,7 +311,7 @@ asio::awaitable<void> AgentHub::accept_loop() {
 }
 
 // Once a second: keepalive of every connected link, sessions whose grace ran out, and the
-// heap trimmed after a burst of handshakes or API requests.
+// heap trimmed after a burst of handshakes.
 asio::awaitable<void> AgentHub::expire_loop() {
   asio::steady_timer timer(io_);
   const auto started = Clock::now();
@@ -571,19 +583,87 @@ asio::awaitable<void> AgentHub::serve(Stream& stream, std::shared_ptr<AgentLink>
     link->handle_events();
   }
 
-  auto reader = [&]() -> asio::awaitable<void> {
-    // Sized by the traffic: thousands of idle agents each wait with a small buffer; a link
-    // whose reads fill it gets a larger one (up to 256 KiB), and gives it back once quiet.
+  // The reader runs here, for the whole connection. A writer runs beside it only while there
+  // is something to send: link->wake() starts one, and it ends once the output is out. An
+  // idle agent then holds no writer at all (a waiting writer coroutine, spawned and
+  // cancellable, cost ~1.3 KiB per idle agent; the master serves thousands of them).
+  // Each side ends the other: the reader cancels a running writer, a writer that ends the
+  // connection (kicked, silent, write failed, replaced) cancels the read. This frame
+  // outlives any writer, which uses it: serve() waits for it before returning or unwinding.
+  struct WriterState {
+    bool running = false;
+    bool ends_connection = false;
+    bool reading_done = false;
+    std::exception_ptr error;
+    asio::cancellation_signal stop;
+  } w;
+  std::exception_ptr reader_error;
+  boost::system::error_code ignored;
+  auto writer = [&]() -> asio::awaitable<void> {
+    ByteBuffer sending;
+    while (!w.reading_done) {
+      if (!link->is_current(connection)) {
+        w.ends_connection = true;  // replaced by a newer connection of the same agent
+        co_return;
+      }
+      if (link->kicked()) {
+        fail({ErrorTag::auth_failed, *link->kicked()});
+        w.ends_connection = true;  // the error goes out below, then the connection closes
+        co_return;
+      }
+      if (link->silent()) {
+        fail({ErrorTag::keepalive_timeout, "nothing received for " + std::to_string(protocol::kDefaultDeadAfterS) + " s"});
+        w.ends_connection = true;
+        co_return;
+      }
+      if (session.outgoing().empty()) co_return;
+      std::swap(sending, session.outgoing());
+      if (co_await write_bytes(stream, asio::buffer(sending.data(), sending.size()))) {
+        w.ends_connection = true;
+        co_return;
+      }
+      sending.clear();
+      link->sent_to(Clock::now());
+    }
+  };
+  auto start_writer = [&] {
+    if (w.running || w.reading_done || w.ends_connection) return;
+    w.running = true;
+    asio::co_spawn(io_, writer(), asio::bind_cancellation_slot(w.stop.slot(), [&](std::exception_ptr e) {
+      w.running = false;
+      if (!w.reading_done && e) {
+        w.error = e;
+        w.ends_connection = true;
+      }
+      if (w.ends_connection) {
+        cancel_read(stream);
+      } else if (!session.outgoing().empty() || link->kicked() || link->silent()) {
+        link->wake();  // woken after its last look at the output: once more
+      }
+      link->writer_done().notify();  // for serve() waiting for it
+    }));
+  };
+  link->set_waker(connection, [&start_writer] { start_writer(); });
+  try {
+    start_writer();  // what the handshake and the leftover queued
+    // Sized by the traffic: thousands of idle agents wait with no buffer and read with a
+    // small one; a link whose reads fill it gets a larger one (up to 256 KiB), and gives it
+    // back once quiet.
     constexpr std::size_t kIdleRead = 512, kBusyRead = 256 * 1024;
-    std::vector<std::uint8_t> buf(kIdleRead);
+    std::vector<std::uint8_t> buf;
     int quiet_reads = 0;
-    while (!failure && link->is_current(connection)) {
+    while (!failure && !w.ends_connection && link->is_current(connection)) {
+      if (buf.empty()) {
+        auto [wait_ec] = co_await wait_readable(stream);
+        if (wait_ec || !link->is_current(connection)) break;
+        buf.resize(kIdleRead);
+      }
       auto [ec, n] = co_await read_some(stream, asio::buffer(buf));
-      if (ec || !link->is_current(connection)) co_return;
+      if (ec || !link->is_current(connection)) break;
       link->heard_from(Clock::now());
       if (auto e = session.receive(ByteView{buf.data(), n})) {
         fail(*e);
-        co_return;
+        break;
       }
       link->handle_events();
       if (n == buf.size() && buf.size() < kBusyRead) {
@@ -592,32 +672,21 @@ asio::awaitable<void> AgentHub::serve(Stream& stream, std::shared_ptr<AgentLink>
       } else if (buf.size() > kIdleRead && n < kIdleRead && ++quiet_reads >= 64) {
         quiet_reads = 0;
         std::vector<std::uint8_t>(kIdleRead).swap(buf);
+      } else if (buf.size() == kIdleRead && n < kIdleRead) {
+        std::vector<std::uint8_t>().swap(buf);  // quiet: the next wait holds no buffer
       }
     }
-  };
-  auto writer = [&]() -> asio::awaitable<void> {
-    ByteBuffer sending;
-    while (link->is_current(connection)) {
-      if (link->kicked()) {
-        fail({ErrorTag::auth_failed, *link->kicked()});
-        co_return;  // the error goes out below, then the connection closes
-      }
-      if (link->silent()) {
-        fail({ErrorTag::keepalive_timeout, "nothing received for " + std::to_string(protocol::kDefaultDeadAfterS) + " s"});
-        co_return;
-      }
-      if (session.outgoing().empty()) {
-        if (failure) co_return;
-        co_await link->writer().wait();
-        continue;
-      }
-      std::swap(sending, session.outgoing());
-      if (co_await write_bytes(stream, asio::buffer(sending.data(), sending.size()))) co_return;
-      sending.clear();
-      link->sent_to(Clock::now());
-    }
-  };
-  co_await (reader() || writer());
+  } catch (...) {
+    reader_error = std::current_exception();
+  }
+  w.reading_done = true;
+  link->clear_waker(connection);
+  if (w.running) {
+    w.stop.emit(asio::cancellation_type::terminal);
+    while (w.running) co_await link->writer_done().wait();
+  }
+  if (reader_error) std::rethrow_exception(reader_error);
+  if (w.error) std::rethrow_exception(w.error);
   if (failure) {
     // Best effort: tell the agent why, unsequenced, then end the session for good.
     ByteBuffer out;
@@ -631,7 +700,6 @@ asio::awaitable<void> AgentHub::serve(Stream& stream, std::shared_ptr<AgentLink>
       links_.erase(link->name());
     }
   }
-  boost::system::error_code ignored;
   lowest(stream).shutdown(tcp::socket::shutdown_both, ignored);
   lowest(stream).close(ignored);
 }

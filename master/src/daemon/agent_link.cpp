@@ -14,7 +14,7 @@ AgentLink::AgentLink(boost::asio::any_io_executor executor, Storage& storage, st
       name_(std::move(name)),
       session_id_(std::move(session_id)),
       session_(std::move(config)),
-      writer_(executor),
+      writer_done_(executor),
       flush_timer_(executor) {}
 
 std::uint64_t AgentLink::attach(std::int64_t now_ms) {
@@ -22,6 +22,7 @@ std::uint64_t AgentLink::attach(std::int64_t now_ms) {
   connected_since_ms_ = now_ms;
   last_rx_ = last_tx_ = std::chrono::steady_clock::now();
   silent_ = false;
+  wake();  // a previous connection's writer, still installed, finds itself replaced and ends it
   return connection_;
 }
 
@@ -41,7 +42,6 @@ void AgentLink::detach(std::uint64_t connection) {
   connection_ = 0;
   detached_at_ = std::chrono::steady_clock::now();
   session_.connection_lost();
-  writer_.notify();
 }
 
 std::optional<std::uint32_t> AgentLink::start(const boost::json::object& open,

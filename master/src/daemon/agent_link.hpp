@@ -87,9 +87,20 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   // The session is over for good (grace expired, protocol error, revoked): fail its runs.
   void end(const std::string& why);
 
-  // Wakes the connection's writer.
-  void wake() { writer_.notify(); }
-  Notifier& writer() { return writer_; }
+  // Wakes the connection's writer: what that means is the serving connection's to say
+  // (AgentHub::serve starts a writer, which ends once the output is out).
+  void wake() {
+    if (waker_) waker_();
+  }
+  void set_waker(std::uint64_t connection, std::function<void()> waker) {
+    waker_connection_ = connection;
+    waker_ = std::move(waker);
+  }
+  void clear_waker(std::uint64_t connection) {
+    if (waker_connection_ == connection) waker_ = nullptr;
+  }
+  // Notified when a connection's writer has ended.
+  Notifier& writer_done() { return writer_done_; }
 
   // Ends the current connection with an error to the agent (revocation): the serve loop
   // sends it and closes.
@@ -115,7 +126,9 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   std::string name_;
   std::string session_id_;
   protocol::Session session_;
-  Notifier writer_;
+  Notifier writer_done_;
+  std::function<void()> waker_;
+  std::uint64_t waker_connection_ = 0;
   std::uint64_t connection_ = 0;
   std::uint64_t connections_ = 0;
   std::int64_t connected_since_ms_ = 0;

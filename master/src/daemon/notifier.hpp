@@ -15,8 +15,9 @@ class Notifier {
   explicit Notifier(boost::asio::any_io_executor executor) : timer_(executor) {
     timer_.expires_at(boost::asio::steady_timer::time_point::max());
   }
-  boost::asio::awaitable<void> wait() {
-    co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  // Not a coroutine itself: an idle agent's writer waits here, one frame less each.
+  boost::asio::awaitable<std::tuple<boost::system::error_code>> wait() {
+    return timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
   }
   void notify() { timer_.cancel(); }
 

@@ -28,19 +28,15 @@ TlsConnection::TlsConnection(asio::ip::tcp::socket socket, SSL_CTX* context)
 
 TlsConnection::~TlsConnection() { SSL_free(ssl_); }
 
-asio::awaitable<std::tuple<bool, error_code>> TlsConnection::settle(int result) {
+TlsConnection::Next TlsConnection::after(int result) const {
   const int why = SSL_get_error(ssl_, result);
   const int saved_errno = errno;
   error_code ec;
   switch (why) {
-    case SSL_ERROR_WANT_READ: {
-      auto [e] = co_await socket_.async_wait(asio::socket_base::wait_read, asio::as_tuple(asio::use_awaitable));
-      co_return std::tuple{false, e};
-    }
-    case SSL_ERROR_WANT_WRITE: {
-      auto [e] = co_await socket_.async_wait(asio::socket_base::wait_write, asio::as_tuple(asio::use_awaitable));
-      co_return std::tuple{false, e};
-    }
+    case SSL_ERROR_WANT_READ:
+      return {asio::socket_base::wait_read, {}};
+    case SSL_ERROR_WANT_WRITE:
+      return {asio::socket_base::wait_write, {}};
     case SSL_ERROR_ZERO_RETURN:
       ec = asio::error::eof;
       break;
@@ -56,27 +52,46 @@ asio::awaitable<std::tuple<bool, error_code>> TlsConnection::settle(int result) 
     }
   }
   ERR_clear_error();
-  co_return std::tuple{true, ec};
+  return {std::nullopt, ec};
 }
 
+// The waits are awaited here, not in a helper coroutine: an idle connection sits in
+// read_some, and each coroutine frame on that path is held by every idle agent.
 asio::awaitable<error_code> TlsConnection::accept() {
   for (;;) {
     ERR_clear_error();
     const int r = SSL_accept(ssl_);
     if (r == 1) co_return error_code{};
-    auto [done, ec] = co_await settle(r);
-    if (done || ec) co_return ec ? ec : error_code(asio::error::connection_aborted);
+    const Next next = after(r);
+    if (!next.wait) co_return next.error ? next.error : error_code(asio::error::connection_aborted);
+    auto [ec] = co_await socket_.async_wait(*next.wait, asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return ec;
   }
+}
+
+void TlsConnection::cancel_read() {
+  read_cancelled_ = true;
+  error_code ignored;
+  socket_.cancel(ignored);
+}
+
+asio::awaitable<std::tuple<error_code>> TlsConnection::wait_readable() {
+  if (read_cancelled_) co_return std::tuple{error_code(asio::error::operation_aborted)};
+  if (SSL_has_pending(ssl_) == 1) co_return std::tuple{error_code{}};  // bytes OpenSSL already holds
+  co_return co_await socket_.async_wait(asio::socket_base::wait_read, asio::as_tuple(asio::use_awaitable));
 }
 
 asio::awaitable<std::tuple<error_code, std::size_t>> TlsConnection::read_some(asio::mutable_buffer buffer) {
   const int want = static_cast<int>(std::min<std::size_t>(buffer.size(), std::numeric_limits<int>::max()));
   for (;;) {
+    if (read_cancelled_) co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
     ERR_clear_error();
     const int n = SSL_read(ssl_, buffer.data(), want);
     if (n > 0) co_return std::tuple{error_code{}, static_cast<std::size_t>(n)};
-    auto [done, ec] = co_await settle(n);
-    if (done || ec) co_return std::tuple{ec ? ec : error_code(asio::error::eof), std::size_t{0}};
+    const Next next = after(n);
+    if (!next.wait) co_return std::tuple{next.error ? next.error : error_code(asio::error::eof), std::size_t{0}};
+    auto [ec] = co_await socket_.async_wait(*next.wait, asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return std::tuple{ec, std::size_t{0}};
   }
 }
 
@@ -91,8 +106,10 @@ asio::awaitable<error_code> TlsConnection::write(asio::const_buffer bytes) {
       left -= static_cast<std::size_t>(n);
       continue;
     }
-    auto [done, ec] = co_await settle(n);
-    if (done || ec) co_return ec ? ec : error_code(asio::error::broken_pipe);
+    const Next next = after(n);
+    if (!next.wait) co_return next.error ? next.error : error_code(asio::error::broken_pipe);
+    auto [ec] = co_await socket_.async_wait(*next.wait, asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return ec;
   }
   co_return error_code{};
 }

@@ -14,6 +14,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <cstddef>
+#include <optional>
 #include <tuple>
 
 #include <openssl/ssl.h>
@@ -30,21 +31,33 @@ class TlsConnection {
 
   // The server side of the TLS handshake.
   boost::asio::awaitable<boost::system::error_code> accept();
+  // Until read_some has something to return at once (or an error): a connection waits here
+  // without a buffer (thousands of idle agents, none holding one).
+  boost::asio::awaitable<std::tuple<boost::system::error_code>> wait_readable();
   // Some decrypted bytes (at least one), or an error (eof when the peer closed TLS).
   boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some(
       boost::asio::mutable_buffer buffer);
   // All of `bytes`, or an error.
   boost::asio::awaitable<boost::system::error_code> write(boost::asio::const_buffer bytes);
 
+  // Ends a read_some in progress with operation_aborted, also one about to wait again
+  // (whose wake-up was already queued), and every later one. Later writes still work.
+  void cancel_read();
+
   boost::asio::ip::tcp::socket& socket() { return socket_; }
 
  private:
-  // After an OpenSSL call returned `result`: waits for what it needs (success: empty), or
-  // the error that ends the connection.
-  boost::asio::awaitable<std::tuple<bool, boost::system::error_code>> settle(int result);
+  // After an OpenSSL call returned `result` (not success): the socket readiness it waits
+  // for, or else the error that ends the connection.
+  struct Next {
+    std::optional<boost::asio::socket_base::wait_type> wait;
+    boost::system::error_code error;
+  };
+  Next after(int result) const;
 
   boost::asio::ip::tcp::socket socket_;
   SSL* ssl_;
+  bool read_cancelled_ = false;
 };
 
 }  // namespace remsh::master
