@@ -311,7 +311,7 @@ asio::awaitable<void> AgentHub::accept_loop() {
 }
 
 // Once a second: keepalive of every connected link, sessions whose grace ran out, and the
-// heap trimmed after a burst of handshakes.
+// heap trimmed after a burst of handshakes or API requests.
 asio::awaitable<void> AgentHub::expire_loop() {
   asio::steady_timer timer(io_);
   const auto started = Clock::now();

@@ -15,7 +15,7 @@ class Notifier {
   explicit Notifier(boost::asio::any_io_executor executor) : timer_(executor) {
     timer_.expires_at(boost::asio::steady_timer::time_point::max());
   }
-  // Not a coroutine itself: an idle agent's writer waits here, one frame less each.
+  // Not a coroutine itself: it hands over the timer's awaitable, one frame less per waiter.
   boost::asio::awaitable<std::tuple<boost::system::error_code>> wait() {
     return timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
   }

@@ -55,8 +55,8 @@ TlsConnection::Next TlsConnection::after(int result) const {
   return {std::nullopt, ec};
 }
 
-// The waits are awaited here, not in a helper coroutine: an idle connection sits in
-// read_some, and each coroutine frame on that path is held by every idle agent.
+// The waits are awaited here, not in a helper coroutine: each coroutine frame on the path
+// where a connection waits is held once per connected agent.
 asio::awaitable<error_code> TlsConnection::accept() {
   for (;;) {
     ERR_clear_error();
