@@ -252,6 +252,19 @@ def master_unreachable_is_a_clear_error(c: Cluster):
 
 
 @test
+def master_named_by_host_name_is_looked_up(c: Cluster):
+    # An address is connected to directly; a name goes through the resolver ("localhost"
+    # comes from /etc/hosts, and may give ::1 first, where the master does not listen).
+    c.start_master()
+    c.add_agent("a1")
+    env = c.env()
+    env["REMSH_MASTER"] = f"http://localhost:{c.api_port}"
+    r = subprocess.run([binary("remsh"), "run", "a1", "--", "echo", "by name"], env=env,
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0 and r.stdout == b"by name\n", r
+
+
+@test
 @plaintext
 def plaintext_mode_works_when_both_sides_ask(c: Cluster):
     c.start_master()
