@@ -15,6 +15,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #ifndef REMSH_VERSION
@@ -179,6 +180,9 @@ ConnectionSettings make_settings(const GlobalOptions& g) {
 
 }  // namespace
 
+// A subcommand that was not built (see `wanted` in main) was not given either.
+bool parsed(const CLI::App* sub) { return sub != nullptr && sub->parsed(); }
+
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);  // a closed stdout shows up as EPIPE (see fd_io.hpp)
 
@@ -221,324 +225,417 @@ int main(int argc, char** argv) {
         ->type_name("HEX")
         ->check(fingerprint_validator());
 
-    // remsh token create
-    CLI::App* token = app.add_subcommand("token", "manage enrollment tokens (to add agents)");
-    token->require_subcommand(1);
-    CLI::App* token_create = token->add_subcommand(
-        "create",
-        "create an enrollment token; prints a summary, then the token alone on the last line "
-        "(`remsh token create | tail -n 1`); an agent enrolls with `remsh-agent enroll TOKEN`");
+    // Every subcommand's options cost CLI11 allocations: building all of them took ~0.5 ms of the
+    // ~2 ms start of every `remsh run`. So only the subcommands named in the arguments are built
+    // (one more when an argument merely has a subcommand's name), and all of them for --help,
+    // which lists them. A subcommand not built is not parsed (parsed() below), and with none
+    // named the error is the same: a subcommand is required, or the argument is unexpected.
+    const bool help_asked = std::any_of(args.begin(), args.end(), [](const std::string& a) {
+        return a == "-h" || a == "--help";
+    });
+    const auto wanted = [&](std::string_view name) {
+        return help_asked || std::find(args.begin(), args.end(), name) != args.end();
+    };
+    // The subcommands the dispatch below looks at (null when not built), and what they fill.
+    CLI::App* token_create = nullptr;
+    CLI::App* token_list = nullptr;
+    CLI::App* token_delete = nullptr;
+    CLI::App* apitoken_create = nullptr;
+    CLI::App* shell = nullptr;
+    CLI::App* master_shutdown = nullptr;
+    CLI::App* job_submit = nullptr;
+    CLI::App* job_list = nullptr;
+    CLI::App* job_show = nullptr;
+    CLI::App* job_cancel = nullptr;
+    CLI::App* job_release = nullptr;
+    CLI::App* job_logs = nullptr;
+    CLI::App* artifact_list = nullptr;
+    CLI::App* artifact_get = nullptr;
+    CLI::App* repo_add = nullptr;
+    CLI::App* repo_list = nullptr;
+    CLI::App* repo_fetch = nullptr;
+    CLI::App* repo_remove = nullptr;
+    CLI::App* secret_set = nullptr;
+    CLI::App* secret_list = nullptr;
+    CLI::App* secret_delete = nullptr;
+    CLI::App* shell_sessions = nullptr;
+    CLI::App* agents = nullptr;
+    CLI::App* run = nullptr;
+    CLI::App* logs = nullptr;
+    CLI::App* cp = nullptr;
+    CLI::App* sync = nullptr;
+    CLI::App* ls = nullptr;
+    CLI::App* stat = nullptr;
+    CLI::App* rm = nullptr;
+    CLI::App* mkdir = nullptr;
     TokenCreateOptions token_options;
     int uses = 1;
     std::string expires;
-    token_create
-        ->add_option("--uses", uses, "how many agents may enroll with it (default 1)")
-        ->type_name("N")
-        ->check(CLI::PositiveNumber);
-    token_create
-        ->add_option("--expires", expires,
-                     "it expires after DURATION: 90 (seconds), 30s, 10m, 2h, 7d, 1h30m "
-                     "(default: never)")
-        ->type_name("DURATION")
-        ->check(duration_validator());
-    token_create
-        ->add_option("--label", token_options.labels,
-                     "a label for the agents that enroll with it (repeat for several)")
-        ->allow_extra_args(false)
-        ->type_name("L");
-
-    token_create->add_flag("--approve", token_options.approve,
-                           "agents enrolled with it connect but get no work until `remsh agent "
-                           "approve NAME`");
-    CLI::App* token_list = token->add_subcommand("list", "list enrollment tokens (uses left, expiry, labels)");
     bool token_list_json = false;
-    token_list->add_flag("--json", token_list_json, "print the master's JSON answer instead");
-    CLI::App* token_delete = token->add_subcommand("delete", "delete an enrollment token: agents can no longer enroll with it");
     std::string token_delete_id;
-    token_delete->add_option("ID", token_delete_id, "the token's id (t-..., see remsh token list)")->required();
-
-    // remsh apitoken create
-    CLI::App* apitoken = app.add_subcommand("apitoken", "manage API tokens (for people and scripts)");
-    apitoken->require_subcommand(1);
-    CLI::App* apitoken_create = apitoken->add_subcommand(
-        "create", "create an API token and print it once; roles: viewer (read only), operator "
-                  "(+ run, shell, files, jobs), admin (+ tokens and agents)");
     std::string apitoken_role;
-    apitoken_create->add_option("--role", apitoken_role, "viewer, operator or admin")
-        ->required()
-        ->check(CLI::IsMember({"viewer", "operator", "admin"}));
-
-    // remsh shell
-    CLI::App* shell = app.add_subcommand(
-        "shell", "open a shell on an agent, like ssh: a pseudo-terminal when run from a "
-                 "terminal (raw mode, window size), plain stdin/stdout otherwise "
-                 "(`echo 'ls; exit 3' | remsh shell a` exits 3); exits with the shell's status. "
-                 "The agent's owner must allow it (remsh-agent run --allow-shell)");
     RunOptions shell_options;
     std::vector<std::string> shell_env;
     std::string shell_job;
-    shell->add_option("AGENT", shell_options.agent, "the agent (a command may follow `--`)");
-    shell->add_option("--job", shell_job,
-                      "open it where job ID ran: on its agent, in its directory, with the recipe's env "
-                      "(not its secrets); --cwd is then relative to that directory")
-        ->type_name("ID");
-    shell->add_option("--cwd", shell_options.cwd, "start in this directory (relative to the work directory)")
-        ->type_name("DIR");
-    shell->add_option("--env", shell_env, "set an environment variable (repeat)")
-        ->allow_extra_args(false)
-        ->type_name("K=V")
-        ->check(env_validator());
-
-    // remsh master shutdown
-    CLI::App* master_cmd = app.add_subcommand("master", "the master itself (admin)");
-    master_cmd->require_subcommand(1);
-    CLI::App* master_shutdown = master_cmd->add_subcommand(
-        "shutdown", "stop the master; with --graceful it first starts no new job and waits for the "
-                    "running ones (queued jobs continue after a restart)");
     bool shutdown_graceful = false;
     std::string shutdown_deadline;
-    master_shutdown->add_flag("--graceful", shutdown_graceful, "wait for the running jobs first");
-    master_shutdown->add_option("--deadline", shutdown_deadline, "stop anyway after this long (default 30m)")
-        ->type_name("DURATION")
-        ->check(duration_validator());
-
-    // remsh job ...
-    CLI::App* job = app.add_subcommand("job", "jobs: recipes the master runs step by step on an agent");
-    job->require_subcommand(1);
     JobOptions job_options;
-    CLI::App* job_submit = job->add_subcommand(
-        "submit", "queue a job (a YAML recipe, see docs/api.md) or a pipeline (a file with jobs: "
-                  "[...]); prints the id of each job queued, one a line. With --wait, streams the "
-                  "steps' output and exits 0 if every job succeeds, 1 if one fails, is cancelled, "
-                  "times out or is lost");
-    job_submit->add_option("FILE", job_options.file, "the recipe or pipeline")->required();
-    job_submit->add_flag("--wait", job_options.wait, "follow the job to its end");
-    CLI::App* job_list = job->add_subcommand("list", "the latest jobs, one a line: ID NAME STATE AGENT ...");
-    job_list->add_flag("--json", job_options.json, "print the master's JSON answer instead");
-    CLI::App* job_show = job->add_subcommand("show", "a job and its steps");
-    job_show->add_option("ID", job_options.id, "the job")->required();
-    job_show->add_flag("--json", job_options.json, "print the master's JSON answer instead");
-    CLI::App* job_cancel = job->add_subcommand("cancel", "cancel a job (a running step's process tree is killed; always: steps still run)");
-    job_cancel->add_option("ID", job_options.id, "the job")->required();
-    CLI::App* job_release = job->add_subcommand(
-        "release", "end a failed job's debug hold now (debug_on_failure:): its agent slot is free again");
-    job_release->add_option("ID", job_options.id, "the job")->required();
-    CLI::App* job_logs = job->add_subcommand("logs", "a job's output, step by step");
-    job_logs->add_option("ID", job_options.id, "the job")->required();
-    job_logs->add_flag("-f,--follow", job_options.follow, "follow it until the job ends (exit code as submit --wait)");
     int job_step = -1;
-    job_logs->add_option("--step", job_step, "only step N (from 0)")->check(CLI::NonNegativeNumber);
-
-    // remsh artifact ...
-    CLI::App* artifact = app.add_subcommand("artifact", "artifacts: the trees a job's upload: steps kept on the master");
-    artifact->require_subcommand(1);
     ArtifactOptions artifact_options;
-    CLI::App* artifact_list = artifact->add_subcommand("list", "a job's artifacts");
-    artifact_list->add_option("JOB", artifact_options.job, "the job")->required();
-    artifact_list->add_flag("--json", artifact_options.json, "print the master's JSON answer instead");
-    CLI::App* artifact_get = artifact->add_subcommand(
-        "get", "download an artifact and extract it into a directory (default ./NAME), or save the archive");
-    artifact_get->add_option("JOB", artifact_options.job, "the job")->required();
-    artifact_get->add_option("NAME", artifact_options.name, "the artifact")->required();
-    auto* artifact_out = artifact_get->add_option("-o,--output", artifact_options.output, "extract into DIR")->type_name("DIR");
-    artifact_get->add_option("--archive", artifact_options.archive, "save the tree archive (docs/protocol.md 9.7) as FILE")
-        ->type_name("FILE")
-        ->excludes(artifact_out);
-
-    // remsh repo ...
-    CLI::App* repo = app.add_subcommand("repo", "repositories the master mirrors for jobs' checkout: steps");
-    repo->require_subcommand(1);
     RepoOptions repo_options;
-    CLI::App* repo_add = repo->add_subcommand(
-        "add", "declare a repository (admin) and fetch it at once; prints its HEAD commit");
-    repo_add->add_option("NAME", repo_options.name, "what recipes call it (checkout: {repo: NAME})")->required();
-    repo_add->add_option("URL", repo_options.url, "file://, https://, ssh://, git:// or user@host:path")->required();
-    CLI::App* repo_list = repo->add_subcommand("list", "the repositories, with when each was last fetched");
-    repo_list->add_flag("--json", repo_options.json, "print the master's JSON answer instead");
-    CLI::App* repo_fetch = repo->add_subcommand("fetch", "fetch a repository now (jobs fetch it anyway); prints its HEAD commit");
-    repo_fetch->add_option("NAME", repo_options.name, "the repository")->required();
-    CLI::App* repo_remove = repo->add_subcommand("remove", "forget a repository and delete its mirror (admin)");
-    repo_remove->add_option("NAME", repo_options.name, "the repository")->required();
-
-    // remsh secret ...
-    CLI::App* secret = app.add_subcommand("secret", "job secrets (admin): values jobs get as variables, masked in logs");
-    secret->require_subcommand(1);
     SecretOptions secret_options;
-    CLI::App* secret_set = secret->add_subcommand(
-        "set", "create or replace a secret; its value is read from stdin (a final newline dropped) or --from-file");
-    secret_set->add_option("NAME", secret_options.name, "a variable name")->required();
-    secret_set->add_option("--from-file", secret_options.from_file, "take the file's bytes as the value")->type_name("FILE");
-    CLI::App* secret_list = secret->add_subcommand("list", "the secrets' names (never their values)");
-    secret_list->add_flag("--json", secret_options.json, "print the master's JSON answer instead");
-    CLI::App* secret_delete = secret->add_subcommand("delete", "delete a secret");
-    secret_delete->add_option("NAME", secret_options.name, "the secret")->required();
-
-    // remsh shell-sessions
-    CLI::App* shell_sessions = app.add_subcommand(
-        "shell-sessions", "list the recorded shell sessions (who, which agent, when, how long)");
     ShellSessionsOptions shell_sessions_options;
-    shell_sessions->add_flag("--json", shell_sessions_options.json, "print the master's JSON answer instead");
-    CLI::App* shell_replay = shell_sessions->add_subcommand(
-        "replay", "replay a recorded shell session in this terminal (asciicast v2)");
-    shell_replay->add_option("ID", shell_sessions_options.replay_id, "the session's id")->required();
-    shell_replay->add_option("--speed", shell_sessions_options.speed, "play faster (2) or slower (0.5)")
-        ->check(CLI::PositiveNumber);
-    shell_replay->add_option("--idle-limit", shell_sessions_options.idle_limit,
-                             "longest pause between outputs, in seconds (default 2)")
-        ->check(CLI::NonNegativeNumber);
-    shell_replay->add_flag("--raw", shell_sessions_options.raw,
-                           "print the recording itself (asciicast v2: `... --raw | asciinema play -`)");
-
-    // remsh agent ...
-    CLI::App* agent_cmd = app.add_subcommand("agent", "administer agents (admin role for changes)");
-    agent_cmd->require_subcommand(1);
     AgentAdminOptions agent_options;
-    struct AgentAction {
-        const char* name;
-        const char* help;
-    };
     std::vector<std::pair<CLI::App*, std::string>> agent_actions;
-    for (const AgentAction& a : {
-             AgentAction{"list", "list the agents (as `remsh agents`)"},
-             AgentAction{"show", "everything the master knows about an agent: facts, owner, policy, work, messages"},
-             AgentAction{"approve", "let a pending agent (token made with --approve) take work"},
-             AgentAction{"drain", "finish the agent's current work and give it nothing new (kept across master restarts)"},
-             AgentAction{"resume", "undo drain: the agent takes new work again"},
-             AgentAction{"revoke", "disconnect the agent at once; its credentials never work again"},
-             AgentAction{"rename", "rename the agent (NAME NEW-NAME); the agent learns its new name"},
-             AgentAction{"message", "send a message to the agent's owner (NAME TEXT): printed in the agent's log, kept until the agent acknowledges it"},
-         }) {
-        CLI::App* sub = agent_cmd->add_subcommand(a.name, a.help);
-        sub->add_flag("--json", agent_options.json, "print the master's JSON answer");
-        if (std::string(a.name) != "list") {
-            sub->add_option("NAME", agent_options.name, "the agent")->required();
-        }
-        if (std::string(a.name) == "rename") {
-            sub->add_option("NEW-NAME", agent_options.argument, "its new name")->required();
-        }
-        if (std::string(a.name) == "message") {
-            sub->add_option("TEXT", agent_options.argument, "the message")->required();
-        }
-        agent_actions.emplace_back(sub, a.name);
-    }
-    CLI::App* agent_label = agent_cmd->add_subcommand("label", "add or remove the agent's labels (the admin's; the owner's own stay)");
-    agent_label->require_subcommand(1);
-    for (const char* verb : {"add", "remove"}) {
-        CLI::App* sub = agent_label->add_subcommand(verb, std::string(verb) + " labels: NAME LABEL...");
-        sub->add_option("NAME", agent_options.name, "the agent")->required();
-        sub->add_option("LABEL", agent_options.labels, "labels")->required();
-        sub->add_flag("--json", agent_options.json, "print the master's JSON answer");
-        agent_actions.emplace_back(sub, std::string("label-") + verb);
-    }
-
-    // remsh agents
-    CLI::App* agents = app.add_subcommand(
-        "agents", "list the agents: NAME STATE LABELS OS/ARCH VERSION LAST-SEEN");
     AgentsOptions agents_options;
-    agents->add_flag("--json", agents_options.json, "print the master's JSON answer instead");
-
-    // remsh run
-    CLI::App* run = app.add_subcommand(
-        "run", "run a command on an agent (or on every online agent with a label), "
-               "streaming its output; exits with its exit code");
     RunOptions run_options;
     std::vector<std::string> run_positionals;
     std::vector<std::string> run_env;
     std::string run_timeout;
     std::string run_shell;
-    run->add_option("AGENT", run_positionals,
-                    "the agent's name (the command follows `--`)")
-        ->type_name("");
-    run->add_option("--label", run_options.label,
-                    "run on every online agent with this label instead of one AGENT "
-                    "(output lines prefixed with [AGENT]; exit code: the highest)")
-        ->type_name("L");
-    run->add_option("--cwd", run_options.cwd,
-                    "working directory on the agent (relative to the agent's work directory)")
-        ->type_name("DIR");
-    run->add_option("--env", run_env, "set an environment variable for the command (repeat)")
-        ->allow_extra_args(false)
-        ->type_name("K=V")
-        ->check(env_validator());
-    run->add_option("--timeout", run_timeout,
-                    "kill the command after SECONDS (or a duration: 30s, 10m, 2h)")
-        ->type_name("SECONDS")
-        ->check(duration_validator());
-    run->add_flag("--pty", run_options.pty,
-                  "run the command in a pseudo-terminal (interactive programs); the local "
-                  "terminal goes raw and is forwarded, with its size");
-    run->add_option("--shell", run_shell,
-                    "run this shell line (the agent's shell) instead of an argv after `--`")
-        ->type_name("LINE");
+    LogsOptions logs_options;
+    CpOptions cp_options;
+    SyncOptions sync_options;
+    LsOptions ls_options;
+    StatOptions stat_options;
+    RmOptions rm_options;
+    MkdirOptions mkdir_options;
+
+    // remsh token create
+    if (wanted("token")) {
+        CLI::App* token = app.add_subcommand("token", "manage enrollment tokens (to add agents)");
+        token->require_subcommand(1);
+        token_create = token->add_subcommand(
+            "create",
+            "create an enrollment token; prints a summary, then the token alone on the last line "
+            "(`remsh token create | tail -n 1`); an agent enrolls with `remsh-agent enroll TOKEN`");
+        token_create
+            ->add_option("--uses", uses, "how many agents may enroll with it (default 1)")
+            ->type_name("N")
+            ->check(CLI::PositiveNumber);
+        token_create
+            ->add_option("--expires", expires,
+                         "it expires after DURATION: 90 (seconds), 30s, 10m, 2h, 7d, 1h30m "
+                         "(default: never)")
+            ->type_name("DURATION")
+            ->check(duration_validator());
+        token_create
+            ->add_option("--label", token_options.labels,
+                         "a label for the agents that enroll with it (repeat for several)")
+            ->allow_extra_args(false)
+            ->type_name("L");
+
+        token_create->add_flag("--approve", token_options.approve,
+                               "agents enrolled with it connect but get no work until `remsh agent "
+                               "approve NAME`");
+        token_list = token->add_subcommand("list", "list enrollment tokens (uses left, expiry, labels)");
+        token_list->add_flag("--json", token_list_json, "print the master's JSON answer instead");
+        token_delete = token->add_subcommand("delete", "delete an enrollment token: agents can no longer enroll with it");
+        token_delete->add_option("ID", token_delete_id, "the token's id (t-..., see remsh token list)")->required();
+
+        token->footer(global_note);
+        token_create->footer(global_note);
+    }
+
+    // remsh apitoken create
+    if (wanted("apitoken")) {
+        CLI::App* apitoken = app.add_subcommand("apitoken", "manage API tokens (for people and scripts)");
+        apitoken->require_subcommand(1);
+        apitoken_create = apitoken->add_subcommand(
+            "create", "create an API token and print it once; roles: viewer (read only), operator "
+                      "(+ run, shell, files, jobs), admin (+ tokens and agents)");
+        apitoken_create->add_option("--role", apitoken_role, "viewer, operator or admin")
+            ->required()
+            ->check(CLI::IsMember({"viewer", "operator", "admin"}));
+    }
+
+    // remsh shell
+    if (wanted("shell")) {
+        shell = app.add_subcommand(
+            "shell", "open a shell on an agent, like ssh: a pseudo-terminal when run from a "
+                     "terminal (raw mode, window size), plain stdin/stdout otherwise "
+                     "(`echo 'ls; exit 3' | remsh shell a` exits 3); exits with the shell's status. "
+                     "The agent's owner must allow it (remsh-agent run --allow-shell)");
+        shell->add_option("AGENT", shell_options.agent, "the agent (a command may follow `--`)");
+        shell->add_option("--job", shell_job,
+                          "open it where job ID ran: on its agent, in its directory, with the recipe's env "
+                          "(not its secrets); --cwd is then relative to that directory")
+            ->type_name("ID");
+        shell->add_option("--cwd", shell_options.cwd, "start in this directory (relative to the work directory)")
+            ->type_name("DIR");
+        shell->add_option("--env", shell_env, "set an environment variable (repeat)")
+            ->allow_extra_args(false)
+            ->type_name("K=V")
+            ->check(env_validator());
+    }
+
+    // remsh master shutdown
+    if (wanted("master")) {
+        CLI::App* master_cmd = app.add_subcommand("master", "the master itself (admin)");
+        master_cmd->require_subcommand(1);
+        master_shutdown = master_cmd->add_subcommand(
+            "shutdown", "stop the master; with --graceful it first starts no new job and waits for the "
+                        "running ones (queued jobs continue after a restart)");
+        master_shutdown->add_flag("--graceful", shutdown_graceful, "wait for the running jobs first");
+        master_shutdown->add_option("--deadline", shutdown_deadline, "stop anyway after this long (default 30m)")
+            ->type_name("DURATION")
+            ->check(duration_validator());
+    }
+
+    // remsh job ...
+    if (wanted("job")) {
+        CLI::App* job = app.add_subcommand("job", "jobs: recipes the master runs step by step on an agent");
+        job->require_subcommand(1);
+        job_submit = job->add_subcommand(
+            "submit", "queue a job (a YAML recipe, see docs/api.md) or a pipeline (a file with jobs: "
+                      "[...]); prints the id of each job queued, one a line. With --wait, streams the "
+                      "steps' output and exits 0 if every job succeeds, 1 if one fails, is cancelled, "
+                      "times out or is lost");
+        job_submit->add_option("FILE", job_options.file, "the recipe or pipeline")->required();
+        job_submit->add_flag("--wait", job_options.wait, "follow the job to its end");
+        job_list = job->add_subcommand("list", "the latest jobs, one a line: ID NAME STATE AGENT ...");
+        job_list->add_flag("--json", job_options.json, "print the master's JSON answer instead");
+        job_show = job->add_subcommand("show", "a job and its steps");
+        job_show->add_option("ID", job_options.id, "the job")->required();
+        job_show->add_flag("--json", job_options.json, "print the master's JSON answer instead");
+        job_cancel = job->add_subcommand("cancel", "cancel a job (a running step's process tree is killed; always: steps still run)");
+        job_cancel->add_option("ID", job_options.id, "the job")->required();
+        job_release = job->add_subcommand(
+            "release", "end a failed job's debug hold now (debug_on_failure:): its agent slot is free again");
+        job_release->add_option("ID", job_options.id, "the job")->required();
+        job_logs = job->add_subcommand("logs", "a job's output, step by step");
+        job_logs->add_option("ID", job_options.id, "the job")->required();
+        job_logs->add_flag("-f,--follow", job_options.follow, "follow it until the job ends (exit code as submit --wait)");
+        job_logs->add_option("--step", job_step, "only step N (from 0)")->check(CLI::NonNegativeNumber);
+    }
+
+    // remsh artifact ...
+    if (wanted("artifact")) {
+        CLI::App* artifact = app.add_subcommand("artifact", "artifacts: the trees a job's upload: steps kept on the master");
+        artifact->require_subcommand(1);
+        artifact_list = artifact->add_subcommand("list", "a job's artifacts");
+        artifact_list->add_option("JOB", artifact_options.job, "the job")->required();
+        artifact_list->add_flag("--json", artifact_options.json, "print the master's JSON answer instead");
+        artifact_get = artifact->add_subcommand(
+            "get", "download an artifact and extract it into a directory (default ./NAME), or save the archive");
+        artifact_get->add_option("JOB", artifact_options.job, "the job")->required();
+        artifact_get->add_option("NAME", artifact_options.name, "the artifact")->required();
+        auto* artifact_out = artifact_get->add_option("-o,--output", artifact_options.output, "extract into DIR")->type_name("DIR");
+        artifact_get->add_option("--archive", artifact_options.archive, "save the tree archive (docs/protocol.md 9.7) as FILE")
+            ->type_name("FILE")
+            ->excludes(artifact_out);
+    }
+
+    // remsh repo ...
+    if (wanted("repo")) {
+        CLI::App* repo = app.add_subcommand("repo", "repositories the master mirrors for jobs' checkout: steps");
+        repo->require_subcommand(1);
+        repo_add = repo->add_subcommand(
+            "add", "declare a repository (admin) and fetch it at once; prints its HEAD commit");
+        repo_add->add_option("NAME", repo_options.name, "what recipes call it (checkout: {repo: NAME})")->required();
+        repo_add->add_option("URL", repo_options.url, "file://, https://, ssh://, git:// or user@host:path")->required();
+        repo_list = repo->add_subcommand("list", "the repositories, with when each was last fetched");
+        repo_list->add_flag("--json", repo_options.json, "print the master's JSON answer instead");
+        repo_fetch = repo->add_subcommand("fetch", "fetch a repository now (jobs fetch it anyway); prints its HEAD commit");
+        repo_fetch->add_option("NAME", repo_options.name, "the repository")->required();
+        repo_remove = repo->add_subcommand("remove", "forget a repository and delete its mirror (admin)");
+        repo_remove->add_option("NAME", repo_options.name, "the repository")->required();
+    }
+
+    // remsh secret ...
+    if (wanted("secret")) {
+        CLI::App* secret = app.add_subcommand("secret", "job secrets (admin): values jobs get as variables, masked in logs");
+        secret->require_subcommand(1);
+        secret_set = secret->add_subcommand(
+            "set", "create or replace a secret; its value is read from stdin (a final newline dropped) or --from-file");
+        secret_set->add_option("NAME", secret_options.name, "a variable name")->required();
+        secret_set->add_option("--from-file", secret_options.from_file, "take the file's bytes as the value")->type_name("FILE");
+        secret_list = secret->add_subcommand("list", "the secrets' names (never their values)");
+        secret_list->add_flag("--json", secret_options.json, "print the master's JSON answer instead");
+        secret_delete = secret->add_subcommand("delete", "delete a secret");
+        secret_delete->add_option("NAME", secret_options.name, "the secret")->required();
+    }
+
+    // remsh shell-sessions
+    if (wanted("shell-sessions")) {
+        shell_sessions = app.add_subcommand(
+            "shell-sessions", "list the recorded shell sessions (who, which agent, when, how long)");
+        shell_sessions->add_flag("--json", shell_sessions_options.json, "print the master's JSON answer instead");
+        CLI::App* shell_replay = shell_sessions->add_subcommand(
+            "replay", "replay a recorded shell session in this terminal (asciicast v2)");
+        shell_replay->add_option("ID", shell_sessions_options.replay_id, "the session's id")->required();
+        shell_replay->add_option("--speed", shell_sessions_options.speed, "play faster (2) or slower (0.5)")
+            ->check(CLI::PositiveNumber);
+        shell_replay->add_option("--idle-limit", shell_sessions_options.idle_limit,
+                                 "longest pause between outputs, in seconds (default 2)")
+            ->check(CLI::NonNegativeNumber);
+        shell_replay->add_flag("--raw", shell_sessions_options.raw,
+                               "print the recording itself (asciicast v2: `... --raw | asciinema play -`)");
+    }
+
+    // remsh agent ...
+    if (wanted("agent")) {
+        CLI::App* agent_cmd = app.add_subcommand("agent", "administer agents (admin role for changes)");
+        agent_cmd->require_subcommand(1);
+        struct AgentAction {
+            const char* name;
+            const char* help;
+        };
+        for (const AgentAction& a : {
+                 AgentAction{"list", "list the agents (as `remsh agents`)"},
+                 AgentAction{"show", "everything the master knows about an agent: facts, owner, policy, work, messages"},
+                 AgentAction{"approve", "let a pending agent (token made with --approve) take work"},
+                 AgentAction{"drain", "finish the agent's current work and give it nothing new (kept across master restarts)"},
+                 AgentAction{"resume", "undo drain: the agent takes new work again"},
+                 AgentAction{"revoke", "disconnect the agent at once; its credentials never work again"},
+                 AgentAction{"rename", "rename the agent (NAME NEW-NAME); the agent learns its new name"},
+                 AgentAction{"message", "send a message to the agent's owner (NAME TEXT): printed in the agent's log, kept until the agent acknowledges it"},
+             }) {
+            CLI::App* sub = agent_cmd->add_subcommand(a.name, a.help);
+            sub->add_flag("--json", agent_options.json, "print the master's JSON answer");
+            if (std::string(a.name) != "list") {
+                sub->add_option("NAME", agent_options.name, "the agent")->required();
+            }
+            if (std::string(a.name) == "rename") {
+                sub->add_option("NEW-NAME", agent_options.argument, "its new name")->required();
+            }
+            if (std::string(a.name) == "message") {
+                sub->add_option("TEXT", agent_options.argument, "the message")->required();
+            }
+            agent_actions.emplace_back(sub, a.name);
+        }
+        CLI::App* agent_label = agent_cmd->add_subcommand("label", "add or remove the agent's labels (the admin's; the owner's own stay)");
+        agent_label->require_subcommand(1);
+        for (const char* verb : {"add", "remove"}) {
+            CLI::App* sub = agent_label->add_subcommand(verb, std::string(verb) + " labels: NAME LABEL...");
+            sub->add_option("NAME", agent_options.name, "the agent")->required();
+            sub->add_option("LABEL", agent_options.labels, "labels")->required();
+            sub->add_flag("--json", agent_options.json, "print the master's JSON answer");
+            agent_actions.emplace_back(sub, std::string("label-") + verb);
+        }
+    }
+
+    // remsh agents
+    if (wanted("agents")) {
+        agents = app.add_subcommand(
+            "agents", "list the agents: NAME STATE LABELS OS/ARCH VERSION LAST-SEEN");
+        agents->add_flag("--json", agents_options.json, "print the master's JSON answer instead");
+
+        agents->footer(global_note);
+    }
+
+    // remsh run
+    if (wanted("run")) {
+        run = app.add_subcommand(
+            "run", "run a command on an agent (or on every online agent with a label), "
+                   "streaming its output; exits with its exit code");
+        run->add_option("AGENT", run_positionals,
+                        "the agent's name (the command follows `--`)")
+            ->type_name("");
+        run->add_option("--label", run_options.label,
+                        "run on every online agent with this label instead of one AGENT "
+                        "(output lines prefixed with [AGENT]; exit code: the highest)")
+            ->type_name("L");
+        run->add_option("--cwd", run_options.cwd,
+                        "working directory on the agent (relative to the agent's work directory)")
+            ->type_name("DIR");
+        run->add_option("--env", run_env, "set an environment variable for the command (repeat)")
+            ->allow_extra_args(false)
+            ->type_name("K=V")
+            ->check(env_validator());
+        run->add_option("--timeout", run_timeout,
+                        "kill the command after SECONDS (or a duration: 30s, 10m, 2h)")
+            ->type_name("SECONDS")
+            ->check(duration_validator());
+        run->add_flag("--pty", run_options.pty,
+                      "run the command in a pseudo-terminal (interactive programs); the local "
+                      "terminal goes raw and is forwarded, with its size");
+        run->add_option("--shell", run_shell,
+                        "run this shell line (the agent's shell) instead of an argv after `--`")
+            ->type_name("LINE");
+
+        run->footer(std::string(run_footer) + global_note);
+    }
 
     // remsh logs
-    CLI::App* logs = app.add_subcommand(
-        "logs", "without ID: the recent commands; with ID: that command's output");
-    LogsOptions logs_options;
-    logs->add_option("ID", logs_options.id, "the command's id (see `remsh logs`)")->type_name("");
-    logs->add_flag("-f,--follow", logs_options.follow,
-                   "with ID: keep printing the live output until the command ends");
-    logs->add_flag("--exit-code", logs_options.exit_code,
-                   "with ID: exit with the command's exit code, as `remsh run` would");
-    logs->add_option("-n,--limit", logs_options.limit, "without ID: how many commands (default 20)")
-        ->type_name("N")
-        ->check(CLI::Range(1, 10000));
-    logs->add_flag("--json", logs_options.json, "without ID: print the master's JSON answer");
+    if (wanted("logs")) {
+        logs = app.add_subcommand(
+            "logs", "without ID: the recent commands; with ID: that command's output");
+        logs->add_option("ID", logs_options.id, "the command's id (see `remsh logs`)")->type_name("");
+        logs->add_flag("-f,--follow", logs_options.follow,
+                       "with ID: keep printing the live output until the command ends");
+        logs->add_flag("--exit-code", logs_options.exit_code,
+                       "with ID: exit with the command's exit code, as `remsh run` would");
+        logs->add_option("-n,--limit", logs_options.limit, "without ID: how many commands (default 20)")
+            ->type_name("N")
+            ->check(CLI::Range(1, 10000));
+        logs->add_flag("--json", logs_options.json, "without ID: print the master's JSON answer");
+
+        logs->footer(std::string(logs_footer) + global_note);
+    }
 
     // remsh cp / sync / ls / stat / rm / mkdir
-    CLI::App* cp = app.add_subcommand(
-        "cp", "copy files and directories between this machine and an agent (SRC or DST is "
-              "AGENT:PATH, scp-like); exact bytes, verified by sha256");
-    CpOptions cp_options;
-    cp->add_flag("-r,--recursive", cp_options.recursive,
-                 "copy directories with everything in them (symlinks as links, modes, mtimes, "
-                 "empty directories)");
-    cp->add_option("SRC", cp_options.source, "a local path or AGENT:PATH")->required()->type_name("");
-    cp->add_option("DST", cp_options.destination, "a local path or AGENT:PATH")->required()->type_name("");
-    CLI::App* sync = app.add_subcommand(
-        "sync", "make AGENT:DIR match a local directory, sending only the files that differ "
-                "(by size, mode and sha256); prints what was sent");
-    SyncOptions sync_options;
-    sync->add_option("LOCAL_DIR", sync_options.source, "the local directory")->required()->type_name("");
-    sync->add_option("AGENT:DIR", sync_options.destination, "the directory on the agent (created if missing)")
-        ->required()
-        ->type_name("");
-    sync->add_flag("--delete", sync_options.delete_extra, "also remove what AGENT:DIR has and LOCAL_DIR lacks");
-    sync->add_flag("-n,--dry-run", sync_options.dry_run, "only print what would be sent and deleted");
-    CLI::App* ls = app.add_subcommand("ls", "list a directory on an agent (names; -l for details)");
-    LsOptions ls_options;
-    ls->add_option("AGENT:PATH", ls_options.target, "what to list (AGENT: alone: the work directory)")
-        ->required()
-        ->type_name("");
-    ls->add_flag("-l", ls_options.long_format, "long format: mode, size, mtime, name (-> target)");
-    ls->add_flag("-R,--recursive", ls_options.recursive, "list sub-directories too");
-    ls->add_option("--glob", ls_options.glob, "only names matching PATTERN (*, ?, [..])")->type_name("PATTERN");
-    ls->add_flag("--json", ls_options.json, "print the agent's entries as JSON lines");
-    CLI::App* stat = app.add_subcommand("stat", "show type, size, mode and mtime of a path on an agent");
-    StatOptions stat_options;
-    stat->add_option("AGENT:PATH", stat_options.target, "the path")->required()->type_name("");
-    stat->add_flag("--json", stat_options.json, "print the agent's answer (exists: false when absent, exit 0)");
-    CLI::App* rm = app.add_subcommand("rm", "remove files (with -r, directories) on an agent");
-    RmOptions rm_options;
-    rm->add_option("AGENT:PATH", rm_options.targets, "what to remove")->required()->type_name("");
-    rm->add_flag("-r,--recursive", rm_options.recursive, "remove directories and their contents");
-    rm->add_flag("-f,--force", rm_options.force, "no error for paths that do not exist");
-    CLI::App* mkdir = app.add_subcommand("mkdir", "create directories on an agent");
-    MkdirOptions mkdir_options;
-    mkdir->add_option("AGENT:PATH", mkdir_options.targets, "the directories")->required()->type_name("");
-    mkdir->add_flag("-p,--parents", mkdir_options.parents, "create missing parents; no error if it exists");
+    if (wanted("cp")) {
+        cp = app.add_subcommand(
+            "cp", "copy files and directories between this machine and an agent (SRC or DST is "
+                  "AGENT:PATH, scp-like); exact bytes, verified by sha256");
+        cp->add_flag("-r,--recursive", cp_options.recursive,
+                     "copy directories with everything in them (symlinks as links, modes, mtimes, "
+                     "empty directories)");
+        cp->add_option("SRC", cp_options.source, "a local path or AGENT:PATH")->required()->type_name("");
+        cp->add_option("DST", cp_options.destination, "a local path or AGENT:PATH")->required()->type_name("");
+        cp->footer(std::string(files_footer) + global_note);
+    }
+
+    if (wanted("sync")) {
+        sync = app.add_subcommand(
+            "sync", "make AGENT:DIR match a local directory, sending only the files that differ "
+                    "(by size, mode and sha256); prints what was sent");
+        sync->add_option("LOCAL_DIR", sync_options.source, "the local directory")->required()->type_name("");
+        sync->add_option("AGENT:DIR", sync_options.destination, "the directory on the agent (created if missing)")
+            ->required()
+            ->type_name("");
+        sync->add_flag("--delete", sync_options.delete_extra, "also remove what AGENT:DIR has and LOCAL_DIR lacks");
+        sync->add_flag("-n,--dry-run", sync_options.dry_run, "only print what would be sent and deleted");
+        sync->footer(std::string(files_footer) + global_note);
+    }
+
+    if (wanted("ls")) {
+        ls = app.add_subcommand("ls", "list a directory on an agent (names; -l for details)");
+        ls->add_option("AGENT:PATH", ls_options.target, "what to list (AGENT: alone: the work directory)")
+            ->required()
+            ->type_name("");
+        ls->add_flag("-l", ls_options.long_format, "long format: mode, size, mtime, name (-> target)");
+        ls->add_flag("-R,--recursive", ls_options.recursive, "list sub-directories too");
+        ls->add_option("--glob", ls_options.glob, "only names matching PATTERN (*, ?, [..])")->type_name("PATTERN");
+        ls->add_flag("--json", ls_options.json, "print the agent's entries as JSON lines");
+        ls->footer(std::string(files_footer) + global_note);
+    }
+
+    if (wanted("stat")) {
+        stat = app.add_subcommand("stat", "show type, size, mode and mtime of a path on an agent");
+        stat->add_option("AGENT:PATH", stat_options.target, "the path")->required()->type_name("");
+        stat->add_flag("--json", stat_options.json, "print the agent's answer (exists: false when absent, exit 0)");
+        stat->footer(std::string(files_footer) + global_note);
+    }
+
+    if (wanted("rm")) {
+        rm = app.add_subcommand("rm", "remove files (with -r, directories) on an agent");
+        rm->add_option("AGENT:PATH", rm_options.targets, "what to remove")->required()->type_name("");
+        rm->add_flag("-r,--recursive", rm_options.recursive, "remove directories and their contents");
+        rm->add_flag("-f,--force", rm_options.force, "no error for paths that do not exist");
+        rm->footer(std::string(files_footer) + global_note);
+    }
+
+    if (wanted("mkdir")) {
+        mkdir = app.add_subcommand("mkdir", "create directories on an agent");
+        mkdir->add_option("AGENT:PATH", mkdir_options.targets, "the directories")->required()->type_name("");
+        mkdir->add_flag("-p,--parents", mkdir_options.parents, "create missing parents; no error if it exists");
+
+        mkdir->footer(std::string(files_footer) + global_note);
+    }
 
     app.footer(main_footer);
-    token->footer(global_note);
-    token_create->footer(global_note);
-    agents->footer(global_note);
-    run->footer(std::string(run_footer) + global_note);
-    logs->footer(std::string(logs_footer) + global_note);
-    cp->footer(std::string(files_footer) + global_note);
-    sync->footer(std::string(files_footer) + global_note);
-    for (CLI::App* sub : {ls, stat, rm, mkdir}) {
-        sub->footer(std::string(files_footer) + global_note);
-    }
 
     try {
         std::vector<const char*> parse_argv;
@@ -548,7 +645,7 @@ int main(int argc, char** argv) {
         }
         app.parse(static_cast<int>(parse_argv.size()), parse_argv.data());
 
-        if (shell->parsed()) {
+        if (parsed(shell)) {
             if (shell_options.agent.empty() == shell_job.empty()) {
                 throw CLI::ValidationError("shell", "give an AGENT or --job ID (one of them)");
             }
@@ -559,10 +656,10 @@ int main(int argc, char** argv) {
                 shell_options.env.push_back(*split_env_assignment(e));
             }
         }
-        if (had_dashes && !run->parsed() && !shell->parsed()) {
+        if (had_dashes && !parsed(run) && !parsed(shell)) {
             throw CLI::ExtrasError("`--` and a command only go with `remsh run` and `remsh shell`", CLI::ExitCodes::ExtrasError);
         }
-        if (run->parsed()) {
+        if (parsed(run)) {
             std::vector<std::string> command = run_positionals;
             if (!run_options.label.empty() && had_dashes && !command.empty()) {
                 throw CLI::ValidationError("run", "give either AGENT or --label L, not both");
@@ -599,7 +696,7 @@ int main(int argc, char** argv) {
                 run_options.timeout_s = parse_duration_s(run_timeout);
             }
         }
-        if (token_create->parsed()) {
+        if (parsed(token_create)) {
             if (token_create->count("--uses") > 0) {
                 token_options.uses = uses;
             }
@@ -614,31 +711,31 @@ int main(int argc, char** argv) {
 
     try {
         const ConnectionSettings settings = make_settings(global);
-        if (token_create->parsed()) {
+        if (parsed(token_create)) {
             return token_create_command(settings, token_options);
         }
-        if (agents->parsed()) {
+        if (parsed(agents)) {
             return agents_command(settings, agents_options);
         }
-        if (token_list->parsed()) {
+        if (parsed(token_list)) {
             return token_list_command(settings, token_list_json);
         }
-        if (token_delete->parsed()) {
+        if (parsed(token_delete)) {
             return token_delete_command(settings, token_delete_id);
         }
-        if (apitoken_create->parsed()) {
+        if (parsed(apitoken_create)) {
             return apitoken_create_command(settings, apitoken_role);
         }
         for (const auto& [sub, action] : agent_actions) {
-            if (sub->parsed()) {
+            if (parsed(sub)) {
                 agent_options.action = action;
                 return agent_admin_command(settings, agent_options);
             }
         }
-        if (run->parsed()) {
+        if (parsed(run)) {
             return run_command(settings, run_options);
         }
-        if (shell->parsed()) {
+        if (parsed(shell)) {
             if (!shell_job.empty()) {
                 if (const int code = resolve_shell_job(settings, shell_job, shell_options); code != exit_ok) {
                     return code;
@@ -649,7 +746,7 @@ int main(int argc, char** argv) {
         for (auto [sub, action] : {std::pair{job_submit, "submit"}, std::pair{job_list, "list"},
                                    std::pair{job_show, "show"}, std::pair{job_cancel, "cancel"},
                                    std::pair{job_release, "release"}, std::pair{job_logs, "logs"}}) {
-            if (sub->parsed()) {
+            if (parsed(sub)) {
                 job_options.action = action;
                 if (job_step >= 0) {
                     job_options.step = job_step;
@@ -658,54 +755,54 @@ int main(int argc, char** argv) {
             }
         }
         for (auto [sub, action] : {std::pair{artifact_list, "list"}, std::pair{artifact_get, "get"}}) {
-            if (sub->parsed()) {
+            if (parsed(sub)) {
                 artifact_options.action = action;
                 return artifact_command(settings, artifact_options);
             }
         }
         for (auto [sub, action] : {std::pair{repo_add, "add"}, std::pair{repo_list, "list"},
                                    std::pair{repo_fetch, "fetch"}, std::pair{repo_remove, "remove"}}) {
-            if (sub->parsed()) {
+            if (parsed(sub)) {
                 repo_options.action = action;
                 return repo_command(settings, repo_options);
             }
         }
         for (auto [sub, action] : {std::pair{secret_set, "set"}, std::pair{secret_list, "list"},
                                    std::pair{secret_delete, "delete"}}) {
-            if (sub->parsed()) {
+            if (parsed(sub)) {
                 secret_options.action = action;
                 return secret_command(settings, secret_options);
             }
         }
-        if (master_shutdown->parsed()) {
+        if (parsed(master_shutdown)) {
             std::optional<std::int64_t> deadline;
             if (!shutdown_deadline.empty()) {
                 deadline = parse_duration_s(shutdown_deadline);
             }
             return master_shutdown_command(settings, shutdown_graceful, deadline);
         }
-        if (shell_sessions->parsed()) {
+        if (parsed(shell_sessions)) {
             return shell_sessions_command(settings, shell_sessions_options);
         }
-        if (logs->parsed()) {
+        if (parsed(logs)) {
             return logs_command(settings, logs_options);
         }
-        if (cp->parsed()) {
+        if (parsed(cp)) {
             return cp_command(settings, cp_options);
         }
-        if (sync->parsed()) {
+        if (parsed(sync)) {
             return sync_command(settings, sync_options);
         }
-        if (ls->parsed()) {
+        if (parsed(ls)) {
             return ls_command(settings, ls_options);
         }
-        if (stat->parsed()) {
+        if (parsed(stat)) {
             return stat_command(settings, stat_options);
         }
-        if (rm->parsed()) {
+        if (parsed(rm)) {
             return rm_command(settings, rm_options);
         }
-        if (mkdir->parsed()) {
+        if (parsed(mkdir)) {
             return mkdir_command(settings, mkdir_options);
         }
     } catch (const CliError& e) {
