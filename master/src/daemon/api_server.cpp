@@ -288,6 +288,8 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws, std::string caller) {
   };
   std::shared_ptr<CommandRun> run;
   std::shared_ptr<ShellRecorder> recorder;  // a debug shell (interactive) is recorded
+  // Wakes the client's reader when stdin that waited for the agent's credit has gone out.
+  auto input_room = std::make_shared<Notifier>(io_.get_executor());
   if (pec || !v.is_object()) {
     refuse("bad-request", "the first message must be a JSON object (see docs/api.md)");
   } else {
@@ -314,6 +316,7 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws, std::string caller) {
         const std::int64_t id = state_.storage().create_command(name, json::serialize(command), request.cwd, now_ms());
         out->accept_codecs(*codecs);
         run = std::make_shared<CommandRun>(id, state_.storage(), link);
+        run->on_input_room([input_room] { input_room->notify(); });
         run->set_pty(request.pty.has_value());
         remember(run);
         // The client first, the recorder after it: recording must not delay a keystroke's echo.
@@ -367,7 +370,7 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws, std::string caller) {
           run->send_input(message.subspan(1));
           if (recorder) recorder->input(message.subspan(1));  // after: the keystroke goes first
           // Read no more from the client than the agent accepts (end-to-end flow control).
-          while (run->input_blocked() && !run->finished()) co_await sleep_for(std::chrono::milliseconds(2));
+          while (run->input_blocked() && !run->finished()) co_await input_room->wait();
         }
       } else {
         boost::system::error_code jec;
@@ -390,7 +393,10 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws, std::string caller) {
     }
     // The client went away (or we closed after the result): the command keeps running and
     // its output is still stored; it just gets no more input.
-    if (run) run->end_input();
+    if (run) {
+      run->on_input_room({});
+      run->end_input();
+    }
     out->set_broken();
   };
   co_await (out->write_loop() && client());
@@ -406,6 +412,8 @@ asio::awaitable<void> ApiServer::fs_ws(Ws& ws) {
   boost::system::error_code pec;
   json::value v = json::parse(beast::buffers_to_string(buf.data()), pec);
   std::shared_ptr<FsRelay> relay;
+  // Wakes the client's reader when file bytes that waited for the agent's credit have gone out.
+  auto input_room = std::make_shared<Notifier>(io_.get_executor());
   if (pec || !v.is_object()) {
     out->on_error("bad-request", "the first message must be a JSON object (see docs/api.md)");
   } else {
@@ -424,6 +432,7 @@ asio::awaitable<void> ApiServer::fs_ws(Ws& ws) {
       } else {
         auto link = std::get<std::shared_ptr<AgentLink>>(found);
         relay = std::make_shared<FsRelay>(link, out);
+        relay->on_input_room([input_room] { input_room->notify(); });
         if (!link->start(std::get<protocol::FsRequest>(parsed).to_json(), relay)) {
           out->on_error("agent-busy", "agent " + link->name() + " has no free channel");
           relay.reset();
@@ -445,11 +454,14 @@ asio::awaitable<void> ApiServer::fs_ws(Ws& ws) {
       } else {
         relay->send_input(message.subspan(1));
         // Read no more from the client than the agent accepts (end-to-end flow control).
-        while (relay->input_blocked() && !relay->finished()) co_await sleep_for(std::chrono::milliseconds(1));
+        while (relay->input_blocked() && !relay->finished()) co_await input_room->wait();
       }
     }
     // The client went away: if the operation is still going, it is abandoned.
-    if (relay) relay->cancel();
+    if (relay) {
+      relay->on_input_room({});
+      relay->cancel();
+    }
     out->set_broken();
   };
   co_await (out->write_loop() && client());

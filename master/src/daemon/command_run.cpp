@@ -240,6 +240,7 @@ void CommandRun::finish(CommandFinish how) {
   }
   flush_log();
   finished_ = true;
+  input_room();
   how.finished_ms = now_ms();
   try {
     storage_.finish_command(id_, how);
@@ -286,6 +287,7 @@ void CommandRun::pump_input() {
     input_ended_ = true;
   }
   link->wake();
+  input_room();
 }
 
 void CommandRun::send_signal(const std::string& name) {

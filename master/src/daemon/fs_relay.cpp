@@ -15,6 +15,7 @@ void FsRelay::on_message(const protocol::ControlMessage& m) {
     if (finished_) return;
     if (!result_) return finish_with_error("internal", "the agent closed the channel without a result");
     finished_ = true;
+    input_room();
     result_->erase("type");
     client_->on_finished(*result_);
     return;
@@ -59,6 +60,7 @@ void FsRelay::on_link_gone(const std::string& why) { finish_with_error("agent-lo
 void FsRelay::finish_with_error(const std::string& tag, const std::string& message) {
   if (finished_) return;
   finished_ = true;
+  input_room();
   client_->on_error(tag, message);
 }
 
@@ -88,12 +90,14 @@ void FsRelay::pump_input() {
     input_ended_ = true;
   }
   link->wake();
+  input_room();
 }
 
 void FsRelay::cancel() {
   if (finished_) return;
   finished_ = true;
   backlog_.clear();
+  input_room();
   if (auto link = link_.lock(); link && link->session().channel_open(channel_)) {
     link->session().close_channel(channel_);
     link->wake();
