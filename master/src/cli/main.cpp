@@ -178,10 +178,10 @@ ConnectionSettings make_settings(const GlobalOptions& g) {
     return s;
 }
 
-}  // namespace
-
 // A subcommand that was not built (see `wanted` in main) was not given either.
 bool parsed(const CLI::App* sub) { return sub != nullptr && sub->parsed(); }
+
+}  // namespace
 
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);  // a closed stdout shows up as EPIPE (see fd_io.hpp)

@@ -33,11 +33,23 @@ class ChannelUser {
   virtual void on_failed(const protocol::ProtocolError& error) = 0;
   virtual void on_link_gone(const std::string& why) = 0;  // the session ended for good
   virtual void pump_input() = 0;                          // credit arrived
+  // For a user with input from a client (stdin, an upload): called whenever that input may
+  // go on, because what waited for credit went out or the channel ended. The client's
+  // reader waits for it instead of polling.
+  void on_input_room(std::function<void()> fn) { input_room_ = std::move(fn); }
   virtual void flush_log() {}                             // stores what arrived
   // Whether flush_log() should run now rather than with the next batch (see AgentLink).
   virtual bool log_flush_due() const { return true; }
   // What it is, for `remsh agent show` ("command 12"); empty for housekeeping.
   virtual std::string describe() const { return {}; }
+
+ protected:
+  void input_room() const {
+    if (input_room_) input_room_();
+  }
+
+ private:
+  std::function<void()> input_room_;
 };
 
 class AgentLink : public std::enable_shared_from_this<AgentLink> {

@@ -61,9 +61,6 @@ class CommandRun : public ChannelUser, public std::enable_shared_from_this<Comma
   void send_signal(const std::string& name);
   void resize(std::uint32_t cols, std::uint32_t rows);
   bool input_blocked() const;  // no credit for stdin right now
-  // Called whenever input_blocked() or finished() may have turned false or true: the
-  // reader of the client's input waits for it (instead of polling) while input is blocked.
-  void on_input_room(std::function<void()> fn) { input_room_ = std::move(fn); }
 
   // Writes the chunks gathered since the last call (AgentLink batches a whole read).
   void flush_log() override;
@@ -95,10 +92,6 @@ class CommandRun : public ChannelUser, public std::enable_shared_from_this<Comma
   bool input_ended_ = false;
   bool input_eof_pending_ = false;
   std::uint8_t input_stream_ = protocol::stream_id::stdin_;
-  std::function<void()> input_room_;
-  void input_room() const {
-    if (input_room_) input_room_();
-  }
   std::shared_ptr<SecretMasker> masker_;
   std::map<std::uint8_t, protocol::StreamEncoder> mask_encoders_;  // per output stream
   std::map<std::uint8_t, bool> mask_ended_;                         // streams whose end came

@@ -11,7 +11,6 @@
 #include <boost/json/object.hpp>
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,9 +37,6 @@ class FsRelay : public ChannelUser, public std::enable_shared_from_this<FsRelay>
   void send_input(protocol::ByteView bytes);
   void end_input();
   bool input_blocked() const { return !backlog_.empty(); }
-  // Called whenever input_blocked() or finished() may have turned false or true: the
-  // reader of the client's input waits for it (instead of polling) while input is blocked.
-  void on_input_room(std::function<void()> fn) { input_room_ = std::move(fn); }
   // The client went away: abandon the operation (the agent removes partial files).
   void cancel();
 
@@ -55,10 +51,6 @@ class FsRelay : public ChannelUser, public std::enable_shared_from_this<FsRelay>
   bool eof_pending_ = false;
   bool input_ended_ = false;
   bool finished_ = false;
-  std::function<void()> input_room_;
-  void input_room() const {
-    if (input_room_) input_room_();
-  }
 };
 
 }  // namespace remsh::master
