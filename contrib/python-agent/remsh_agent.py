@@ -27,6 +27,17 @@ def need(ok, tag, message, conn=False):
     if not ok: raise ProtoError(tag, message, conn)
 def log(*a): print(time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
 def inside(p, root): return p == root or p.startswith(root.rstrip("/") + "/")
+def named(key, name):  # 9.6: a name whose bytes are not UTF-8 goes as KEY_b64, in unpadded base64url
+    try: return {key: os.fsencode(name).decode()}
+    except UnicodeDecodeError: return {key + "_b64": base64.urlsafe_b64encode(os.fsencode(name)).decode().rstrip("=")}
+def name(m, key):  # KEY or KEY_b64 (9.6) as a str (undecodable bytes as surrogates); None when absent
+    text, b64 = m.get(key), m.get(key + "_b64")
+    need(text is None or b64 is None, "bad-message", f"open.{key}: given as text and in base64")
+    try: return text if b64 is None else [unb64(x) for x in b64] if isinstance(b64, list) else unb64(b64)
+    except (ValueError, TypeError): raise ProtoError("bad-message", f"open.{key}_b64: not unpadded base64url")
+def unb64(x):
+    if "=" in x or len(x) % 4 == 1: raise ValueError(x)
+    return os.fsdecode(base64.b64decode(x + "=" * (-len(x) % 4), b"-_", validate=True))
 
 # ---- control messages (5) and frames (4) ----
 def parse_msg(payload, conn):  # every failure is bad-message (5)
@@ -149,7 +160,7 @@ def entry(full, st, want_hash):
     kind = KINDS.get(stat.S_IFMT(st.st_mode), "other")
     e = {"type": kind, "size": st.st_size if kind in ("file", "symlink") else 0, "mode": st.st_mode & 0o7777,
          "mtime_ms": st.st_mtime_ns // 10**6}
-    if kind == "symlink": e["target"] = os.readlink(full)
+    if kind == "symlink": e.update(named("target", os.readlink(full)))
     if kind == "file" and want_hash: e["sha256"] = file_hash(full)["sha256"]
     return e
 def hashed(f, res):  # f's chunks to its end; then res holds their size and sha256 (file_hash, read)
@@ -268,7 +279,7 @@ class Fs(Chan):
     def start(self, m):
         op = fld(m, "op", str, req=True)
         need(hasattr(self, "op_" + op), "unsupported", f"fs op {op!r}")
-        if op != "remove" or m.get("paths") is None: self.path = self.s.resolve(m.get("path"), op in self.FOLLOW)
+        if op != "remove" or name(m, "paths") is None: self.path = self.s.resolve(name(m, "path"), op in self.FOLLOW)
         r = getattr(self, "op_" + op)(m)  # errors found before any work come before opened
         self.reply(type="opened")
         if isinstance(r, tuple): (self.stream, self.gen, self.res), self.pend, self.more = r, bytearray(), True
@@ -293,12 +304,10 @@ class Fs(Chan):
         def gen():
             for rel, full, st in items:
                 if pattern is not None and not fnmatch.fnmatchcase(os.path.basename(rel), pattern): continue
-                e = {"path": rel, **entry(full, st, want_hash)}
+                e = {**named("path", rel), **entry(full, st, want_hash)}
                 res["entries"] += 1
                 res["bytes"] += e["size"] if e["type"] == "file" else 0
-                try: yield json.dumps(e, ensure_ascii=False).encode() + b"\n"
-                except UnicodeEncodeError:  # JSON carries UTF-8 only (5): say so rather than mangle the name
-                    raise ProtoError("io-error", f"{os.fsencode(rel)!r}: a name or link target that is not UTF-8")
+                yield json.dumps(e, ensure_ascii=False).encode() + b"\n"
             if not manifest: del res["bytes"]
         return 1, gen(), res
     def op_manifest(self, m): return self.op_list(m, True)
@@ -307,7 +316,7 @@ class Fs(Chan):
         os.makedirs(self.path, fld(m, "mode", int, 0o755, 0, 4095))
         return {"created": True}
     def op_remove(self, m):
-        paths = fld(m, "paths", list)
+        paths = fld(dict(type="open", paths=name(m, "paths")), "paths", list)
         need(paths is None or 1 <= len(paths) <= 1024, "bad-message", "open.paths: 1..1024 paths")
         targets = [self.s.resolve(p, False) for p in paths] if paths is not None else [self.path]
         need(self.s.work not in targets, "denied", "will not remove the work directory itself")
@@ -315,7 +324,7 @@ class Fs(Chan):
         for p in targets: rm_tree(p)
         return {"removed": len(targets)}
     def dest(self, m):
-        to = self.s.resolve(m.get("to"), False, "to")
+        to = self.s.resolve(name(m, "to"), False, "to")
         if fld(m, "parents", bool): os.makedirs(os.path.dirname(to), exist_ok=True)
         return to
     def op_rename(self, m):
@@ -323,7 +332,7 @@ class Fs(Chan):
         os.replace(self.path, self.dest(m))
     def op_copy(self, m):  # links as links, modes and mtimes kept; copytree sets directory modes after filling them
         to, st = self.dest(m), os.lstat(self.path)
-        need(not os.path.lexists(to), "exists", f"{m['to']}: exists")  # copy never replaces (9.6)
+        need(not os.path.lexists(to), "exists", f"{name(m, 'to')}: exists")  # copy never replaces (9.6)
         if stat.S_ISDIR(st.st_mode):
             need(not inside(to, self.path), "denied", "will not copy a directory into itself")
             shutil.copytree(self.path, to, symlinks=True)
@@ -334,7 +343,7 @@ class Fs(Chan):
     def op_hash(self, m): return file_hash(self.path)  # a directory: open() fails with EISDIR, is-a-directory
     def op_read(self, m):
         offset, st = fld(m, "offset", int, 0, 0), os.stat(self.path)
-        need(stat.S_ISREG(st.st_mode), "is-a-directory", f"{m['path']}: not a regular file")
+        need(stat.S_ISREG(st.st_mode), "is-a-directory", f"{name(m, 'path')}: not a regular file")
         f, res = open(self.path, "rb"), {"size": 0, "file_size": st.st_size}
         f.seek(offset)
         return 4, hashed(f, res), res
@@ -342,7 +351,8 @@ class Fs(Chan):
         self.size, self.sha = fld(m, "size", int, None, 0), fld(m, "sha256", str, None, hi=64)
         self.mode, self.mtime = fld(m, "mode", int, 0o644 & ~UMASK, 0, 4095), fld(m, "mtime_ms", int)
         if fld(m, "parents", bool): os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        need(not os.path.isdir(self.path) or os.path.islink(self.path), "is-a-directory", f"{m['path']}: a directory")
+        need(not os.path.isdir(self.path) or os.path.islink(self.path), "is-a-directory",
+             f"{name(m, 'path')}: a directory")
         self.new_temp(os.path.dirname(self.path))
         self.h, self.accept = hashlib.sha256(), (4,)
     def op_put_tree(self, m):
@@ -473,7 +483,7 @@ class Session:  # one authenticated connection: a poll loop over the socket and 
         self.last_tx = time.monotonic()
     def control(self, chan, msg):
         DEBUG and log(f"-> {chan}", msg)
-        self.send(CONTROL, chan, json.dumps(msg, ensure_ascii=False).encode())
+        self.send(CONTROL, chan, json.dumps(msg, ensure_ascii=False).encode(errors="replace"))  # names in messages
     def send_data(self, ch, stream, data, eos=False):  # DATA within credit, deflated when that pays (10.2)
         assert len(data) <= ch.tx
         ch.tx, flags, payload = ch.tx - len(data), EOS if eos else 0, data
@@ -573,7 +583,7 @@ class Session:  # one authenticated connection: a poll loop over the socket and 
         elif t == "signal" and isinstance(ch, Exec): self.guard(ch, ch.signal, m)
         else: self.fail(ch, "bad-channel" if t in ("signal", "opened", "result") else "unknown-message", f"{t} here")
     def resolve(self, p, follow, what="path"):  # 9.6: `..` and symlinks resolved, the last component if following
-        need(isinstance(p, str) and p and "\0" not in p and len(p.encode()) <= 4096, "bad-message",
+        need(isinstance(p, str) and p and "\0" not in p and len(os.fsencode(p)) <= 4096, "bad-message",
              f"open.{what}: must be a path of 1..4096 bytes without NUL")
         full = os.path.join(self.work, p)
         head, tail = os.path.split(full.rstrip("/") or "/")

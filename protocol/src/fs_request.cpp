@@ -3,6 +3,7 @@
 #include <array>
 
 #include "remsh/protocol/json_fields.hpp"
+#include "remsh/protocol/name_field.hpp"
 
 namespace remsh::protocol {
 namespace json = boost::json;
@@ -46,11 +47,11 @@ std::optional<FsOp> fs_op_from_name(std::string_view name) {
 json::object FsRequest::to_json() const {
   json::object o{{"type", "open"}, {"kind", "fs"}, {"op", fs_op_name(op)}};
   if (!paths.empty()) {
-    o["paths"] = json::array(paths.begin(), paths.end());
+    put_names(o, "paths", paths);
   } else {
-    o["path"] = path;
+    put_name(o, "path", path);
   }
-  if (to) o["to"] = *to;
+  if (to) put_name(o, "to", *to);
   if (recursive) o["recursive"] = true;
   if (glob) o["glob"] = *glob;
   if (hash) o["hash"] = true;
@@ -72,19 +73,19 @@ Parsed<FsRequest> FsRequest::parse(const json::object& object) {
   if (!known) return ProtocolError{ErrorTag::unsupported, "open.fs: unknown op \"" + op + "\""};
   r.op = *known;
 
-  if (r.op == FsOp::remove && object.contains("paths")) {
-    r.paths = f.strings("paths", kMaxFsPaths, kMaxPathLength);
+  if (r.op == FsOp::remove && (object.contains("paths") || object.contains("paths_b64"))) {
+    r.paths = f.optional_names("paths", kMaxFsPaths, kMaxPathLength).value_or(std::vector<std::string>{});
     if (!f.error() && r.paths.empty()) f.fail("paths", "must not be empty");
     for (const auto& p : r.paths) {
       if (!f.error() && !is_path(p)) f.fail("paths", "holds an empty path or a NUL byte");
     }
   } else {
-    r.path = f.string("path", kMaxPathLength);
+    r.path = f.name("path", kMaxPathLength);
     if (!f.error() && !is_path(r.path)) f.fail("path", "must be non-empty, without NUL bytes");
   }
   const bool needs_to = r.op == FsOp::rename || r.op == FsOp::copy;
   if (needs_to) {
-    r.to = f.string("to", kMaxPathLength);
+    r.to = f.name("to", kMaxPathLength);
     if (!f.error() && !is_path(*r.to)) f.fail("to", "must be non-empty, without NUL bytes");
   }
   r.recursive = f.boolean("recursive", false);

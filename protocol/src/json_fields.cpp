@@ -1,5 +1,7 @@
 #include "remsh/protocol/json_fields.hpp"
 
+#include "remsh/protocol/base64url.hpp"
+
 namespace remsh::protocol {
 
 namespace json = boost::json;
@@ -95,6 +97,64 @@ bool JsonFields::boolean(std::string_view key, bool fallback) {
     return fallback;
   }
   return v->get_bool();
+}
+
+namespace {
+
+std::string b64_key(std::string_view key) { return std::string(key) + "_b64"; }
+
+// Base64url of at most `max_len` bytes is at most this long (unpadded).
+std::size_t b64_length(std::size_t max_len) { return (max_len * 4 + 2) / 3; }
+
+// A well-formed unpadded base64url text: no length that leaves a lone 6-bit group.
+std::optional<std::string> decode_name(std::string_view text) {
+  if (text.size() % 4 == 1) return std::nullopt;
+  return base64url_decode(text);
+}
+
+}  // namespace
+
+std::optional<std::string> JsonFields::optional_name(std::string_view key, std::size_t max_len) {
+  const std::string key_b64 = b64_key(key);
+  if (!find(key_b64)) return optional_string(key, max_len);
+  if (find(key)) {
+    fail(key, "given twice, as text and in base64");
+    return std::nullopt;
+  }
+  const auto text = optional_string(key_b64, b64_length(max_len));
+  if (!text) return std::nullopt;
+  auto bytes = decode_name(*text);
+  if (!bytes) fail(key_b64, "is not unpadded base64url");
+  return bytes;
+}
+
+std::string JsonFields::name(std::string_view key, std::size_t max_len) {
+  if (!error_ && !find(key) && !find(b64_key(key))) fail(key, "is required");
+  return optional_name(key, max_len).value_or(std::string{});
+}
+
+std::optional<std::vector<std::string>> JsonFields::optional_names(std::string_view key, std::size_t max_entries,
+                                                                   std::size_t max_len) {
+  const std::string key_b64 = b64_key(key);
+  if (!find(key_b64)) {
+    if (!find(key)) return std::nullopt;
+    return strings(key, max_entries, max_len);
+  }
+  if (find(key)) {
+    fail(key, "given twice, as text and in base64");
+    return std::nullopt;
+  }
+  std::vector<std::string> names = strings(key_b64, max_entries, b64_length(max_len));
+  for (auto& n : names) {
+    auto bytes = decode_name(n);
+    if (!bytes) {
+      fail(key_b64, "holds a text that is not unpadded base64url");
+      return std::nullopt;
+    }
+    n = std::move(*bytes);
+  }
+  if (error_) return std::nullopt;
+  return names;
 }
 
 std::vector<std::uint32_t> JsonFields::channel_ids(std::string_view key, std::size_t max_entries) {

@@ -12,6 +12,7 @@
 
 #include "remsh/protocol/json_fields.hpp"
 #include "remsh/protocol/stream_codec.hpp"
+#include "remsh/protocol/utf8.hpp"
 #include "zstd_codec.hpp"
 
 namespace remsh::protocol {
@@ -288,7 +289,8 @@ ErrorMessage ErrorMessage::from(const ProtocolError& error) {
 }
 
 json::object ErrorMessage::to_json() const {
-  return {{"type", "error"}, {"tag", tag}, {"message", message}};
+  // Messages quote file names, which are bytes (9.6); JSON text must be UTF-8 (5).
+  return {{"type", "error"}, {"tag", tag}, {"message", to_utf8_lossy(message)}};
 }
 
 Parsed<ErrorMessage> ErrorMessage::parse(const json::object& object) {

@@ -14,6 +14,7 @@ W` and `run --config-dir D`. Checks of a feature the agent does not declare in i
 code: 0 when every check that applies passes. Loopback only; every wait is bounded.
 """
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -342,6 +343,29 @@ def fs_remove_mkdir(c, caps):
     assert fs(c, "mkdir", "m", mode=0o700).result == {"created": True}
     assert os.stat(os.path.join(work, "m")).st_mode & 0o777 == 0o700
     assert fs(c, "mkdir", "m").result == {"created": False}
+
+
+@check("9.6", "names that are not UTF-8: listed as path_b64/target_b64, named by path_b64, to_b64, paths_b64")
+def fs_byte_names(c, caps):
+    work = os.fsencode(os.path.join(c.tmp, "work-a1"))
+    b64 = lambda b: base64.urlsafe_b64encode(b).decode().rstrip("=")
+    put(os.fsdecode(work), "bytes/ok.txt")
+    with open(os.path.join(work, b"bytes", b"caf\xe9"), "wb") as f:
+        f.write(b"x")
+    os.symlink(b"tgt\xff", os.path.join(work, b"bytes", b"ln"))
+    a = fs(c, "list", "bytes")
+    assert a.tag is None, a
+    entries = [json.loads(line) for line in a.data.decode().splitlines()]  # UTF-8 JSON, every line
+    names = [base64.urlsafe_b64decode(e["path_b64"] + "==") if "path_b64" in e else e["path"].encode()
+             for e in entries]
+    assert names == [b"caf\xe9", b"ln", b"ok.txt"] and "path" not in entries[0], entries
+    assert entries[1].get("target_b64") == b64(b"tgt\xff") and "target" not in entries[1], entries
+    a = fs(c, "stat", path_b64=b64(b"bytes/caf\xe9"))
+    assert a.result and a.result["exists"] and a.result["entry"]["size"] == 1, a
+    assert fs(c, "rename", path_b64=b64(b"bytes/caf\xe9"), to_b64=b64(b"bytes/\xe8")).tag is None
+    assert os.path.exists(os.path.join(work, b"bytes", b"\xe8"))
+    a = fs(c, "remove", paths_b64=[b64(b"bytes/\xe8"), b64(b"bytes/ln"), b64(b"bytes/absent\xff")])
+    assert a.result == {"removed": 2} and os.listdir(os.path.join(work, b"bytes")) == [b"ok.txt"], a
 
 
 # ---------------------------------------------------------------- 9.7 tree archive

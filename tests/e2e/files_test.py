@@ -157,6 +157,39 @@ def sync_sends_only_the_changed_files(c: Cluster):
 
 
 @test
+def names_that_are_not_utf8_work_everywhere(c: Cluster):
+    """A POSIX name is bytes (docs/protocol.md 9.6): sync (twice, then --delete), ls, stat, cp
+    and rm all work on names that are not UTF-8, and on a link whose text is not."""
+    c.start_master()
+    work = os.fsencode(c.add_agent("f1"))
+    src = os.fsencode(os.path.join(c.tmp, "bytes"))
+    os.makedirs(src)
+    for n in (b"caf\xe9", b"plain"):
+        with open(os.path.join(src, n), "wb") as f:
+            f.write(n)
+    os.symlink(b"tgt\xff", os.path.join(src, b"ln\xfe"))
+    r = c.remsh("sync", src, "f1:b")
+    assert r.returncode == 0 and r.stdout.startswith(b"sent 3 of 3"), r
+    assert sorted(os.listdir(os.path.join(work, b"b"))) == [b"caf\xe9", b"ln\xfe", b"plain"]
+    assert os.readlink(os.path.join(work, b"b", b"ln\xfe")) == b"tgt\xff"
+    r = c.remsh("ls", "f1:b")
+    assert r.returncode == 0 and r.stdout == b"caf\xe9\nln\xfe\nplain\n", r
+    r = c.remsh("sync", src, "f1:b")  # the remote manifest names them as they are: nothing to send
+    assert r.returncode == 0 and r.stdout.startswith(b"sent 0 of 3"), r
+    r = c.remsh("stat", b"f1:b/ln\xfe")
+    assert r.returncode == 0 and b"target: tgt\xff" in r.stdout, r
+    back = os.path.join(os.fsencode(c.tmp), b"back\xe9")
+    r = c.remsh("cp", b"f1:b/caf\xe9", back)
+    assert r.returncode == 0 and open(back, "rb").read() == b"caf\xe9", r
+    os.unlink(os.path.join(src, b"caf\xe9"))
+    r = c.remsh("sync", src, "f1:b", "--delete")
+    assert r.returncode == 0 and b"deleted 1" in r.stdout, r
+    r = c.remsh("rm", b"f1:b/ln\xfe")
+    assert r.returncode == 0, r
+    assert os.listdir(os.path.join(work, b"b")) == [b"plain"]
+
+
+@test
 def traversal_attempts_are_refused(c: Cluster):
     c.start_master()
     work = c.add_agent("f1")

@@ -84,3 +84,42 @@ TEST_CASE("fs request: validate_control knows the fs kind and fs results", "[fs]
   REQUIRE(std::holds_alternative<ControlMessage>(bad));
   CHECK(validate_control(std::get<ControlMessage>(bad))->tag == ErrorTag::unsupported);
 }
+
+TEST_CASE("fs request: names that are not UTF-8 travel as path_b64, to_b64 and paths_b64", "[fs]") {
+  FsRequest rename;
+  rename.op = FsOp::rename;
+  rename.path = "dir/caf\xE9";
+  rename.to = "ok/caf\xC3\xA9";  // UTF-8: sent as text
+  const json::object o = rename.to_json();
+  CHECK(o.at("path_b64") == "ZGlyL2NhZuk");
+  CHECK_FALSE(o.contains("path"));
+  CHECK(o.at("to") == "ok/caf\xC3\xA9");
+  auto back = FsRequest::parse(o);
+  REQUIRE(std::holds_alternative<FsRequest>(back));
+  CHECK(std::get<FsRequest>(back).path == rename.path);
+  CHECK(*std::get<FsRequest>(back).to == *rename.to);
+
+  FsRequest remove;
+  remove.op = FsOp::remove;
+  remove.paths = {"plain", "\xFF"};
+  const json::object r = remove.to_json();
+  REQUIRE(r.contains("paths_b64"));  // one name is not UTF-8: all of them in base64
+  CHECK(r.at("paths_b64").as_array().size() == 2);
+  auto paths = FsRequest::parse(r);
+  REQUIRE(std::holds_alternative<FsRequest>(paths));
+  CHECK(std::get<FsRequest>(paths).paths == remove.paths);
+
+  // A receiver takes base64 even for UTF-8 bytes; the limits apply to the decoded bytes.
+  auto utf8_in_b64 = parse(R"({"type":"open","kind":"fs","op":"stat","path_b64":"YS9i"})");
+  REQUIRE(std::holds_alternative<FsRequest>(utf8_in_b64));
+  CHECK(std::get<FsRequest>(utf8_in_b64).path == "a/b");
+  CHECK(refused(R"({"type":"open","kind":"fs","op":"stat","path":"a","path_b64":"YQ"})") == ErrorTag::bad_message);
+  CHECK(refused(R"({"type":"open","kind":"fs","op":"stat","path_b64":"YQ=="})") == ErrorTag::bad_message);
+  CHECK(refused(R"({"type":"open","kind":"fs","op":"stat","path_b64":"Y2Fm6"})") == ErrorTag::bad_message);
+  CHECK(refused(R"({"type":"open","kind":"fs","op":"stat","path_b64":"YQB4"})") == ErrorTag::bad_message);  // a NUL
+  CHECK(refused(R"({"type":"open","kind":"fs","op":"stat","path_b64":""})") == ErrorTag::bad_message);
+  CHECK(refused(R"({"type":"open","kind":"fs","op":"rename","path":"a","to_b64":7})") == ErrorTag::bad_message);
+  CHECK(refused(R"({"type":"open","kind":"fs","op":"remove","paths_b64":["YQ","a b"]})") == ErrorTag::bad_message);
+  const std::string long_b64(5464 + 4, 'Q');  // decodes to more than 4096 bytes
+  CHECK(refused(R"({"type":"open","kind":"fs","op":"stat","path_b64":")" + long_b64 + R"("})") == ErrorTag::bad_message);
+}

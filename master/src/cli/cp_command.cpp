@@ -14,6 +14,7 @@
 #include "output_sink.hpp"
 #include "progress.hpp"
 #include "remote_fs.hpp"
+#include "remsh/protocol/name_field.hpp"
 
 #include <boost/json/value.hpp>
 
@@ -248,7 +249,7 @@ int cp_command(const ConnectionSettings& settings, const CpOptions& options) {
             }
             FsCall call;
             call.request = fs_request(*from.agent, "copy", from.path);
-            call.request["to"] = to.path;
+            protocol::put_name(call.request, "to", to.path);
             co_await fs_call(api, std::move(call));
             co_return exit_ok;
         }

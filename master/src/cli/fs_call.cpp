@@ -2,6 +2,7 @@
 
 #include "cli_error.hpp"
 #include "json_access.hpp"
+#include "remsh/protocol/name_field.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/json/parse.hpp>
@@ -48,7 +49,9 @@ net::awaitable<void> upload(std::shared_ptr<WebSocket> ws, std::function<std::st
 }  // namespace
 
 json::object fs_request(const std::string& agent, std::string_view op, const std::string& path) {
-    return json::object{{"agent", agent}, {"op", op}, {"path", path}};
+    json::object request{{"agent", agent}, {"op", op}};
+    protocol::put_name(request, "path", path);  // a name that is not UTF-8 goes in base64
+    return request;
 }
 
 net::awaitable<json::object> fs_call(ApiClient& api, FsCall call) {

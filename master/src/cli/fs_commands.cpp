@@ -10,6 +10,7 @@
 #include "json_access.hpp"
 #include "remote_fs.hpp"
 #include "time_format.hpp"
+#include "remsh/protocol/name_field.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -141,11 +142,11 @@ int rm_command(const ConnectionSettings& settings, const RmOptions& options) {
             for (std::size_t i = 0; i < doomed.size(); i += 1024) {
                 FsCall call;
                 call.request = json::object{{"agent", agent}, {"op", "remove"}};
-                json::array batch;
+                std::vector<std::string> batch;
                 for (std::size_t j = i; j < doomed.size() && j < i + 1024; ++j) {
-                    batch.emplace_back(doomed[j]);
+                    batch.push_back(doomed[j]);
                 }
-                call.request["paths"] = std::move(batch);
+                protocol::put_names(call.request, "paths", batch);
                 co_await fs_call(api, std::move(call));
             }
         }

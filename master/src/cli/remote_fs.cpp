@@ -4,6 +4,7 @@
 #include "fs_call.hpp"
 #include "json_access.hpp"
 #include "progress.hpp"
+#include "remsh/protocol/name_field.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -25,18 +26,20 @@ RemoteInfo remote_info_from(const json::value& v) {
     info.size = static_cast<std::uint64_t>(get_int(*entry, "size").value_or(0));
     info.mode = static_cast<std::uint32_t>(get_int(*entry, "mode").value_or(0));
     info.mtime_ms = get_int(*entry, "mtime_ms").value_or(0);
-    info.target = get_string(*entry, "target");
+    if (entry->is_object()) info.target = protocol::read_name(entry->get_object(), "target").value_or("");
     return info;
 }
 
 ManifestEntry manifest_entry_from(const json::value& v) {
     ManifestEntry e;
-    e.path = get_string(v, "path");
+    if (v.is_object()) {  // names that are not UTF-8 come in base64 (docs/protocol.md 9.6)
+        e.path = protocol::read_name(v.get_object(), "path").value_or("");
+        e.target = protocol::read_name(v.get_object(), "target").value_or("");
+    }
     e.type = get_string(v, "type");
     e.size = static_cast<std::uint64_t>(get_int(v, "size").value_or(0));
     e.mode = static_cast<std::uint32_t>(get_int(v, "mode").value_or(0));
     e.sha256 = get_string(v, "sha256");
-    e.target = get_string(v, "target");
     e.mtime_ms = get_int(v, "mtime_ms").value_or(0);
     return e;
 }

@@ -14,8 +14,9 @@
 #include "output_sink.hpp"
 #include "remote_fs.hpp"
 #include "sync_plan.hpp"
+#include "remsh/protocol/name_field.hpp"
 
-#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 
 #include <sys/stat.h>
 
@@ -88,12 +89,13 @@ int sync_command(const ConnectionSettings& settings, const SyncOptions& options)
         }
         if (!options.dry_run) {
             for (std::size_t i = 0; i < plan.remove.size(); i += 1024) {
-                json::array batch;
+                std::vector<std::string> batch;
                 for (std::size_t j = i; j < plan.remove.size() && j < i + 1024; ++j) {
-                    batch.emplace_back(path_join(remote.path, plan.remove[j]));
+                    batch.push_back(path_join(remote.path, plan.remove[j]));
                 }
                 FsCall call;
-                call.request = json::object{{"agent", agent}, {"op", "remove"}, {"paths", std::move(batch)}};
+                call.request = json::object{{"agent", agent}, {"op", "remove"}};
+                protocol::put_names(call.request, "paths", batch);
                 co_await fs_call(api, std::move(call));
             }
         }

@@ -9,6 +9,7 @@
 #include "daemon/checkout_plan.hpp"
 #include "remsh/vcs/gitmodules.hpp"
 #include "remsh/protocol/tree_archive.hpp"
+#include "remsh/protocol/name_field.hpp"
 
 namespace remsh::master {
 
@@ -161,9 +162,9 @@ asio::awaitable<CheckoutOutcome> run_checkout(StateDir& state, std::shared_ptr<A
       HeldEntry e;
       e.type = text("type");
       e.sha256 = text("sha256");
-      e.target = text("target");
+      e.target = protocol::read_name(o, "target").value_or("");
       if (const json::value* m = o.if_contains("mode"); m && m->is_int64()) e.mode = static_cast<std::uint32_t>(m->get_int64());
-      held[text("path")] = std::move(e);
+      held[protocol::read_name(o, "path").value_or("")] = std::move(e);
     }
   }
   const CheckoutPlan plan = plan_checkout(tree.files, held, tree.previous, step.method == "clean" ? "clean" : "incremental");

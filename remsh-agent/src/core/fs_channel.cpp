@@ -6,6 +6,7 @@
 #include "core/tree_extractor.hpp"
 #include "core/tree_walker.hpp"
 #include "core/work_dir.hpp"
+#include "remsh/protocol/name_field.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/json/serialize.hpp>
@@ -46,7 +47,7 @@ json::object info_json(const FileInfo& info) {
                  {"size", info.size},
                  {"mode", info.mode},
                  {"mtime_ms", info.mtime_ms}};
-  if (info.type == FileType::symlink) o["target"] = info.target;
+  if (info.type == FileType::symlink) protocol::put_name(o, "target", info.target);
   return o;
 }
 
@@ -404,7 +405,7 @@ asio::awaitable<void> FsChannel::send_entries() {
     const std::string base = entry->path.substr(entry->path.rfind('/') + 1);
     if (request_.glob && !glob_match(*request_.glob, base)) continue;
     json::object o = info_json(entry->info);
-    o["path"] = entry->path;
+    protocol::put_name(o, "path", entry->path);
     if (entry->info.type == FileType::file) {
       bytes += entry->info.size;
       if (hashing) {

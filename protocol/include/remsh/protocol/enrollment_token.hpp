@@ -13,6 +13,7 @@
 #include <string_view>
 #include <variant>
 
+#include "remsh/protocol/base64url.hpp"
 #include "remsh/protocol/error.hpp"
 
 namespace remsh::protocol {
@@ -26,8 +27,5 @@ struct EnrollmentToken {
   std::string encode() const;
   static std::variant<EnrollmentToken, ProtocolError> decode(std::string_view text);
 };
-
-std::string base64url_encode(std::string_view bytes);
-std::optional<std::string> base64url_decode(std::string_view text);
 
 }  // namespace remsh::protocol

@@ -34,6 +34,12 @@ class JsonFields {
   bool boolean(std::string_view key, bool fallback);
   std::vector<std::string> strings(std::string_view key, std::size_t max_entries,
                                    std::size_t max_len = kMaxStringLength);
+  // Names that may not be UTF-8 (docs/protocol.md 9.6): the field `key`, or `key`_b64 holding
+  // the bytes in base64url; both at once is an error. The bound is on the decoded bytes.
+  std::optional<std::string> optional_name(std::string_view key, std::size_t max_len);
+  std::string name(std::string_view key, std::size_t max_len);
+  std::optional<std::vector<std::string>> optional_names(std::string_view key, std::size_t max_entries,
+                                                         std::size_t max_len);
   std::vector<std::uint32_t> channel_ids(std::string_view key, std::size_t max_entries);
   const boost::json::object* optional_object(std::string_view key);
 
