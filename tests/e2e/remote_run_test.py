@@ -67,6 +67,10 @@ def missing_program_is_exec_failed(c: Cluster):
     assert b"exec-failed" in r.stderr, r.stderr
     r = c.remsh("run", "nosuchagent", "--", "true")
     assert r.returncode != 0 and b"agent-unknown" in r.stderr, r
+    # Commands travel as JSON text: a word that is not UTF-8 is a usage error, said before
+    # anything is sent (it used to end as connection-lost).
+    r = c.remsh("run", "a1", "--", "ls", b"caf\xe9")
+    assert r.returncode == 2 and b"word 2 of the command is not UTF-8" in r.stderr, r
 
 
 @test

@@ -344,6 +344,10 @@ int run_fan_out(const ConnectionSettings& settings, const RunOptions& options) {
 }  // namespace
 
 int run_command(const ConnectionSettings& settings, const RunOptions& options) {
+    if (const auto problem = run_request_problem(make_request(options, options.agent))) {
+        print_error("usage", *problem);
+        return exit_usage;
+    }
     if (!options.label.empty()) {
         return run_fan_out(settings, options);
     }

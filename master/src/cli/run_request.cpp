@@ -1,5 +1,7 @@
 #include "run_request.hpp"
 
+#include "remsh/protocol/utf8.hpp"
+
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -45,6 +47,24 @@ std::string run_request_json(const RunRequest& r) {
         o["codecs"] = json::array(r.codecs.begin(), r.codecs.end());
     }
     return json::serialize(o);
+}
+
+std::optional<std::string> run_request_problem(const RunRequest& r) {
+    const auto not_text = [](const std::string& what, const std::string& value) {
+        return what + " is not UTF-8 text ('" + protocol::to_utf8_lossy(value) + "'): commands travel as text";
+    };
+    for (std::size_t i = 0; i < r.argv.size(); ++i) {
+        if (!protocol::is_utf8(r.argv[i])) {
+            return not_text("word " + std::to_string(i + 1) + " of the command", r.argv[i]) +
+                   "; a shell line can name such a file with a glob (--shell 'ls caf?')";
+        }
+    }
+    if (r.shell && !protocol::is_utf8(*r.shell)) return not_text("the shell line", *r.shell);
+    if (r.cwd && !protocol::is_utf8(*r.cwd)) return not_text("--cwd", *r.cwd);
+    for (const auto& [k, v] : r.env) {
+        if (!protocol::is_utf8(k) || !protocol::is_utf8(v)) return not_text("--env " + protocol::to_utf8_lossy(k), v);
+    }
+    return std::nullopt;
 }
 
 std::optional<std::pair<std::string, std::string>> split_env_assignment(std::string_view text) {

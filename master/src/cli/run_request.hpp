@@ -32,6 +32,10 @@ struct RunRequest {
 //  "codecs":[..]}
 std::string run_request_json(const RunRequest& request);
 
+// Why the request cannot be sent, or nullopt: a command's words, its shell line, cwd and
+// environment travel as JSON text (docs/protocol.md 9.5), which must be UTF-8.
+std::optional<std::string> run_request_problem(const RunRequest& request);
+
 // "K=V" -> {"K","V"} (V may be empty or hold '='); nullopt without '=' or with an empty K.
 std::optional<std::pair<std::string, std::string>> split_env_assignment(std::string_view text);
 

@@ -66,6 +66,29 @@ TEST_CASE("run request: the JSON the master gets", "[cli][run]") {
           boost::json::parse(R"({"agent":"b","shell":"ls | wc -l","stdin":false})"));
 }
 
+TEST_CASE("run request: words, shell line, cwd and env must be UTF-8 text", "[cli][run]") {
+    RunRequest r;
+    r.agent = "a1";
+    r.argv = {"ls", "caf\xC3\xA9"};
+    r.cwd = "sub";
+    r.env = {{"K", "\xE2\x82\xAC"}};
+    CHECK_FALSE(run_request_problem(r));
+    r.argv = {"ls", "caf\xE9"};
+    REQUIRE(run_request_problem(r));
+    CHECK(run_request_problem(r)->find("word 2 of the command") == 0);
+    r.argv = {"ls"};
+    r.cwd = "\xFF";
+    REQUIRE(run_request_problem(r));
+    CHECK(run_request_problem(r)->find("--cwd") == 0);
+    r.cwd.reset();
+    r.env = {{"K", "\xFF"}};
+    CHECK(run_request_problem(r)->find("--env K") == 0);
+    r.env.clear();
+    r.argv.clear();
+    r.shell = "ls \xE9";
+    CHECK(run_request_problem(r)->find("the shell line") == 0);
+}
+
 TEST_CASE("run request: K=V assignments", "[cli][run]") {
     CHECK(split_env_assignment("K=V") == std::pair<std::string, std::string>("K", "V"));
     CHECK(split_env_assignment("K=") == std::pair<std::string, std::string>("K", ""));
