@@ -43,6 +43,10 @@ def run_fails_with(c, name, tag):
 def one_token_enrolls_five_agents_and_refuses_the_sixth(c: Cluster):
     c.start_master()
     t = token(c, "--uses", "5", "--label", "pool")
+    # A directory whose name is not UTF-8 cannot go in agent.json: refused before the token
+    # is spent (it used to enrol an agent that could then not read its configuration).
+    r, _, _ = c.enroll("v0", token=t, extra=["--allow-path", os.path.join(os.fsencode(c.tmp), b"w\xe9")])
+    assert r.returncode == 2 and b"not UTF-8" in r.stderr, r
     for i in range(5):
         r, cfg, _ = c.enroll(f"v{i}", token=t)
         assert r.returncode == 0, r.stderr

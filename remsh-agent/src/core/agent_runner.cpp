@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/utf8_path.hpp"
+#include "remsh/protocol/utf8.hpp"
 #include "platform/child_process.hpp"
 
 #include "core/exec_channel.hpp"
@@ -214,6 +215,11 @@ boost::json::object AgentRunner::hello_facts() const {
   facts["labels"] = std::move(labels);
   facts["policy"] = options_.policy.to_json();
   facts["work_dir"] = utf8_string(c.work_dir);
+  // Facts are for people. A host name or work directory that is not UTF-8 would make the
+  // hello invalid JSON text (docs/protocol.md 5), and the master would refuse the agent.
+  for (auto& member : facts) {
+    if (const auto* text = member.value().if_string()) member.value() = protocol::to_utf8_lossy(*text);
+  }
   return facts;
 }
 

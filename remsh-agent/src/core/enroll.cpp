@@ -2,11 +2,13 @@
 
 #include "core/agent_config.hpp"
 #include "core/handshake_driver.hpp"
+#include "core/utf8_path.hpp"
 #include "platform/random.hpp"
 #include "platform/transport.hpp"
 #include "remsh/protocol/auth.hpp"
 #include "remsh/protocol/enrollment_token.hpp"
 #include "remsh/protocol/handshake.hpp"
+#include "remsh/protocol/utf8.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -14,6 +16,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <vector>
 
 #ifndef REMSH_VERSION
 #define REMSH_VERSION "0"
@@ -56,6 +59,22 @@ int enroll(const EnrollOptions& options) {
     return complain("this token is for a master without TLS; pass --insecure-plaintext to accept an "
                     "unencrypted connection (meant for loopback tests only)",
                     2);
+  }
+  // The configuration is JSON text (docs/protocol.md 5): a directory whose name is not UTF-8
+  // could be saved but not read back, after the token was spent. Refuse it before that.
+  try {
+    const fs::path config_dir = fs::absolute(options.config_dir);
+    std::vector<fs::path> named{fs::absolute(options.work_dir.value_or(config_dir / "work"))};
+    for (const auto& p : options.allowed_paths) named.push_back(fs::absolute(p));
+    for (const auto& p : named) {
+      if (!protocol::is_utf8(utf8_string(p))) {
+        return complain(protocol::to_utf8_lossy(utf8_string(p)) + ": a directory name that is not UTF-8 cannot be "
+                        "saved in the agent's configuration; choose another",
+                        2);
+      }
+    }
+  } catch (const std::exception& e) {
+    return complain(e.what(), 2);
   }
   std::string name = options.name.value_or("");
   if (name.empty()) {
