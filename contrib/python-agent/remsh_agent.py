@@ -35,9 +35,10 @@ def name(m, key):  # KEY or KEY_b64 (9.6) as a str (undecodable bytes as surroga
     need(text is None or b64 is None, "bad-message", f"open.{key}: given as text and in base64")
     try: return text if b64 is None else [unb64(x) for x in b64] if isinstance(b64, list) else unb64(b64)
     except (ValueError, TypeError): raise ProtoError("bad-message", f"open.{key}_b64: not unpadded base64url")
-def unb64(x):
-    if "=" in x or len(x) % 4 == 1: raise ValueError(x)
-    return os.fsdecode(base64.b64decode(x + "=" * (-len(x) % 4), b"-_", validate=True))
+def unb64(x):  # canonical only: the one text that encodes these bytes
+    b = base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
+    if base64.urlsafe_b64encode(b).decode().rstrip("=") != x: raise ValueError(x)
+    return os.fsdecode(b)
 
 # ---- control messages (5) and frames (4) ----
 def parse_msg(payload, conn):  # every failure is bad-message (5)
@@ -109,7 +110,7 @@ def handshake(cfg, plaintext, work, token=None):  # connects, greets, says hello
             sock.close()
             raise ConnectionError(f"master certificate {got} does not match the pinned fingerprint")
     framer, nonce = Framer(), os.urandom(32).hex()
-    def send(msg): sock.sendall(frame(CONTROL, 0, json.dumps(msg).encode()))
+    def send(msg): sock.sendall(frame(CONTROL, 0, json.dumps(msg, ensure_ascii=False).encode(errors="replace")))
     def recv(want):  # handshake messages: CONTROL on channel 0 with seq 0, each in its turn (6.1)
         while not framer.ready: framer.feed(sock.recv(65536))
         _, typ, _, _, _, chan, seq, payload = framer.ready.pop(0)
@@ -611,7 +612,8 @@ class Session:  # one authenticated connection: a poll loop over the socket and 
             self.control(0, {"type": "goodbye", "reason": "the agent is stopping"})
         except ProtoError as e:  # a connection error: say so, unsequenced (7.1), and close
             log(f"connection error {e.tag}: {e}")
-            self.out += frame(CONTROL, 0, json.dumps({"type": "error", "tag": e.tag, "message": str(e)}).encode())
+            self.out += frame(CONTROL, 0, json.dumps({"type": "error", "tag": e.tag, "message": str(e)},
+                                                     ensure_ascii=False).encode(errors="replace"))
         finally:
             for ch in self.chans.values(): ch.abort()  # no resume: the session's work ends with it (7.3)
             with contextlib.suppress(OSError):  # the goodbye or the error; this fails at once if the master is gone

@@ -1,6 +1,6 @@
 #include "remsh/protocol/json_fields.hpp"
 
-#include "remsh/protocol/base64url.hpp"
+#include "remsh/protocol/name_field.hpp"
 
 namespace remsh::protocol {
 
@@ -106,12 +106,6 @@ std::string b64_key(std::string_view key) { return std::string(key) + "_b64"; }
 // Base64url of at most `max_len` bytes is at most this long (unpadded).
 std::size_t b64_length(std::size_t max_len) { return (max_len * 4 + 2) / 3; }
 
-// A well-formed unpadded base64url text: no length that leaves a lone 6-bit group.
-std::optional<std::string> decode_name(std::string_view text) {
-  if (text.size() % 4 == 1) return std::nullopt;
-  return base64url_decode(text);
-}
-
 }  // namespace
 
 std::optional<std::string> JsonFields::optional_name(std::string_view key, std::size_t max_len) {
@@ -123,8 +117,8 @@ std::optional<std::string> JsonFields::optional_name(std::string_view key, std::
   }
   const auto text = optional_string(key_b64, b64_length(max_len));
   if (!text) return std::nullopt;
-  auto bytes = decode_name(*text);
-  if (!bytes) fail(key_b64, "is not unpadded base64url");
+  auto bytes = name_from_b64(*text);
+  if (!bytes) fail(key_b64, "is not canonical unpadded base64url");
   return bytes;
 }
 
@@ -146,9 +140,9 @@ std::optional<std::vector<std::string>> JsonFields::optional_names(std::string_v
   }
   std::vector<std::string> names = strings(key_b64, max_entries, b64_length(max_len));
   for (auto& n : names) {
-    auto bytes = decode_name(n);
+    auto bytes = name_from_b64(n);
     if (!bytes) {
-      fail(key_b64, "holds a text that is not unpadded base64url");
+      fail(key_b64, "holds a text that is not canonical unpadded base64url");
       return std::nullopt;
     }
     n = std::move(*bytes);

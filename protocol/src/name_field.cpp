@@ -30,11 +30,19 @@ void put_names(json::object& o, std::string_view key, const std::vector<std::str
   }
 }
 
+std::optional<std::string> name_from_b64(std::string_view text) {
+  auto bytes = base64url_decode(text);
+  if (!bytes || base64url_encode(*bytes) != text) return std::nullopt;
+  return bytes;
+}
+
 std::optional<std::string> read_name(const json::object& o, std::string_view key) {
-  if (const json::value* v = o.if_contains(key); v && v->is_string()) return std::string(v->get_string());
-  const json::value* b = o.if_contains(std::string(key) + "_b64");
-  if (!b || !b->is_string() || b->get_string().size() % 4 == 1) return std::nullopt;
-  return base64url_decode(b->get_string());
+  const json::value* text = o.if_contains(key);
+  const json::value* b64 = o.if_contains(std::string(key) + "_b64");
+  if (text && b64) return std::nullopt;
+  if (text) return text->is_string() ? std::optional<std::string>(std::string(text->get_string())) : std::nullopt;
+  if (!b64 || !b64->is_string()) return std::nullopt;
+  return name_from_b64(b64->get_string());
 }
 
 }  // namespace remsh::protocol

@@ -116,6 +116,8 @@ TEST_CASE("fs request: names that are not UTF-8 travel as path_b64, to_b64 and p
   CHECK(refused(R"({"type":"open","kind":"fs","op":"stat","path":"a","path_b64":"YQ"})") == ErrorTag::bad_message);
   CHECK(refused(R"({"type":"open","kind":"fs","op":"stat","path_b64":"YQ=="})") == ErrorTag::bad_message);
   CHECK(refused(R"({"type":"open","kind":"fs","op":"stat","path_b64":"Y2Fm6"})") == ErrorTag::bad_message);
+  CHECK(refused(R"({"type":"open","kind":"fs","op":"stat","path_b64":"Y2Fm6R"})") == ErrorTag::bad_message);  // bits left over
+  CHECK(refused(R"({"type":"open","kind":"fs","op":"stat","path_b64":"Y+Fm"})") == ErrorTag::bad_message);    // not base64url
   CHECK(refused(R"({"type":"open","kind":"fs","op":"stat","path_b64":"YQB4"})") == ErrorTag::bad_message);  // a NUL
   CHECK(refused(R"({"type":"open","kind":"fs","op":"stat","path_b64":""})") == ErrorTag::bad_message);
   CHECK(refused(R"({"type":"open","kind":"fs","op":"rename","path":"a","to_b64":7})") == ErrorTag::bad_message);

@@ -36,8 +36,12 @@ TEST_CASE("name fields: text when UTF-8, base64url otherwise, read back either w
   CHECK(read_name(o, "path") == "a/caf\xC3\xA9");
   CHECK(read_name(o, "target") == "\xFF\xFE");
   CHECK_FALSE(read_name(o, "to"));
-  boost::json::object bad{{"path_b64", "a"}};  // a lone 6-bit group
-  CHECK_FALSE(read_name(bad, "path"));
+  for (const char* bad : {"a", "Y2Fm6Q==", "Y2Fm6R", "Y+Fm", "Y2 F"}) {  // not canonical unpadded base64url
+    CHECK_FALSE(read_name(boost::json::object{{"path_b64", bad}}, "path"));
+  }
+  CHECK_FALSE(read_name(boost::json::object{{"path", "a"}, {"path_b64", "YQ"}}, "path"));  // both forms
+  CHECK_FALSE(read_name(boost::json::object{{"path", 7}}, "path"));
+  CHECK(name_from_b64("Y2Fm6Q") == "caf\xE9");
 }
 
 TEST_CASE("error messages quoting bytes that are not UTF-8 are still JSON text", "[utf8]") {

@@ -14,6 +14,25 @@ namespace remsh::cli {
 namespace net = boost::asio;
 namespace json = boost::json;
 
+namespace {
+
+// A name of a listing entry (docs/protocol.md 9.6: `key`, or `key`_b64 when not UTF-8). One
+// that is missing (when required) or malformed is the agent's fault, never an empty name:
+// an empty path would stand for the listed directory itself (sync --delete would remove it).
+std::string name_in_entry(const json::object& o, std::string_view key, bool required) {
+    const std::string key_b64 = std::string(key) + "_b64";
+    if (!required && !o.contains(key) && !o.contains(key_b64)) {
+        return {};
+    }
+    std::optional<std::string> name = protocol::read_name(o, key);
+    if (!name || (required && name->empty())) {
+        throw CliError("bad-response", "the agent sent a listing entry without a usable " + std::string(key));
+    }
+    return std::move(*name);
+}
+
+}  // namespace
+
 RemoteInfo remote_info_from(const json::value& v) {
     RemoteInfo info;
     const json::value* exists = member(v, "exists");
@@ -26,16 +45,17 @@ RemoteInfo remote_info_from(const json::value& v) {
     info.size = static_cast<std::uint64_t>(get_int(*entry, "size").value_or(0));
     info.mode = static_cast<std::uint32_t>(get_int(*entry, "mode").value_or(0));
     info.mtime_ms = get_int(*entry, "mtime_ms").value_or(0);
-    if (entry->is_object()) info.target = protocol::read_name(entry->get_object(), "target").value_or("");
+    if (entry->is_object()) info.target = name_in_entry(entry->get_object(), "target", false);
     return info;
 }
 
 ManifestEntry manifest_entry_from(const json::value& v) {
     ManifestEntry e;
-    if (v.is_object()) {  // names that are not UTF-8 come in base64 (docs/protocol.md 9.6)
-        e.path = protocol::read_name(v.get_object(), "path").value_or("");
-        e.target = protocol::read_name(v.get_object(), "target").value_or("");
+    if (!v.is_object()) {
+        throw CliError("bad-response", "the agent sent a listing line that is not an object");
     }
+    e.path = name_in_entry(v.get_object(), "path", true);
+    e.target = name_in_entry(v.get_object(), "target", false);
     e.type = get_string(v, "type");
     e.size = static_cast<std::uint64_t>(get_int(v, "size").value_or(0));
     e.mode = static_cast<std::uint32_t>(get_int(v, "mode").value_or(0));

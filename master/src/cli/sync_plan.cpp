@@ -1,5 +1,7 @@
 #include "sync_plan.hpp"
 
+#include <cassert>
+
 #include <unordered_map>
 
 namespace remsh::cli {
@@ -46,6 +48,9 @@ SyncPlan plan_sync(const std::vector<ManifestEntry>& local, const std::vector<Ma
             if (!removed_prefix.empty() && r.path.compare(0, removed_prefix.size(), removed_prefix) == 0) {
                 continue;
             }
+            // An entry names something below the target; an empty name would be the target itself.
+            assert(!r.path.empty() && "a manifest entry without a path reached the plan");
+            if (r.path.empty()) continue;
             auto it = local_paths.find(r.path);
             if (it == local_paths.end()) {
                 plan.remove.push_back(r.path);

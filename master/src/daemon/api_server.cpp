@@ -36,6 +36,7 @@
 #include "remsh/protocol/fs_request.hpp"
 #include "remsh/protocol/json_fields.hpp"
 #include "remsh/protocol/stream_codec.hpp"
+#include "remsh/protocol/utf8.hpp"
 
 namespace remsh::master {
 
@@ -119,7 +120,7 @@ class WsOutput : public OutputWatcher, public std::enable_shared_from_this<WsOut
     wake_.notify();
   }
   void on_error(const std::string& tag, const std::string& message) override {
-    text(json::serialize(json::object{{"type", "error"}, {"tag", tag}, {"message", message}}));
+    text(json::serialize(json::object{{"type", "error"}, {"tag", tag}, {"message", protocol::to_utf8_lossy(message)}}));
     finished_ = true;
     wake_.notify();
   }

@@ -164,7 +164,10 @@ asio::awaitable<CheckoutOutcome> run_checkout(StateDir& state, std::shared_ptr<A
       e.sha256 = text("sha256");
       e.target = protocol::read_name(o, "target").value_or("");
       if (const json::value* m = o.if_contains("mode"); m && m->is_int64()) e.mode = static_cast<std::uint32_t>(m->get_int64());
-      held[protocol::read_name(o, "path").value_or("")] = std::move(e);
+      // Like a line that does not parse: not held (an empty name would be the directory itself).
+      const std::optional<std::string> path = protocol::read_name(o, "path");
+      if (!path || path->empty()) continue;
+      held[*path] = std::move(e);
     }
   }
   const CheckoutPlan plan = plan_checkout(tree.files, held, tree.previous, step.method == "clean" ? "clean" : "incremental");

@@ -19,6 +19,7 @@
 #include "daemon/output_watcher.hpp"
 #include "daemon/secret_masker.hpp"
 #include "local_tree.hpp"
+#include "remsh/protocol/utf8.hpp"
 #include "remsh/vcs/git_plan.hpp"
 #include "shell_quote.hpp"
 
@@ -43,7 +44,8 @@ class StepWatcher : public OutputWatcher {
     done.notify();
   }
   void on_error(const std::string& tag, const std::string& message) override {
-    result = json::object{{"state", "failed"}, {"error", json::object{{"tag", tag}, {"message", message}}}};
+    result = json::object{{"state", "failed"},
+                          {"error", json::object{{"tag", tag}, {"message", protocol::to_utf8_lossy(message)}}}};
     finished = true;
     done.notify();
   }
@@ -628,6 +630,9 @@ asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
     } else {
       end = co_await run_transfer_step(*job, step);
     }
+    // Messages quote paths from the repository and the agent, which are bytes; the reason is
+    // served as JSON text.
+    end.message = protocol::to_utf8_lossy(end.message);
     record.state = end.state;
     if (job->cancelled && record.state != "success") record.state = "cancelled";
     record.finished_ms = now_ms();

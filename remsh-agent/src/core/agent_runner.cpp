@@ -205,6 +205,20 @@ void AgentRunner::send_status() {
   wake_writer();
 }
 
+namespace {
+
+void make_text_valid(boost::json::value& v) {
+  if (auto* text = v.if_string()) {
+    *text = protocol::to_utf8_lossy(*text);
+  } else if (auto* array = v.if_array()) {
+    for (auto& e : *array) make_text_valid(e);
+  } else if (auto* object = v.if_object()) {
+    for (auto& member : *object) make_text_valid(member.value());
+  }
+}
+
+}  // namespace
+
 boost::json::object AgentRunner::hello_facts() const {
   boost::json::object facts = host_facts(options_.config.work_dir);
   const AgentConfig& c = options_.config;
@@ -215,12 +229,11 @@ boost::json::object AgentRunner::hello_facts() const {
   facts["labels"] = std::move(labels);
   facts["policy"] = options_.policy.to_json();
   facts["work_dir"] = utf8_string(c.work_dir);
-  // Facts are for people. A host name or work directory that is not UTF-8 would make the
-  // hello invalid JSON text (docs/protocol.md 5), and the master would refuse the agent.
-  for (auto& member : facts) {
-    if (const auto* text = member.value().if_string()) member.value() = protocol::to_utf8_lossy(*text);
-  }
-  return facts;
+  // Facts are for people. A host name, path or label that is not UTF-8 would make the hello
+  // invalid JSON text (docs/protocol.md 5), and the master would refuse the agent.
+  boost::json::value all(std::move(facts));
+  make_text_valid(all);
+  return std::move(all.get_object());
 }
 
 // ---- connect and handshake ----

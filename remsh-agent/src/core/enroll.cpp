@@ -16,6 +16,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <utility>
 #include <vector>
 
 #ifndef REMSH_VERSION
@@ -60,16 +61,21 @@ int enroll(const EnrollOptions& options) {
                     "unencrypted connection (meant for loopback tests only)",
                     2);
   }
-  // The configuration is JSON text (docs/protocol.md 5): a directory whose name is not UTF-8
-  // could be saved but not read back, after the token was spent. Refuse it before that.
+  // The configuration is JSON text (docs/protocol.md 5): text that is not UTF-8 could be
+  // saved but not read back, after the token was spent. Refuse it before that.
   try {
     const fs::path config_dir = fs::absolute(options.config_dir);
-    std::vector<fs::path> named{fs::absolute(options.work_dir.value_or(config_dir / "work"))};
-    for (const auto& p : options.allowed_paths) named.push_back(fs::absolute(p));
-    for (const auto& p : named) {
-      if (!protocol::is_utf8(utf8_string(p))) {
-        return complain(protocol::to_utf8_lossy(utf8_string(p)) + ": a directory name that is not UTF-8 cannot be "
-                        "saved in the agent's configuration; choose another",
+    std::vector<std::pair<std::string, std::string>> texts{
+        {"--work-dir", utf8_string(fs::absolute(options.work_dir.value_or(config_dir / "work")))},
+        {"--name", options.name.value_or("")},
+        {"--admin", options.admin},
+        {"--description", options.description}};
+    for (const auto& p : options.allowed_paths) texts.emplace_back("--allow-path", utf8_string(fs::absolute(p)));
+    for (const auto& l : options.labels) texts.emplace_back("--label", l);
+    for (const auto& [option, text] : texts) {
+      if (!protocol::is_utf8(text)) {
+        return complain(option + " " + protocol::to_utf8_lossy(text) +
+                            ": not UTF-8 text, which the agent's configuration (JSON) cannot hold",
                         2);
       }
     }

@@ -16,7 +16,11 @@ namespace remsh::protocol {
 void put_name(boost::json::object& o, std::string_view key, std::string_view bytes);
 // `key` when every name is UTF-8, else `key`_b64 for all of them.
 void put_names(boost::json::object& o, std::string_view key, const std::vector<std::string>& names);
-// The bytes of `key` or `key`_b64; nullopt when neither holds a usable string.
+// The bytes of `key` or `key`_b64; nullopt when neither holds a usable string, or both are
+// there. A caller treats nullopt as a malformed answer: an empty name would mean the top.
 std::optional<std::string> read_name(const boost::json::object& o, std::string_view key);
+// Canonical unpadded base64url only: the one text that encodes the bytes (no padding, no
+// characters outside the alphabet, unused trailing bits zero).
+std::optional<std::string> name_from_b64(std::string_view text);
 
 }  // namespace remsh::protocol
