@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "daemon/agent_link.hpp"
+#include "daemon/heap_trim.hpp"
 #include "daemon/state_dir.hpp"
 
 namespace remsh::master {
@@ -229,6 +230,7 @@ void CommandRun::on_link_gone(const std::string& why) {
 
 void CommandRun::finish(CommandFinish how) {
   if (finished_) return;
+  HeapTrim::process().note_transient_work();  // its log batches: freed memory to give back
   // A run that ends without its streams' ends (killed, lost) still gets the bytes the masker
   // held back: every byte the agent sent is stored, masked.
   if (masker_) {

@@ -18,7 +18,10 @@ class HeapTrim {
   // The heap is the process's: so is the instance the master's parts report to.
   static HeapTrim& process();
 
-  // Something that allocated and freed a lot finished (a handshake, an API request).
+  // Sets the allocator up for streams, once at start (glibc; other allocators: nothing).
+  static void keep_working_memory();
+
+  // Something that allocated and freed a lot finished (a handshake, an API request, a command).
   void note_transient_work() { ++work_; }
   // Called once a second: trims when there was transient work and the last second had
   // none, so a burst is trimmed once, after it, and a master at rest never trims.

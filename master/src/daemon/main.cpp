@@ -20,6 +20,7 @@
 
 #include "daemon/agent_hub.hpp"
 #include "daemon/api_server.hpp"
+#include "daemon/heap_trim.hpp"
 #include "daemon/state_dir.hpp"
 
 namespace {
@@ -45,6 +46,7 @@ bool split_host_port(const std::string& text, std::string& host, std::uint16_t& 
 
 int main(int argc, char** argv) {
   using namespace remsh::master;
+  HeapTrim::keep_working_memory();
   CLI::App app{"remsh-master: drives remsh agents; state in STATE_DIR (SQLite, TLS key, admin token)"};
   std::string state_dir, agents_listen = "0.0.0.0:7443", api_listen = "127.0.0.1:7080", advertise;
   bool plaintext = false;
