@@ -555,7 +555,8 @@ def cmd_table(a):
         ("agent RSS peak, streaming", "MiB", "remsh_stream_log_zstd_peak_rss_agent", [], "< 10",
          lambda x: x < 10),
         ("master RSS idle", "MiB", "remsh_master_rss_idle", [], "< 20", lambda x: x < 20),
-        ("master RSS after streams", "MiB", "remsh_master_rss_after_streams", [], "", None),
+        ("master RSS 1 s after streams", "MiB", "remsh_master_rss_after_streams", [], "", None),
+        ("master RSS 3 s after streams", "MiB", "remsh_master_rss_settled", [], "", None),
     ]
     head = f"{'figure':<28} {'unit':<5} {'remsh':>9}  {'peers':<34} {'goal':<8} status"
     print(head)
