@@ -55,8 +55,10 @@ std::optional<std::string> run_request_problem(const RunRequest& r) {
     };
     for (std::size_t i = 0; i < r.argv.size(); ++i) {
         if (!protocol::is_utf8(r.argv[i])) {
+            // Such a file can still be named: by a glob, in a shell line or in the shell itself.
             return not_text("word " + std::to_string(i + 1) + " of the command", r.argv[i]) +
-                   "; a shell line can name such a file with a glob (--shell 'ls caf?')";
+                   (r.interactive ? "; in the shell, a glob can name such a file (ls caf?)"
+                                  : "; a shell line can name such a file with a glob (--shell 'ls caf?')");
         }
     }
     if (r.shell && !protocol::is_utf8(*r.shell)) return not_text("the shell line", *r.shell);

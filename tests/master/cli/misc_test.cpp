@@ -76,6 +76,10 @@ TEST_CASE("run request: words, shell line, cwd and env must be UTF-8 text", "[cl
     r.argv = {"ls", "caf\xE9"};
     REQUIRE(run_request_problem(r));
     CHECK(run_request_problem(r)->find("word 2 of the command") == 0);
+    CHECK(run_request_problem(r)->find("--shell 'ls caf?'") != std::string::npos);
+    r.interactive = true;  // remsh shell: no --shell there
+    CHECK(run_request_problem(r)->find("--shell") == std::string::npos);
+    r.interactive = false;
     r.argv = {"ls"};
     r.cwd = "\xFF";
     REQUIRE(run_request_problem(r));
