@@ -44,8 +44,7 @@ class StepWatcher : public OutputWatcher {
     done.notify();
   }
   void on_error(const std::string& tag, const std::string& message) override {
-    result = json::object{{"state", "failed"},
-                          {"error", json::object{{"tag", tag}, {"message", protocol::to_utf8_lossy(message)}}}};
+    result = json::object{{"state", "failed"}, {"error", json::object{{"tag", tag}, {"message", message}}}};
     finished = true;
     done.notify();
   }

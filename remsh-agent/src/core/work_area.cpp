@@ -4,7 +4,7 @@
 #include "core/work_dir.hpp"
 #include "platform/file_system.hpp"
 
-#include <optional>
+#include <variant>
 
 namespace remsh::agent {
 namespace fs = std::filesystem;
@@ -26,11 +26,11 @@ fs::path without_trailing_separator(fs::path p) {
 
 // Bytes that are not UTF-8 (docs/protocol.md 9.6) are a name on POSIX; where names are
 // UTF-16 (Windows) the conversion fails, and such bytes name nothing.
-std::optional<fs::path> name_from_wire(const std::string& text) {
+std::variant<fs::path, ProtocolError> name_from_wire(const std::string& text) {
   try {
     return utf8_path(text);
   } catch (const std::exception&) {
-    return std::nullopt;
+    return ProtocolError{ErrorTag::denied, text + ": not a name this system can have"};
   }
 }
 
@@ -58,9 +58,9 @@ bool WorkArea::is_root(const fs::path& resolved) const {
 }
 
 std::variant<fs::path, ProtocolError> WorkArea::resolve(const std::string& path, bool follow_final) const {
-  const std::optional<fs::path> given_name = name_from_wire(path);
-  if (!given_name) return ProtocolError{ErrorTag::denied, path + ": not a name this system can have"};
-  const fs::path& given = *given_name;
+  const auto given_name = name_from_wire(path);
+  if (const auto* refused = std::get_if<ProtocolError>(&given_name)) return *refused;
+  const fs::path& given = std::get<fs::path>(given_name);
   // Absolute paths are only for the roots the owner allowed; relative ones start in the
   // work directory (and may lead into an allowed root through a link).
   return confine(given.is_absolute() ? given : work_dir_ / given, path, follow_final);
@@ -68,9 +68,9 @@ std::variant<fs::path, ProtocolError> WorkArea::resolve(const std::string& path,
 
 std::variant<fs::path, ProtocolError> WorkArea::resolve_under(const fs::path& dir, const std::string& name,
                                                               bool follow_final) const {
-  const std::optional<fs::path> given_name = name_from_wire(name);
-  if (!given_name) return ProtocolError{ErrorTag::denied, name + ": not a name this system can have"};
-  const fs::path& given = *given_name;
+  const auto given_name = name_from_wire(name);
+  if (const auto* refused = std::get_if<ProtocolError>(&given_name)) return *refused;
+  const fs::path& given = std::get<fs::path>(given_name);
   if (given.is_absolute()) {
     return ProtocolError{ErrorTag::path_outside_workdir, name + " is an absolute path"};
   }
