@@ -104,6 +104,24 @@ TEST_CASE("work area: absolute paths only inside the roots the owner allowed", "
   CHECK(refused(area, (a.work / "away" / "x").string(), false) == ErrorTag::path_outside_workdir);
 }
 
+TEST_CASE("work area: a plain name in a resolved directory, anything else left to resolve_under", "[fs][work-area]") {
+  Area a;
+  const WorkArea area = a.area();
+  const fs::path base = fs::canonical(a.work);
+  auto child = area.resolve_child(base / "a", "name");
+  REQUIRE(child);
+  REQUIRE(std::holds_alternative<fs::path>(*child));
+  CHECK(std::get<fs::path>(*child) == base / "a" / "name");
+  for (const char* not_plain : {"", ".", "..", "x/y", "x\\y"}) {
+    CHECK_FALSE(area.resolve_child(base / "a", not_plain));
+  }
+  // A directory outside the area is still refused, whatever the caller believed.
+  child = area.resolve_child(fs::canonical(a.outside), "name");
+  REQUIRE(child);
+  REQUIRE(std::holds_alternative<ProtocolError>(*child));
+  CHECK(std::get<ProtocolError>(*child).tag == ErrorTag::path_outside_workdir);
+}
+
 TEST_CASE("tree walker: sorted with each directory before its contents and links not followed", "[fs][walk]") {
   Area a;
   write_file(a.work / "a" / "z.txt", "z");
@@ -187,6 +205,57 @@ TEST_CASE("tree extractor: a directory replaced by a link gets no mode through i
   REQUIRE(error);
   CHECK(error->tag == ErrorTag::path_outside_workdir);
   CHECK_FALSE(fs::exists(fs::canonical(a.work) / "beside"));
+}
+
+TEST_CASE("tree extractor: a directory it wrote files into and then replaced is resolved again", "[fs][extract]") {
+  Area a;
+  const WorkArea area = a.area();
+  const fs::path root = fs::canonical(a.work) / "dest";
+  fs::create_directory(root);
+  const auto put_file = [](TreeExtractor& x, const std::string& path) {
+    protocol::TreeEntry file{protocol::TreeEntryType::file, path, 0644, 0, 1, ""};
+    if (auto error = x.on_entry(file)) return error;
+    const std::string data = "x";
+    if (auto error = x.on_file_data(protocol::as_bytes(data))) return error;
+    return x.on_file_end();
+  };
+  // Files into d, then d becomes a link to the outside: the next file of "d/" must not
+  // reuse where d was.
+  TreeExtractor x(area, root);
+  REQUIRE_FALSE(put_file(x, "d/one"));
+  REQUIRE_FALSE(put_file(x, "d/two"));
+  protocol::TreeEntry away{protocol::TreeEntryType::symlink, "d", 0777, 0, 0, a.outside.string()};
+  REQUIRE_FALSE(x.on_entry(away));
+  auto error = put_file(x, "d/planted");
+  REQUIRE(error);
+  CHECK(error->tag == ErrorTag::path_outside_workdir);
+  CHECK(fs::is_empty(a.outside));
+
+  // Files into e, then a file named e: e/next now has a file on its way, which the full
+  // resolution finds (`exists`, from making e/'s directories) before any write is tried
+  // (`not-a-directory`, had e's old resolution been reused).
+  TreeExtractor y(area, root);
+  REQUIRE_FALSE(put_file(y, "e/one"));
+  REQUIRE_FALSE(put_file(y, "e"));
+  error = put_file(y, "e/next");
+  REQUIRE(error);
+  CHECK(error->tag == ErrorTag::exists);
+
+  // Names that are not one plain name are resolved in full: "f/.." is the target itself.
+  TreeExtractor z(area, root);
+  REQUIRE_FALSE(put_file(z, "f/one"));
+  error = put_file(z, "f/..");
+  REQUIRE(error);
+  CHECK(error->tag == ErrorTag::path_outside_workdir);
+  REQUIRE_FALSE(put_file(z, "f/two"));
+  // A file where a directory is replaces it, contents and all.
+  REQUIRE_FALSE(put_file(z, "g/sub/x"));
+  REQUIRE_FALSE(put_file(z, "g/sub"));
+  REQUIRE_FALSE(put_file(z, "g/y"));
+  REQUIRE_FALSE(z.on_archive_end());
+  CHECK(fs::is_regular_file(root / "f" / "two"));
+  CHECK(fs::is_regular_file(root / "g" / "sub"));
+  CHECK(fs::is_regular_file(root / "g" / "y"));
 }
 
 TEST_CASE("open for reading: a FIFO is refused at once instead of blocking", "[fs][read]") {

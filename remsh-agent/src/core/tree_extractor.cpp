@@ -18,17 +18,29 @@ std::optional<ProtocolError> TreeExtractor::os_error(const std::string& what, co
   return ProtocolError{tag, what + ": " + ec.message()};
 }
 
+std::variant<fs::path, ProtocolError> TreeExtractor::resolve_entry(const std::string& path) const {
+  const auto slash = path.rfind('/');
+  if (known_directory_ && slash != std::string::npos && slash == known_directory_->path.size() &&
+      path.compare(0, slash, known_directory_->path) == 0) {
+    if (auto child = area_.resolve_child(known_directory_->resolved, path.substr(slash + 1))) return *child;
+  }
+  return area_.resolve_under(root_, path, /*follow_final=*/false);
+}
+
 std::optional<ProtocolError> TreeExtractor::on_entry(const protocol::TreeEntry& entry) {
   ++entries_;
-  auto resolved = area_.resolve_under(root_, entry.path, /*follow_final=*/false);
+  auto resolved = resolve_entry(entry.path);
   if (auto* e = std::get_if<ProtocolError>(&resolved)) return *e;
   const fs::path path = std::get<fs::path>(resolved);
   if (!is_within(root_, path) || path == root_) {
     return ProtocolError{ErrorTag::path_outside_workdir, entry.path + " leaves the target directory"};
   }
+  const bool in_known_directory = entry.type == TreeEntryType::file && known_directory_ &&
+                                  path.parent_path() == known_directory_->resolved;
+  if (!in_known_directory) known_directory_.reset();
   std::error_code ec;
   // Archives list a directory before its contents; a producer that does not still works.
-  make_directories(path.parent_path(), std::nullopt, ec);
+  if (!in_known_directory) make_directories(path.parent_path(), std::nullopt, ec);
   if (ec) return os_error(entry.path, ec);
 
   switch (entry.type) {
@@ -47,10 +59,20 @@ std::optional<ProtocolError> TreeExtractor::on_entry(const protocol::TreeEntry& 
     }
     case TreeEntryType::file: {
       forget_fixes_at(entry.path);
-      FileInfo existing = file_info(path, ec);
-      if (!ec && existing.type == FileType::directory) remove_tree(path, ec);
-      if (!ec) file_ = create_new_file(path, ec);
+      file_ = create_new_file(path, ec);
+      const bool replaces_directory = ec == std::errc::is_a_directory;
+      if (replaces_directory) {
+        ec.clear();
+        known_directory_.reset();
+        remove_tree(path, ec);
+        if (!ec) file_ = create_new_file(path, ec);
+      }
       if (ec) return os_error(entry.path, ec);
+      if (!known_directory_ && !replaces_directory) {
+        if (const auto slash = entry.path.rfind('/'); slash != std::string::npos) {
+          known_directory_ = KnownDirectory{entry.path.substr(0, slash), path.parent_path()};
+        }
+      }
       current_ = entry;
       return std::nullopt;
     }

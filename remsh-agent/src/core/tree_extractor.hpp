@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <string>
+#include <variant>
 #include <vector>
 
 namespace remsh::agent {
@@ -36,6 +38,9 @@ class TreeExtractor : public protocol::TreeArchiveHandler {
     std::uint32_t mode;
     std::int64_t mtime_ms;
   };
+  // Resolves an entry's path, reusing the directory the previous file was written to when
+  // this entry is in it too.
+  std::variant<std::filesystem::path, protocol::ProtocolError> resolve_entry(const std::string& path) const;
   // A later entry replaced `path` (or a parent of it): its pending fixes no longer apply.
   void forget_fixes_at(const std::string& path);
   std::optional<protocol::ProtocolError> os_error(const std::string& what, const std::error_code& ec) const;
@@ -45,6 +50,16 @@ class TreeExtractor : public protocol::TreeArchiveHandler {
   std::unique_ptr<NewFile> file_;
   protocol::TreeEntry current_;
   std::vector<DirectoryFix> directories_;
+  // The directory the last file went into: its path as the archive named it, and where it
+  // resolved. Archives list a directory's files together, and resolving its path again for
+  // each (a readlink and a stat per component) was most of the system calls of extracting
+  // many small files. Forgotten at any entry that is not a file, or that removed something,
+  // since only those could turn a directory on the way into a link.
+  struct KnownDirectory {
+    std::string path;
+    std::filesystem::path resolved;
+  };
+  std::optional<KnownDirectory> known_directory_;
   std::uint64_t entries_ = 0;
   std::uint64_t bytes_ = 0;
 };

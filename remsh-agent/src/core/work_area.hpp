@@ -10,6 +10,7 @@
 #include "remsh/protocol/error.hpp"
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -30,6 +31,13 @@ class WorkArea {
   // The same for `name` (relative) inside an already resolved directory `dir`.
   std::variant<std::filesystem::path, protocol::ProtocolError> resolve_under(
       const std::filesystem::path& dir, const std::string& name, bool follow_final) const;
+
+  // The same for `leaf`, one plain name (no separator, not `.` or `..`), inside `dir`, a
+  // directory this area resolved before and the caller knows to be unchanged since: no
+  // directory on the way is resolved again. Anything else in `leaf` returns nullopt, and
+  // the caller resolves the whole path with resolve_under.
+  std::optional<std::variant<std::filesystem::path, protocol::ProtocolError>> resolve_child(
+      const std::filesystem::path& dir, const std::string& leaf) const;
 
   bool contains(const std::filesystem::path& resolved) const;
   bool is_root(const std::filesystem::path& resolved) const;  // the work dir or an allowed root
