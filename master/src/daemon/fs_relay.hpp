@@ -42,6 +42,8 @@ class FsRelay : public ChannelUser, public std::enable_shared_from_this<FsRelay>
 
  private:
   void finish_with_error(const std::string& tag, const std::string& message);
+  // Hands the channel as much of `bytes` as its credit and the link's room allow.
+  std::size_t send_what_fits(AgentLink& link, protocol::ByteView bytes);
 
   std::weak_ptr<AgentLink> link_;
   std::shared_ptr<OutputWatcher> client_;
