@@ -109,6 +109,12 @@ AgentHub::AgentHub(asio::io_context& io, StateDir& state, AgentHubOptions option
   SSL_CTX_set_cipher_list(tls_.native_handle(),
                           "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
                           "ECDHE-ECDSA-CHACHA20-POLY1305");
+  // TLS 1.3: AES-128-GCM first, and the master's order decides. Every byte of every stream
+  // is sealed by one side and opened by the other; AES-128-GCM does that at 4.2 GB/s here,
+  // AES-256-GCM (OpenSSL's first choice) at 2.9 GB/s.
+  SSL_CTX_set_ciphersuites(tls_.native_handle(),
+                           "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
+  SSL_CTX_set_options(tls_.native_handle(), SSL_OP_CIPHER_SERVER_PREFERENCE);
   // An idle connection gives its record buffers back (~34 KiB each): thousands of agents.
   SSL_CTX_set_mode(tls_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
   // Agents do not resume TLS sessions (the remsh session resumes above TLS): no server-side
