@@ -288,6 +288,13 @@ def full_disk_is_a_clear_error(c: Cluster):
         assert r.returncode == 255, r
         assert b"disk-full" in r.stderr, r.stderr
         assert os.listdir(small) == [], os.listdir(small)
+        # A file above 16 MiB is hashed as it is sent and renamed by the CLI: the same end.
+        big = os.path.join(c.tmp, "seventeen-mb.bin")
+        make_random_file(big, 17 << 20)
+        r = c.remsh("cp", big, "f1:small/seventeen-mb.bin")
+        assert r.returncode == 255, r
+        assert b"disk-full" in r.stderr, r.stderr
+        assert os.listdir(small) == [], os.listdir(small)
         tree = os.path.join(c.tmp, "tree")
         os.makedirs(tree)
         for i in range(3):

@@ -1,6 +1,7 @@
 // `remsh cp [-r] SRC DST`: copies between this machine and an agent (scp-like operands), or
 // within one agent. Files go through the agent's `write` (temporary name, verified by size and
-// sha256, then renamed) and `read`; trees through `put_tree` / `get_tree` as one stream.
+// sha256, then renamed; a large file is verified here, then renamed with `rename`) and `read`;
+// trees through `put_tree` / `get_tree` as one stream.
 #include "api_main.hpp"
 #include "cli_error.hpp"
 #include "commands.hpp"
@@ -19,6 +20,7 @@
 #include <boost/json/value.hpp>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -110,14 +112,35 @@ private:
     bool committed_ = false;
 };
 
+// A file up to this size is hashed before it is sent, and the agent checks the digest
+// before the file takes its name. A larger one is hashed as it is sent: hashing 1 GiB first
+// kept the link idle for 0.8 s of a 3.6 s upload. It is written under a temporary name and
+// renamed over its destination only once the agent's digest of what it stored matches ours.
+constexpr std::uint64_t kHashFirstUpTo = 16 << 20;
+
+// A name beside `remote` for a file on its way there: .remsh-tmp- like the agent's own, so
+// whoever finds one left over knows what it is.
+std::string remote_temp_name(const std::string& remote) {
+    const auto slash = remote.rfind('/');
+    const std::string dir = slash == std::string::npos ? "" : remote.substr(0, slash + 1);
+    std::string base = path_base_name(remote);
+    if (base.size() > 100) {
+        std::size_t cut = 100;
+        while (cut > 0 && (static_cast<unsigned char>(base[cut]) & 0xC0) == 0x80) {
+            --cut;  // never inside a UTF-8 sequence
+        }
+        base.resize(cut);
+    }
+    std::random_device random;
+    return dir + ".remsh-tmp-up" + std::to_string(random()) + std::to_string(random()) + "-" + base;
+}
+
 net::awaitable<void> upload_file(ApiClient& api, const std::string& local, const struct stat& st,
                                  const std::string& agent, std::string remote) {
     const RemoteInfo dest = co_await remote_stat(api, agent, remote);
     if (dest.exists && dest.type == "directory") {
         remote = path_join(remote, path_base_name(local));
     }
-    std::uint64_t size = 0;
-    const std::string digest = file_sha256(local, &size);
     const int fd = ::open(local.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         local_failure(local);
@@ -126,24 +149,38 @@ net::awaitable<void> upload_file(ApiClient& api, const std::string& local, const
         int fd;
         ~CloseFd() { ::close(fd); }
     } closer{fd};
+    struct stat opened {};
+    if (::fstat(fd, &opened) != 0) {
+        local_failure(local);
+    }
+    std::uint64_t size = static_cast<std::uint64_t>(opened.st_size);
+    const bool hash_first = size <= kHashFirstUpTo;
+    std::string announced;
+    if (hash_first) {
+        announced = file_sha256(local, &size);
+    }
+    const std::string target = hash_first ? remote : remote_temp_name(remote);
+    Digest sent_digest;
     Progress progress(path_base_name(local), size);
     FsCall call;
-    call.request = fs_request(agent, "write", remote);
+    call.request = fs_request(agent, "write", target);
     call.request["size"] = size;
-    call.request["sha256"] = digest;
+    if (hash_first) {
+        call.request["sha256"] = announced;
+    }
     call.request["mode"] = static_cast<std::uint32_t>(st.st_mode & 07777);
     call.request["mtime_ms"] = mtime_ms_of(st);
     std::uint64_t sent = 0;
     call.next_piece = [&]() -> std::string {
-        // Exactly the bytes that were hashed: a file that grew meanwhile is cut there (the
-        // agent then finds the digest of what it got, and a changed file fails verification).
+        // Exactly `size` bytes: a file that grew meanwhile is cut there, and one that changed
+        // under a digest taken first fails verification.
         std::string piece(static_cast<std::size_t>(std::min<std::uint64_t>(kPiece, size - sent)), '\0');
         if (piece.empty()) {
             return piece;
         }
         ssize_t n = 0;
         do {
-            n = ::read(fd, piece.data(), piece.size());
+            n = ::pread(fd, piece.data(), piece.size(), static_cast<off_t>(sent));
         } while (n < 0 && errno == EINTR);
         if (n < 0) {
             local_failure(local);
@@ -152,14 +189,48 @@ net::awaitable<void> upload_file(ApiClient& api, const std::string& local, const
             throw CliError("io-error", local + " shrank while being sent");
         }
         piece.resize(static_cast<std::size_t>(n));
+        if (!hash_first) {
+            sent_digest.update(piece);
+        }
         sent += static_cast<std::uint64_t>(n);
         progress.add(static_cast<std::uint64_t>(n));
         return piece;
     };
     const json::object result = co_await fs_call(api, std::move(call));
     progress.finish();
-    if (get_string(json::value(result), "sha256") != digest) {
-        throw CliError("verify-failed", "the agent stored different bytes than were sent");
+    const std::string stored = get_string(json::value(result), "sha256");
+    if (hash_first) {
+        if (stored != announced) {
+            throw CliError("verify-failed", "the agent stored different bytes than were sent");
+        }
+        co_return;
+    }
+    std::exception_ptr failure;
+    try {
+        if (stored != sent_digest.hex()) {
+            throw CliError("verify-failed", "the agent stored different bytes than were sent");
+        }
+        FsCall rename;
+        rename.request = fs_request(agent, "rename", target);
+        protocol::put_name(rename.request, "to", remote);
+        co_await fs_call(api, std::move(rename));
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (failure) {
+        // Nothing of a failed upload stays behind, as when the agent's own check fails.
+        FsCall remove;
+        remove.request = fs_request(agent, "remove", target);
+        std::string left_over;
+        try {
+            co_await fs_call(api, std::move(remove));
+        } catch (const CliError& e) {
+            left_over = e.tag + ": " + e.what();
+        }
+        if (!left_over.empty()) {
+            std::fprintf(stderr, "remsh: %s:%s is left over: %s\n", agent.c_str(), target.c_str(), left_over.c_str());
+        }
+        std::rethrow_exception(failure);
     }
 }
 
