@@ -269,6 +269,36 @@ def interrupted_write_leaves_no_partial_file(c: Cluster):
 
 
 @test
+def a_large_upload_takes_its_name_only_once_verified(c: Cluster):
+    # Above 16 MiB the CLI hashes while it sends, then renames the agent's copy into place.
+    c.start_master()
+    work = c.add_agent("f1")
+    src = os.path.join(c.tmp, "big.bin")
+    make_random_file(src, 512 << 20)
+    want = file_sha256(src)
+    # A trailing slash on a name that does not exist names the file, as for a small file.
+    r = c.remsh("cp", src, "f1:new/", timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert file_sha256(os.path.join(work, "new")) == want
+    # A directory where the file would go is refused before anything is sent.
+    os.makedirs(os.path.join(work, "d", "big.bin"))
+    r = c.remsh("cp", src, "f1:d")
+    assert r.returncode == 255 and b"is-a-directory" in r.stderr, r
+    # A source changed while it is sent fails verification, and nothing takes the name.
+    err = os.path.join(c.tmp, "cp.err")
+    with open(err, "wb") as e:
+        p = c.remsh_popen("cp", src, "f1:changing.bin", stdout=subprocess.DEVNULL, stderr=e)
+        wait_until("the agent's temporary file", lambda: not no_temp_files(work), timeout=60, interval=0.01)
+        with open(src, "r+b") as f:
+            f.write(b"changed")
+        assert p.wait(timeout=600) == 255
+    with open(err, "rb") as e:
+        assert b"verify-failed" in e.read()
+    assert not os.path.exists(os.path.join(work, "changing.bin"))
+    assert no_temp_files(work)
+
+
+@test
 def full_disk_is_a_clear_error(c: Cluster):
     if os.geteuid() != 0:
         print("skipped: needs root to mount a small tmpfs")

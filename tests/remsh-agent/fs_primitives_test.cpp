@@ -241,6 +241,22 @@ TEST_CASE("tree extractor: a directory it wrote files into and then replaced is 
   REQUIRE(error);
   CHECK(error->tag == ErrorTag::exists);
 
+  // A directory reached through a link is resolved again for each file: a file that
+  // replaces the link on the way makes the next one fail, as it would on its own.
+  TreeExtractor w(area, root);
+  protocol::TreeEntry r_dir{protocol::TreeEntryType::directory, "r", 0755, 0, 0, ""};
+  protocol::TreeEntry c_dir{protocol::TreeEntryType::directory, "r/c", 0755, 0, 0, ""};
+  protocol::TreeEntry via{protocol::TreeEntryType::symlink, "via", 0777, 0, 0, "r/x/.."};
+  protocol::TreeEntry x_link{protocol::TreeEntryType::symlink, "r/x", 0777, 0, 0, "c"};
+  REQUIRE_FALSE(w.on_entry(r_dir));
+  REQUIRE_FALSE(w.on_entry(c_dir));
+  REQUIRE_FALSE(w.on_entry(via));
+  REQUIRE_FALSE(w.on_entry(x_link));
+  REQUIRE_FALSE(put_file(w, "via/x"));  // via leads to r: this replaces the link r/x
+  error = put_file(w, "via/y");         // via/.. no longer leads anywhere
+  REQUIRE(error);
+  CHECK_FALSE(fs::exists(root / "r" / "y"));
+
   // Names that are not one plain name are resolved in full: "f/.." is the target itself.
   TreeExtractor z(area, root);
   REQUIRE_FALSE(put_file(z, "f/one"));

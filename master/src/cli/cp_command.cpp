@@ -118,12 +118,14 @@ private:
 // renamed over its destination only once the agent's digest of what it stored matches ours.
 constexpr std::uint64_t kHashFirstUpTo = 16 << 20;
 
-// A name beside `remote` for a file on its way there: .remsh-tmp- like the agent's own, so
-// whoever finds one left over knows what it is.
+// A name beside `remote` (a file path, no trailing separator) for a file on its way there:
+// .remsh-tmp- like the agent's own, so whoever finds one left over knows what it is. A
+// Windows agent also takes `\` as a separator; on POSIX a name holding one stays in its
+// directory either way.
 std::string remote_temp_name(const std::string& remote) {
-    const auto slash = remote.rfind('/');
-    const std::string dir = slash == std::string::npos ? "" : remote.substr(0, slash + 1);
-    std::string base = path_base_name(remote);
+    const auto cut_at = remote.find_last_of("/\\");
+    const std::string dir = cut_at == std::string::npos ? "" : remote.substr(0, cut_at + 1);
+    std::string base = cut_at == std::string::npos ? remote : remote.substr(cut_at + 1);
     if (base.size() > 100) {
         std::size_t cut = 100;
         while (cut > 0 && (static_cast<unsigned char>(base[cut]) & 0xC0) == 0x80) {
@@ -135,11 +137,20 @@ std::string remote_temp_name(const std::string& remote) {
     return dir + ".remsh-tmp-up" + std::to_string(random()) + std::to_string(random()) + "-" + base;
 }
 
+bool same_file_state(const struct stat& a, const struct stat& b) {
+    return a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
+           a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+}
+
 net::awaitable<void> upload_file(ApiClient& api, const std::string& local, const struct stat& st,
                                  const std::string& agent, std::string remote) {
     const RemoteInfo dest = co_await remote_stat(api, agent, remote);
-    if (dest.exists && dest.type == "directory") {
+    const bool into_directory = dest.exists && dest.type == "directory";
+    if (into_directory) {
         remote = path_join(remote, path_base_name(local));
+    }
+    while (remote.size() > 1 && remote.back() == '/') {
+        remote.pop_back();  // `a:new/` names the file new, as `write` reads it
     }
     const int fd = ::open(local.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -158,6 +169,9 @@ net::awaitable<void> upload_file(ApiClient& api, const std::string& local, const
     std::string announced;
     if (hash_first) {
         announced = file_sha256(local, &size);
+    } else if (into_directory && (co_await remote_stat(api, agent, remote)).type == "directory") {
+        // `write` would refuse at once; the rename would refuse only after the whole transfer.
+        throw CliError("is-a-directory", remote + ": is a directory on " + agent);
     }
     const std::string target = hash_first ? remote : remote_temp_name(remote);
     Digest sent_digest;
@@ -173,7 +187,7 @@ net::awaitable<void> upload_file(ApiClient& api, const std::string& local, const
     std::uint64_t sent = 0;
     call.next_piece = [&]() -> std::string {
         // Exactly `size` bytes: a file that grew meanwhile is cut there, and one that changed
-        // under a digest taken first fails verification.
+        // fails verification (the digest taken first, or the file's state after sending).
         std::string piece(static_cast<std::size_t>(std::min<std::uint64_t>(kPiece, size - sent)), '\0');
         if (piece.empty()) {
             return piece;
@@ -196,18 +210,26 @@ net::awaitable<void> upload_file(ApiClient& api, const std::string& local, const
         progress.add(static_cast<std::uint64_t>(n));
         return piece;
     };
-    const json::object result = co_await fs_call(api, std::move(call));
-    progress.finish();
-    const std::string stored = get_string(json::value(result), "sha256");
     if (hash_first) {
-        if (stored != announced) {
+        const json::object result = co_await fs_call(api, std::move(call));
+        progress.finish();
+        if (get_string(json::value(result), "sha256") != announced) {
             throw CliError("verify-failed", "the agent stored different bytes than were sent");
         }
         co_return;
     }
     std::exception_ptr failure;
     try {
-        if (stored != sent_digest.hex()) {
+        const json::object result = co_await fs_call(api, std::move(call));
+        progress.finish();
+        struct stat after {};
+        if (::fstat(fd, &after) != 0) {
+            local_failure(local);
+        }
+        if (!same_file_state(opened, after)) {
+            throw CliError("verify-failed", local + " changed while being sent");
+        }
+        if (get_string(json::value(result), "sha256") != sent_digest.hex()) {
             throw CliError("verify-failed", "the agent stored different bytes than were sent");
         }
         FsCall rename;
@@ -218,7 +240,8 @@ net::awaitable<void> upload_file(ApiClient& api, const std::string& local, const
         failure = std::current_exception();
     }
     if (failure) {
-        // Nothing of a failed upload stays behind, as when the agent's own check fails.
+        // Nothing of a failed upload stays behind, as when the agent's own check fails. If
+        // the write itself failed, the agent removed its file and this finds nothing.
         FsCall remove;
         remove.request = fs_request(agent, "remove", target);
         std::string left_over;
@@ -228,7 +251,8 @@ net::awaitable<void> upload_file(ApiClient& api, const std::string& local, const
             left_over = e.tag + ": " + e.what();
         }
         if (!left_over.empty()) {
-            std::fprintf(stderr, "remsh: %s:%s is left over: %s\n", agent.c_str(), target.c_str(), left_over.c_str());
+            std::fprintf(stderr, "remsh: %s:%s may be left over: %s\n", agent.c_str(), target.c_str(),
+                         left_over.c_str());
         }
         std::rethrow_exception(failure);
     }

@@ -69,8 +69,13 @@ std::optional<ProtocolError> TreeExtractor::on_entry(const protocol::TreeEntry& 
       }
       if (ec) return os_error(entry.path, ec);
       if (!known_directory_ && !replaces_directory) {
+        // Only a directory the archive spelled as it is, with no link or `..` on the way:
+        // files written into it cannot change where such a path leads.
         if (const auto slash = entry.path.rfind('/'); slash != std::string::npos) {
-          known_directory_ = KnownDirectory{entry.path.substr(0, slash), path.parent_path()};
+          std::string directory = entry.path.substr(0, slash);
+          if ((root_ / utf8_path(directory)).lexically_normal() == path.parent_path()) {
+            known_directory_ = KnownDirectory{std::move(directory), path.parent_path()};
+          }
         }
       }
       current_ = entry;

@@ -53,8 +53,8 @@ class TreeExtractor : public protocol::TreeArchiveHandler {
   // The directory the last file went into: its path as the archive named it, and where it
   // resolved. Archives list a directory's files together, and resolving its path again for
   // each (a readlink and a stat per component) was most of the system calls of extracting
-  // many small files. Forgotten at any entry that is not a file, or that removed something,
-  // since only those could turn a directory on the way into a link.
+  // many small files. Kept only for a path with no link or `..` in it, and forgotten at any
+  // entry that is not a file in it, or that removed a directory.
   struct KnownDirectory {
     std::string path;
     std::filesystem::path resolved;
