@@ -108,15 +108,15 @@ TEST_CASE("work area: a plain name in a resolved directory, anything else left t
   Area a;
   const WorkArea area = a.area();
   const fs::path base = fs::canonical(a.work);
-  auto child = area.resolve_child(base / "a", "name");
+  auto child = area.resolve_child(base / "a", "name", "a/name");
   REQUIRE(child);
   REQUIRE(std::holds_alternative<fs::path>(*child));
   CHECK(std::get<fs::path>(*child) == base / "a" / "name");
   for (const char* not_plain : {"", ".", "..", "x/y", "x\\y"}) {
-    CHECK_FALSE(area.resolve_child(base / "a", not_plain));
+    CHECK_FALSE(area.resolve_child(base / "a", not_plain, not_plain));
   }
   // A directory outside the area is still refused, whatever the caller believed.
-  child = area.resolve_child(fs::canonical(a.outside), "name");
+  child = area.resolve_child(fs::canonical(a.outside), "name", "x/name");
   REQUIRE(child);
   REQUIRE(std::holds_alternative<ProtocolError>(*child));
   CHECK(std::get<ProtocolError>(*child).tag == ErrorTag::path_outside_workdir);

@@ -22,7 +22,7 @@ std::variant<fs::path, ProtocolError> TreeExtractor::resolve_entry(const std::st
   const auto slash = path.rfind('/');
   if (known_directory_ && slash != std::string::npos && slash == known_directory_->path.size() &&
       path.compare(0, slash, known_directory_->path) == 0) {
-    if (auto child = area_.resolve_child(known_directory_->resolved, path.substr(slash + 1))) return *child;
+    if (auto child = area_.resolve_child(known_directory_->resolved, path.substr(slash + 1), path)) return *child;
   }
   return area_.resolve_under(root_, path, /*follow_final=*/false);
 }

@@ -78,20 +78,21 @@ std::variant<fs::path, ProtocolError> WorkArea::resolve_under(const fs::path& di
 }
 
 std::optional<std::variant<fs::path, ProtocolError>> WorkArea::resolve_child(const fs::path& dir,
-                                                                             const std::string& leaf) const {
+                                                                             const std::string& leaf,
+                                                                             const std::string& shown) const {
   if (leaf.empty() || leaf == "." || leaf == ".." || leaf.find_first_of("/\\") != std::string::npos) {
     return std::nullopt;
   }
   const auto given_name = name_from_wire(leaf);
-  if (const auto* refused = std::get_if<ProtocolError>(&given_name)) return *refused;
+  if (std::holds_alternative<ProtocolError>(given_name)) return std::nullopt;  // resolve_under refuses it
   const fs::path& given = std::get<fs::path>(given_name);
   if (given.has_root_path() || given.has_parent_path()) return std::nullopt;  // "C:x" on Windows
   if (const std::string why = unusable_name_reason(given); !why.empty()) {
-    return ProtocolError{ErrorTag::denied, leaf + ": " + why};
+    return ProtocolError{ErrorTag::denied, shown + ": " + why};
   }
   fs::path resolved = dir / given;
   if (!contains(resolved)) {
-    return ProtocolError{ErrorTag::path_outside_workdir, leaf + " is outside the work directory"};
+    return ProtocolError{ErrorTag::path_outside_workdir, shown + " is outside the work directory"};
   }
   return resolved;
 }

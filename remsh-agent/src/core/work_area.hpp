@@ -35,9 +35,9 @@ class WorkArea {
   // The same for `leaf`, one plain name (no separator, not `.` or `..`), inside `dir`, a
   // directory this area resolved before and the caller knows to be unchanged since: no
   // directory on the way is resolved again. Anything else in `leaf` returns nullopt, and
-  // the caller resolves the whole path with resolve_under.
+  // the caller resolves the whole path with resolve_under. Errors name `shown`.
   std::optional<std::variant<std::filesystem::path, protocol::ProtocolError>> resolve_child(
-      const std::filesystem::path& dir, const std::string& leaf) const;
+      const std::filesystem::path& dir, const std::string& leaf, const std::string& shown) const;
 
   bool contains(const std::filesystem::path& resolved) const;
   bool is_root(const std::filesystem::path& resolved) const;  // the work dir or an allowed root
