@@ -111,8 +111,15 @@ std::optional<ProtocolError> LocalTreeSink::check_parent(const std::string& rela
 
 std::optional<ProtocolError> LocalTreeSink::on_entry(const protocol::TreeEntry& e) {
     ++entries_;
-    if (auto error = check_parent(e.path)) {
-        return error;
+    const auto slash_at = e.path.rfind('/');
+    const std::string directory = slash_at == std::string::npos ? std::string() : e.path.substr(0, slash_at);
+    const bool in_checked_directory =
+        e.type == TreeEntryType::file && have_checked_directory_ && directory == checked_directory_;
+    have_checked_directory_ = false;
+    if (!in_checked_directory) {
+        if (auto error = check_parent(e.path)) {
+            return error;
+        }
     }
     const std::string path = root_ + "/" + e.path;
     struct stat st {};
@@ -154,6 +161,10 @@ std::optional<ProtocolError> LocalTreeSink::on_entry(const protocol::TreeEntry& 
             }
             final_ = path;
             current_ = e;
+            if (!(exists && S_ISDIR(st.st_mode))) {  // nothing was removed
+                checked_directory_ = directory;
+                have_checked_directory_ = true;
+            }
             return std::nullopt;
         }
     }
