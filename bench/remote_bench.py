@@ -564,7 +564,8 @@ def cmd_table(a):
     missed = 0
     for name, unit, key, peers, goal, test in rows:
         x = v(key)
-        peer_txt = ", ".join(f"{lbl} {show(v(k))}" for lbl, k in peers if v(k) is not None)
+        places = 2 if unit in ('ms', 'x', 'MB', 's') else 1  # seconds: 0.78 and 0.77 must not both read 0.8
+        peer_txt = ", ".join(f"{lbl} {show(v(k), places)}" for lbl, k in peers if v(k) is not None)
         status = ""
         if test is not None:
             if x is None or x != x:
@@ -574,7 +575,7 @@ def cmd_table(a):
             else:
                 status = "MISSED"
                 missed += 1
-        print(f"{name:<28} {unit:<5} {show(x, 2 if unit in ('ms', 'x', 'MB') else 1):>9}  "
+        print(f"{name:<28} {unit:<5} {show(x, places):>9}  "
               f"{peer_txt:<34} {goal:<8} {status}")
     print(f"goals missed: {missed}")
     ref = [f"{lbl} {show(v(k), 2)} ms" for lbl, k in
