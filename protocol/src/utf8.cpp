@@ -10,22 +10,13 @@ namespace {
 std::size_t sequence_length(std::string_view s, std::size_t at) {
   const auto byte = [&](std::size_t i) { return static_cast<std::uint8_t>(s[i]); };
   const std::uint8_t b0 = byte(at);
-  if (b0 < 0x80) return 1;
-  std::size_t n;
+  const std::size_t n = utf8_announced_length(b0);
+  if (n <= 1) return n;
   std::uint8_t lo = 0x80, hi = 0xBF;  // the range of the second byte
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    n = 2;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    n = 3;
-    if (b0 == 0xE0) lo = 0xA0;  // overlong
-    if (b0 == 0xED) hi = 0x9F;  // surrogates
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    n = 4;
-    if (b0 == 0xF0) lo = 0x90;  // overlong
-    if (b0 == 0xF4) hi = 0x8F;  // past U+10FFFF
-  } else {
-    return 0;
-  }
+  if (b0 == 0xE0) lo = 0xA0;  // overlong
+  if (b0 == 0xED) hi = 0x9F;  // surrogates
+  if (b0 == 0xF0) lo = 0x90;  // overlong
+  if (b0 == 0xF4) hi = 0x8F;  // past U+10FFFF
   if (at + n > s.size()) return 0;
   if (byte(at + 1) < lo || byte(at + 1) > hi) return 0;
   for (std::size_t i = 2; i < n; ++i) {
@@ -35,6 +26,14 @@ std::size_t sequence_length(std::string_view s, std::size_t at) {
 }
 
 }  // namespace
+
+std::size_t utf8_announced_length(std::uint8_t lead) {
+  if (lead < 0x80) return 1;
+  if (lead >= 0xC2 && lead <= 0xDF) return 2;
+  if (lead >= 0xE0 && lead <= 0xEF) return 3;
+  if (lead >= 0xF0 && lead <= 0xF4) return 4;
+  return 0;
+}
 
 bool is_utf8(std::string_view bytes) {
   for (std::size_t at = 0; at < bytes.size();) {

@@ -22,7 +22,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <random>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -63,10 +62,7 @@ std::int64_t mtime_ms_of(const struct stat& st) {
 class LocalNewFile {
 public:
     explicit LocalNewFile(std::string destination) : destination_(std::move(destination)) {
-        const auto slash = destination_.rfind('/');
-        const std::string dir = slash == std::string::npos ? "" : destination_.substr(0, slash + 1);
-        const std::string base = slash == std::string::npos ? destination_ : destination_.substr(slash + 1);
-        temp_ = dir + ".remsh-tmp-" + std::to_string(std::random_device{}()) + "-" + base.substr(0, 100);
+        temp_ = temp_name_beside(destination_);
         fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd_ < 0) {
             local_failure(destination_);
@@ -118,25 +114,6 @@ private:
 // renamed over its destination only once the agent's digest of what it stored matches ours.
 constexpr std::uint64_t kHashFirstUpTo = 16 << 20;
 
-// A name beside `remote` (a file path, no trailing separator) for a file on its way there:
-// .remsh-tmp- like the agent's own, so whoever finds one left over knows what it is. A
-// Windows agent also takes `\` as a separator; on POSIX a name holding one stays in its
-// directory either way.
-std::string remote_temp_name(const std::string& remote) {
-    const auto cut_at = remote.find_last_of("/\\");
-    const std::string dir = cut_at == std::string::npos ? "" : remote.substr(0, cut_at + 1);
-    std::string base = cut_at == std::string::npos ? remote : remote.substr(cut_at + 1);
-    if (base.size() > 100) {
-        std::size_t cut = 100;
-        while (cut > 0 && (static_cast<unsigned char>(base[cut]) & 0xC0) == 0x80) {
-            --cut;  // never inside a UTF-8 sequence
-        }
-        base.resize(cut);
-    }
-    std::random_device random;
-    return dir + ".remsh-tmp-up" + std::to_string(random()) + std::to_string(random()) + "-" + base;
-}
-
 bool same_file_state(const struct stat& a, const struct stat& b) {
     return a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
            a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
@@ -173,7 +150,7 @@ net::awaitable<void> upload_file(ApiClient& api, const std::string& local, const
         // `write` would refuse at once; the rename would refuse only after the whole transfer.
         throw CliError("is-a-directory", remote + ": is a directory on " + agent);
     }
-    const std::string target = hash_first ? remote : remote_temp_name(remote);
+    const std::string target = hash_first ? remote : temp_name_beside(remote);
     Digest sent_digest;
     Progress progress(path_base_name(local), size);
     FsCall call;
@@ -210,34 +187,33 @@ net::awaitable<void> upload_file(ApiClient& api, const std::string& local, const
         progress.add(static_cast<std::uint64_t>(n));
         return piece;
     };
-    if (hash_first) {
-        const json::object result = co_await fs_call(api, std::move(call));
-        progress.finish();
-        if (get_string(json::value(result), "sha256") != announced) {
-            throw CliError("verify-failed", "the agent stored different bytes than were sent");
-        }
-        co_return;
-    }
     std::exception_ptr failure;
     try {
         const json::object result = co_await fs_call(api, std::move(call));
         progress.finish();
-        struct stat after {};
-        if (::fstat(fd, &after) != 0) {
-            local_failure(local);
+        if (!hash_first) {
+            struct stat after {};
+            if (::fstat(fd, &after) != 0) {
+                local_failure(local);
+            }
+            if (!same_file_state(opened, after)) {
+                throw CliError("verify-failed", local + " changed while being sent");
+            }
         }
-        if (!same_file_state(opened, after)) {
-            throw CliError("verify-failed", local + " changed while being sent");
-        }
-        if (get_string(json::value(result), "sha256") != sent_digest.hex()) {
+        if (get_string(json::value(result), "sha256") != (hash_first ? announced : sent_digest.hex())) {
             throw CliError("verify-failed", "the agent stored different bytes than were sent");
         }
-        FsCall rename;
-        rename.request = fs_request(agent, "rename", target);
-        protocol::put_name(rename.request, "to", remote);
-        co_await fs_call(api, std::move(rename));
+        if (!hash_first) {
+            FsCall rename;
+            rename.request = fs_request(agent, "rename", target);
+            protocol::put_name(rename.request, "to", remote);
+            co_await fs_call(api, std::move(rename));
+        }
     } catch (...) {
         failure = std::current_exception();
+    }
+    if (failure && hash_first) {
+        std::rethrow_exception(failure);  // the agent checked the digest: nothing took the name
     }
     if (failure) {
         // Nothing of a failed upload stays behind, as when the agent's own check fails. If

@@ -1,5 +1,7 @@
 #include "file_spec.hpp"
 
+#include <random>
+
 namespace remsh::cli {
 
 FileSpec parse_file_spec(std::string_view text) {
@@ -35,6 +37,22 @@ std::string path_join(std::string_view a, std::string_view b) {
     }
     out += b;
     return out;
+}
+
+std::string temp_name_beside(std::string_view path) {
+    const auto cut_at = path.find_last_of("/\\");
+    const std::string_view dir = cut_at == std::string_view::npos ? "" : path.substr(0, cut_at + 1);
+    std::string_view base = cut_at == std::string_view::npos ? path : path.substr(cut_at + 1);
+    if (base.size() > 100) {
+        std::size_t cut = 100;
+        while (cut > 0 && (static_cast<unsigned char>(base[cut]) & 0xC0) == 0x80) {
+            --cut;
+        }
+        base = base.substr(0, cut);
+    }
+    std::random_device random;
+    return std::string(dir) + ".remsh-tmp-" + std::to_string(random()) + std::to_string(random()) + "-" +
+           std::string(base);
 }
 
 }  // namespace remsh::cli

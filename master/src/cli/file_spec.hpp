@@ -21,5 +21,11 @@ FileSpec parse_file_spec(std::string_view text);
 std::string path_base_name(std::string_view path);
 // a + "/" + b, without doubling a trailing '/' of a.
 std::string path_join(std::string_view a, std::string_view b);
+// A fresh name beside `path` (a file path, no trailing separator) for a file on its way
+// there: `.remsh-tmp-RANDOM-` and the first 100 bytes of its name (never cut inside a UTF-8
+// sequence), the prefix the agents' own temporary files have, so whoever finds one left
+// over knows what it is. A `\` also ends the directory part: a Windows agent takes it as a
+// separator, and on POSIX a name holding one stays in its directory either way.
+std::string temp_name_beside(std::string_view path);
 
 }  // namespace remsh::cli

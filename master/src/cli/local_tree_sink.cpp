@@ -1,11 +1,11 @@
 #include "local_tree_sink.hpp"
 
 #include "cli_error.hpp"
+#include "file_spec.hpp"
 #include "local_tree.hpp"
 
 #include <cerrno>
 #include <cstring>
-#include <random>
 #include <vector>
 
 
@@ -113,9 +113,8 @@ std::optional<ProtocolError> LocalTreeSink::on_entry(const protocol::TreeEntry& 
     ++entries_;
     const auto slash_at = e.path.rfind('/');
     const std::string directory = slash_at == std::string::npos ? std::string() : e.path.substr(0, slash_at);
-    const bool in_checked_directory =
-        e.type == TreeEntryType::file && have_checked_directory_ && directory == checked_directory_;
-    have_checked_directory_ = false;
+    const bool in_checked_directory = e.type == TreeEntryType::file && checked_directory_ == directory;
+    checked_directory_.reset();
     if (!in_checked_directory) {
         if (auto error = check_parent(e.path)) {
             return error;
@@ -151,10 +150,7 @@ std::optional<ProtocolError> LocalTreeSink::on_entry(const protocol::TreeEntry& 
             if (exists && S_ISDIR(st.st_mode)) {
                 remove_any(path);
             }
-            const auto slash = path.rfind('/');
-            std::mt19937_64 random(std::random_device{}());
-            temp_ = path.substr(0, slash + 1) + ".remsh-tmp-" + std::to_string(random() % 1000000000) + "-" +
-                    path.substr(slash + 1, 100);
+            temp_ = temp_name_beside(path);
             fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
             if (fd_ < 0) {
                 return os_error(path);
@@ -163,7 +159,6 @@ std::optional<ProtocolError> LocalTreeSink::on_entry(const protocol::TreeEntry& 
             current_ = e;
             if (!(exists && S_ISDIR(st.st_mode))) {  // nothing was removed
                 checked_directory_ = directory;
-                have_checked_directory_ = true;
             }
             return std::nullopt;
         }

@@ -51,8 +51,7 @@ private:
     // The directory (relative, as the archive named it) the last file went into, checked
     // then: the files of one directory come together, and a file entry cannot turn a
     // directory on the way into a link. Forgotten at any other entry, or a removal.
-    std::string checked_directory_;
-    bool have_checked_directory_ = false;
+    std::optional<std::string> checked_directory_;
     std::uint64_t entries_ = 0;
     std::uint64_t bytes_ = 0;
 };

@@ -14,11 +14,8 @@ std::size_t incomplete_tail(const std::string& s) {
   for (std::size_t back = 1; back <= 3 && back <= s.size(); ++back) {
     const auto c = static_cast<unsigned char>(s[s.size() - back]);
     if ((c & 0xC0) == 0x80) continue;  // a continuation byte: its lead is further back
-    const std::size_t announced = c >= 0xC2 && c <= 0xDF   ? 2
-                                  : c >= 0xE0 && c <= 0xEF ? 3
-                                  : c >= 0xF0 && c <= 0xF4 ? 4
-                                                           : 1;  // not a lead byte: no wait
-    return announced > back ? back : 0;
+    // Not a lead byte (0): nothing to wait for either.
+    return protocol::utf8_announced_length(c) > back ? back : 0;
   }
   return 0;
 }

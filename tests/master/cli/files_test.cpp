@@ -22,6 +22,20 @@ TEST_CASE("file spec: AGENT:PATH only when the colon comes before any slash", "[
     CHECK(path_join("", "b") == "b");
 }
 
+TEST_CASE("temp name beside: same directory, marked, fresh, never cut inside a character", "[cli][files]") {
+    const std::string a = temp_name_beside("dir/sub/file.txt");
+    CHECK(a.rfind("dir/sub/.remsh-tmp-", 0) == 0);
+    CHECK(a.size() > std::string("dir/sub/.remsh-tmp--file.txt").size());
+    CHECK(a.substr(a.size() - 9) == "-file.txt");
+    CHECK(temp_name_beside("dir/sub/file.txt") != a);
+    CHECK(temp_name_beside("file").rfind(".remsh-tmp-", 0) == 0);
+    CHECK(temp_name_beside("C:\\work\\big").rfind("C:\\work\\.remsh-tmp-", 0) == 0);
+    // 99 ASCII bytes, then a two-byte character across the 100-byte cut: dropped whole.
+    const std::string name = std::string(99, 'x') + "\xC3\xA9tail";
+    const std::string t = temp_name_beside(name);
+    CHECK(t.substr(t.size() - 100) == "-" + std::string(99, 'x'));
+}
+
 namespace {
 
 ManifestEntry file(std::string path, std::uint64_t size, std::string sha, std::uint32_t mode = 0644) {
