@@ -1,10 +1,13 @@
 // Storage: commands and their log chunks.
+#include "storage/sqlite_storage.hpp"
 #include "storage/storage.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <filesystem>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -284,4 +287,75 @@ TEST_CASE("a bad log batch is rejected as a whole", "[storage][logs]") {
     CHECK(storage->read_log_chunks(id, 0, 10).size() == 1);
     CHECK(storage->get_command(id)->stderr_bytes == 1);
     CHECK(storage->get_command(id)->state == "finished");
+}
+
+TEST_CASE("large log chunks are kept in the command's log file, small ones in the database",
+          "[storage][logs]") {
+    TempDir dir;
+    const std::string path = dir.file("state.db");
+    std::vector<std::uint8_t> big(kLogFileChunkBytes);
+    for (std::size_t i = 0; i < big.size(); ++i) {
+        big[i] = static_cast<std::uint8_t>(i * 13);
+    }
+    const std::vector<std::uint8_t> small(kLogFileChunkBytes - 1, 0x5a);
+    std::int64_t id = 0;
+    {
+        auto storage = open_sqlite_storage(path);
+        id = storage->create_command("alpha", "[]", std::nullopt, 1);
+        storage->append_log_chunks({chunk(id, 0, kLogStreamStdout, big, 99, kLogCodecZstd),
+                                    chunk(id, 1, kLogStreamStderr, small, 16383),
+                                    chunk(id, 2, kLogStreamStdout, big, 16384)});
+    }
+    const std::string file = path + "-logs/" + std::to_string(id) + ".log";
+    CHECK(std::filesystem::file_size(file) == 2 * big.size());
+    auto storage = open_sqlite_storage(path);
+    const auto all = storage->read_log_chunks(id, -1, 10);
+    REQUIRE(all.size() == 3);
+    CHECK(all[0].data == big);
+    CHECK(all[0].codec == kLogCodecZstd);
+    CHECK(all[0].raw_length == 99);
+    CHECK(all[1].data == small);
+    CHECK(all[1].stream == kLogStreamStderr);
+    CHECK(all[2].data == big);
+    CHECK(storage->read_log_chunks(id, 1, 10).at(0).data == big);
+
+    // A file that lost its tail (power loss) is an error, not a short log.
+    std::filesystem::resize_file(file, big.size() + 10);
+    CHECK(tag_of([&] { storage->read_log_chunks(id, 1, 10); }) == "storage-error");
+    CHECK(storage->read_log_chunks(id, -1, 2).size() == 2);
+}
+
+TEST_CASE("a log batch that is not committed leaves no bytes that a chunk points at", "[storage][logs]") {
+    TempDir dir;
+    const std::string path = dir.file("state.db");
+    auto storage = open_sqlite_storage(path);
+    const auto id = storage->create_command("alpha", "[]", std::nullopt, 1);
+    const std::string file = path + "-logs/" + std::to_string(id) + ".log";
+    const std::vector<std::uint8_t> first(kLogFileChunkBytes, 1), second(kLogFileChunkBytes, 2),
+        third(kLogFileChunkBytes, 3);
+    storage->append_log_chunks({chunk(id, 0, kLogStreamStdout, first, 1)});
+
+    // A duplicate index fails the batch before any byte is written.
+    CHECK(tag_of([&] {
+              storage->append_log_chunks({chunk(id, 1, kLogStreamStdout, second, 1),
+                                          chunk(id, 0, kLogStreamStdout, second, 1)});
+          }) == "exists");
+    CHECK(std::filesystem::file_size(file) == first.size());
+    // A batch for a command that does not exist makes no file.
+    CHECK(tag_of([&] { storage->append_log_chunks({chunk(999, 0, kLogStreamStdout, second, 1)}); }) ==
+          "not-found");
+    CHECK_FALSE(std::filesystem::exists(path + "-logs/999.log"));
+
+    // Written, then rolled back by the caller: the bytes stay behind, pointed at by nothing.
+    CHECK_THROWS(storage->in_transaction([&] {
+        storage->append_log_chunks({chunk(id, 1, kLogStreamStdout, second, 1)});
+        throw std::runtime_error("the caller fails");
+    }));
+    CHECK(std::filesystem::file_size(file) == first.size() + second.size());
+    storage->append_log_chunks({chunk(id, 1, kLogStreamStdout, third, 1)});
+    const auto all = storage->read_log_chunks(id, -1, 10);
+    REQUIRE(all.size() == 2);
+    CHECK(all[0].data == first);
+    CHECK(all[1].data == third);
+    CHECK(storage->get_command(id)->stdout_bytes == 2);
 }

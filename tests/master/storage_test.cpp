@@ -375,7 +375,15 @@ TEST_CASE("a version 1 database is upgraded and keeps its agents", "[storage][ag
                              " argv_json TEXT NOT NULL, cwd TEXT, state TEXT NOT NULL, exit_code INTEGER,"
                              " signal TEXT, error_tag TEXT, error_message TEXT, started_ms INTEGER NOT NULL,"
                              " finished_ms INTEGER, stdout_bytes INTEGER NOT NULL, stderr_bytes INTEGER NOT NULL,"
-                             " result_json TEXT NOT NULL);",
+                             " result_json TEXT NOT NULL);"
+                             "INSERT INTO commands VALUES (1, 'old', '[]', NULL, 'finished', 0, NULL, NULL,"
+                             " NULL, 1, 2, 3, 0, '{}');"
+                             // Version 5 moves large chunks to files; those stored before stay inline.
+                             "CREATE TABLE log_chunks (command_id INTEGER NOT NULL REFERENCES commands (id)"
+                             " ON DELETE CASCADE, idx INTEGER NOT NULL CHECK (idx >= 0), stream INTEGER NOT NULL,"
+                             " codec INTEGER NOT NULL, raw_length INTEGER NOT NULL, data BLOB NOT NULL,"
+                             " PRIMARY KEY (command_id, idx));"
+                             "INSERT INTO log_chunks VALUES (1, 0, 1, 0, 3, X'616263');",
                              nullptr, nullptr, nullptr) == SQLITE_OK);
         sqlite3_close(db);
     }
@@ -387,7 +395,10 @@ TEST_CASE("a version 1 database is upgraded and keeps its agents", "[storage][ag
     CHECK_FALSE(a->leaving);
     storage->set_agent_draining("old", true);
     CHECK(storage->find_agent("old")->draining);
-    CHECK(query_text(path, "SELECT value FROM meta WHERE name = 'schema_version'") == "4");
+    const auto chunks = storage->read_log_chunks(1, -1, 10);
+    REQUIRE(chunks.size() == 1);
+    CHECK(chunks[0].data == std::vector<std::uint8_t>{'a', 'b', 'c'});
+    CHECK(query_text(path, "SELECT value FROM meta WHERE name = 'schema_version'") == "5");
 }
 
 TEST_CASE("drain leave and labels are stored per agent", "[storage][agents]") {

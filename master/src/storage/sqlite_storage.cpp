@@ -213,6 +213,13 @@ CREATE TABLE IF NOT EXISTS agent_sessions (
 );
 )sql";
 
+// Version 5: a large log chunk's bytes live in the command's log file (log_files.hpp); its
+// row holds an empty `data` and where the bytes are. Rows stored before keep theirs inline.
+constexpr const char* kSchemaV5 = R"sql(
+ALTER TABLE log_chunks ADD COLUMN file_offset INTEGER CHECK (file_offset >= 0);
+ALTER TABLE log_chunks ADD COLUMN file_length INTEGER CHECK (file_length >= 0);
+)sql";
+
 #define REMSH_TOKEN_COLUMNS "id, secret_hash, uses_left, expires_ms, labels_json, approve, created_ms"
 #define REMSH_AGENT_COLUMNS \
     "name, stored_key_hex, labels_json, created_ms, last_seen_ms, revoked, facts_json, state, " \
@@ -495,6 +502,9 @@ SqliteStorage::SqliteStorage(const std::string& path) : path_(path) {
         }
         exec_cached("PRAGMA synchronous = NORMAL");
         init_schema();
+        if (!in_memory) {
+            log_files_ = std::make_unique<LogFiles>(path + "-logs");
+        }
         ready_ = true;
     } catch (...) {
         close();
@@ -520,6 +530,7 @@ void SqliteStorage::close() {
         sqlite3_exec(db_, "PRAGMA optimize", nullptr, nullptr, nullptr);
     }
     ready_ = false;
+    log_files_.reset();
     sqlite3_close_v2(db_);  // last connection: checkpoints and removes the WAL
     db_ = nullptr;
 }
@@ -541,7 +552,7 @@ void SqliteStorage::init_schema() {
         }
     }
     // Each version's script takes the database from the one before (version 1 creates it).
-    const char* const scripts[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
+    const char* const scripts[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5};
     static_assert(std::size(scripts) == kSqliteSchemaVersion);
     for (int next = version ? std::stoi(*version) + 1 : 1; next <= kSqliteSchemaVersion; ++next) {
         char* error = nullptr;
@@ -1577,21 +1588,7 @@ void SqliteStorage::append_log_chunks(const std::vector<LogChunk>& chunks) {
 
     Transaction tx(*this);
     {
-        Stmt insert(*this,
-                    "INSERT INTO log_chunks (command_id, idx, stream, codec, raw_length, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?)");
-        for (const auto& chunk : chunks) {
-            insert.bind(1, chunk.command_id)
-                .bind(2, chunk.index)
-                .bind(3, std::int64_t{chunk.stream})
-                .bind(4, std::int64_t{chunk.codec})
-                .bind(5, std::int64_t{chunk.raw_length})
-                .bind_blob(6, chunk.data);
-            insert.run();
-            insert.reset();
-        }
-    }
-    {
+        // First: a batch for a command that does not exist writes no file.
         Stmt update(*this,
                     "UPDATE commands SET stdout_bytes = stdout_bytes + ?, "
                     "stderr_bytes = stderr_bytes + ? WHERE id = ?");
@@ -1601,6 +1598,56 @@ void SqliteStorage::append_log_chunks(const std::vector<LogChunk>& chunks) {
                 throw_tag(storage_tag::not_found, "no command " + std::to_string(t.command_id));
             }
             update.reset();
+        }
+    }
+    // Large chunks go to the end of their command's log file, in batch order. The rows go
+    // in first, so that a duplicate index writes nothing; the bytes before the commit.
+    struct FileEnd {
+        std::int64_t command_id;
+        std::uint64_t end;
+    };
+    std::vector<FileEnd> ends;
+    std::vector<std::optional<std::uint64_t>> offsets(chunks.size());
+    for (std::size_t i = 0; i < chunks.size(); ++i) {
+        if (!log_files_ || chunks[i].data.size() < kLogFileChunkBytes) {
+            continue;
+        }
+        const std::int64_t id = chunks[i].command_id;
+        auto it = std::find_if(ends.begin(), ends.end(), [&](const FileEnd& e) { return e.command_id == id; });
+        if (it == ends.end()) {
+            it = ends.insert(ends.end(), FileEnd{id, log_files_->end_of(id)});
+        }
+        offsets[i] = it->end;
+        it->end += chunks[i].data.size();
+    }
+    {
+        Stmt insert(*this,
+                    "INSERT INTO log_chunks (command_id, idx, stream, codec, raw_length, data, "
+                    "file_offset, file_length) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        for (std::size_t i = 0; i < chunks.size(); ++i) {
+            const auto& chunk = chunks[i];
+            std::span<const std::uint8_t> inline_data = chunk.data;
+            std::optional<std::int64_t> file_offset, file_length;
+            if (offsets[i]) {
+                inline_data = {};
+                file_offset = static_cast<std::int64_t>(*offsets[i]);
+                file_length = static_cast<std::int64_t>(chunk.data.size());
+            }
+            insert.bind(1, chunk.command_id)
+                .bind(2, chunk.index)
+                .bind(3, std::int64_t{chunk.stream})
+                .bind(4, std::int64_t{chunk.codec})
+                .bind(5, std::int64_t{chunk.raw_length})
+                .bind_blob(6, inline_data)
+                .bind(7, file_offset)
+                .bind(8, file_length);
+            insert.run();
+            insert.reset();
+        }
+    }
+    for (std::size_t i = 0; i < chunks.size(); ++i) {
+        if (offsets[i]) {
+            log_files_->write_at(chunks[i].command_id, *offsets[i], chunks[i].data);
         }
     }
     tx.commit();
@@ -1614,16 +1661,22 @@ std::vector<LogChunk> SqliteStorage::read_log_chunks(std::int64_t command_id,
         return chunks;
     }
     Stmt q(*this,
-           "SELECT idx, stream, codec, raw_length, data FROM log_chunks "
+           "SELECT idx, stream, codec, raw_length, data, file_offset, file_length FROM log_chunks "
            "WHERE command_id = ? AND idx > ? ORDER BY idx LIMIT ?");
     q.bind(1, command_id).bind(2, after_index).bind(3, clamp_limit(max_chunks));
     while (q.step()) {
+        const auto file_offset = q.opt_int64(5);
+        if (file_offset && !log_files_) {
+            throw_tag(storage_tag::error, "a log chunk in a file, but this database has no log files");
+        }
         chunks.push_back(LogChunk{
             .command_id = command_id,
             .index = q.int64(0),
             .stream = static_cast<std::uint8_t>(q.int64(1)),
             .codec = static_cast<std::uint8_t>(q.int64(2)),
-            .data = q.blob(4),
+            .data = file_offset ? log_files_->read(command_id, static_cast<std::uint64_t>(*file_offset),
+                                                   static_cast<std::uint64_t>(q.int64(6)))
+                                : q.blob(4),
             .raw_length = static_cast<std::uint32_t>(q.int64(3)),
         });
     }

@@ -1,11 +1,14 @@
 // SQLite implementation of Storage: WAL journal, synchronous=NORMAL, foreign keys on,
-// busy_timeout 5000 ms, schema versioned in `meta` (schema_version = 1). Statements are
-// prepared once (SQLITE_PREPARE_PERSISTENT) and cached by their SQL text.
+// busy_timeout 5000 ms, schema versioned in `meta`. Statements are prepared once
+// (SQLITE_PREPARE_PERSISTENT) and cached by their SQL text. The bytes of large log chunks
+// live beside the database in PATH-logs/ (LogFiles); their rows say where.
 #pragma once
 
+#include "storage/log_files.hpp"
 #include "storage/storage.hpp"
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -15,7 +18,10 @@ struct sqlite3_stmt;
 
 namespace remsh::master {
 
-inline constexpr int kSqliteSchemaVersion = 4;
+inline constexpr int kSqliteSchemaVersion = 5;
+// A log chunk at least this large is stored in its command's log file (log_files.hpp), not
+// in the database. Smaller ones (most commands' whole output) cost no file.
+inline constexpr std::size_t kLogFileChunkBytes = 16 * 1024;
 
 class SqliteStorage final : public Storage {
 public:
@@ -142,6 +148,7 @@ private:
     std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> statements_;
     int tx_depth_ = 0;
     bool ready_ = false;  // schema checked: the database is ours
+    std::unique_ptr<LogFiles> log_files_;  // PATH-logs/; none for ":memory:"
 };
 
 }  // namespace remsh::master
