@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """remsh_agent.py: a remsh agent (docs/protocol.md, version 1) in standard-library Python 3.8+. See README.md."""
-import argparse, base64, contextlib, errno, fnmatch, hashlib, hmac, json, os, platform, random, select, shutil
-import signal, socket, ssl, stat, struct, subprocess, sys, time, traceback, zlib
+import argparse, base64, contextlib, errno, fnmatch, hashlib, hmac, json, math, os, platform, random, select
+import shutil, signal, socket, ssl, stat, struct, subprocess, sys, tempfile, time, traceback, zlib
 
 SOFTWARE, MAGIC = "remsh-agent-py/0.1.0", b"remsh\0"
 CONTROL, DATA, WINDOW, ACK, PING, PONG = range(1, 7)
@@ -21,7 +21,6 @@ class ProtoError(Exception):  # an error with a section-12 tag; conn=True ends t
     def __init__(self, tag, message, conn=False):
         super().__init__(message)
         self.tag, self.conn = tag, conn
-class PeerGone(Exception): """The master ended the connection (error, goodbye, EOF)."""
 
 def need(ok, tag, message, conn=False):
     if not ok: raise ProtoError(tag, message, conn)
@@ -42,20 +41,17 @@ def unb64(x):  # canonical only: the one text that encodes these bytes
 
 # ---- control messages (5) and frames (4) ----
 def parse_msg(payload, conn):  # every failure is bad-message (5)
-    def bad(ok, why): need(ok, "bad-message", why, conn)
-    def check(v, depth):
-        if isinstance(v, (dict, list)):
-            bad(depth <= 16, "nesting deeper than 16")
-            for x in (list(v) + list(v.values()) if isinstance(v, dict) else v): check(x, depth + 1)
-        elif isinstance(v, str): v.encode()  # a lone surrogate (from a "\ud800" escape) raises here
-        elif isinstance(v, (int, float)): bad(abs(v) <= sys.float_info.max, "a number beyond a double")
-    try:
-        m = json.loads(payload.decode(), parse_constant=lambda c: 1 / 0)  # NaN, Infinity are not JSON
-        check(m, 1)
-    except (ValueError, RecursionError, ZeroDivisionError) as e:  # UnicodeError is a ValueError
+    def depth(v):  # how deep arrays and objects nest in v
+        return isinstance(v, (dict, list)) and 1 + max(map(depth, v.values() if isinstance(v, dict) else v), default=0)
+    try:  # dumps refuses NaN, Infinity (not JSON), numbers beyond a double (inf here) and lone surrogates ("\ud800")
+        m = json.loads(payload.decode(), parse_int=lambda s: int(s) if math.isfinite(float(s)) else math.inf)
+        json.dumps(m, ensure_ascii=False, allow_nan=False).encode()
+        nesting = depth(m)
+    except (ValueError, RecursionError) as e:  # UnicodeError is a ValueError
         raise ProtoError("bad-message", f"invalid JSON: {e}", conn)
+    need(nesting <= 16, "bad-message", "nesting deeper than 16", conn)
     t = m.get("type") if isinstance(m, dict) else None
-    bad(isinstance(t, str) and 0 < len(t.encode()) <= 256, "not an object with a type of 1..256 bytes")
+    need(isinstance(t, str) and 0 < len(t.encode()) <= 256, "bad-message", "no object with a 1..256-byte type", conn)
     return m
 def fld(m, name, kind, default=None, lo=None, hi=None, req=False):  # checked, named in the error (5); null: absent
     v, where = m.get(name), f"{m['type']}.{name}"
@@ -106,8 +102,7 @@ def handshake(cfg, plaintext, work, token=None):  # connects, greets, says hello
         ctx.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20")  # TLS 1.2 only with ECDHE and AEAD
         sock = ctx.wrap_socket(sock)
         got = hashlib.sha256(sock.getpeercert(binary_form=True)).hexdigest()
-        if not hmac.compare_digest(got, cfg["fingerprint"].lower()):
-            sock.close()
+        if not hmac.compare_digest(got, cfg["fingerprint"].lower()):  # dropped, as on any failure here
             raise ConnectionError(f"master certificate {got} does not match the pinned fingerprint")
     framer, nonce = Framer(), os.urandom(32).hex()
     def send(msg): sock.sendall(frame(CONTROL, 0, json.dumps(msg, ensure_ascii=False).encode(errors="replace")))
@@ -116,7 +111,7 @@ def handshake(cfg, plaintext, work, token=None):  # connects, greets, says hello
         _, typ, _, _, _, chan, seq, payload = framer.ready.pop(0)
         need(typ == CONTROL and not chan | seq, "bad-message", f"expected {want}, got a frame of type {typ}", True)
         m = parse_msg(payload, True)
-        if m["type"] == "error": raise PeerGone(f"{m.get('tag')}: {m.get('message')}")
+        if m["type"] == "error": raise ConnectionError(f"{m.get('tag')}: {m.get('message')}")
         need(m["type"] == want, "bad-message", f"expected {want}, got {m['type']}", True)
         return m
     sock.sendall(MAGIC + struct.pack(">H", 1))  # sent without waiting; we speak version 1 only
@@ -177,14 +172,13 @@ def file_hash(path):
     return res
 
 # ---- channels (9) ----
-class Chan:  # a channel: credit both ways (11) and its incoming streams (10); kinds override the hooks
-    accept, closed, used = (), False, 0  # the streams the master may send here; our close sent; credit consumed
+class Chan:  # a channel: credit both ways (11) and its incoming stream (10); kinds override the hooks
+    accept, closed, used = (), False, 0  # the stream the master may send, till its end; our close sent; credit consumed
     def __init__(self, sess, cid):
-        self.s, self.id, self.ins, self.comp = sess, cid, {}, {}  # stream -> [decoder, ended]; stream -> compressor
+        self.s, self.id, self.dec, self.comp = sess, cid, None, {}  # the incoming stream's decoder; stream -> encoder
         self.tx, self.rx = sess.peer_window, CAPS["window"]  # our credit, the master's
-    def reply(self, **m): self.s.control(self.id, m)
     def finish(self, **result):
-        self.reply(type="result", **result)
+        self.s.control(self.id, {"type": "result", **result})
         self.s.close_chan(self)
     def start(self, m): raise ProtoError("unsupported", f"channel kind {m.get('kind')!r}")
     on_data = pump = abort = lambda self, *a: None  # hooks: DATA received, each loop round, the channel's end
@@ -216,7 +210,7 @@ class Exec(Chan):  # kind exec (9.5): a process in its own group; its pipes are 
         for f in filter(None, (self.p.stdin, self.p.stdout, self.p.stderr)): os.set_blocking(f.fileno(), False)
         self.outs, self.inbuf, self.in_eof = {1: self.p.stdout, 2: self.p.stderr}, bytearray(), False
         self.t0 = self.last_out = time.monotonic()
-        self.reply(type="opened", pid=self.p.pid)
+        self.s.control(self.id, {"type": "opened", "pid": self.p.pid})
     def pump(self, waits):
         if self.closed or self.p is None: return
         if self.tx > 0 and len(self.s.out) < HIGH:  # no credit or no room: the pipes wait and the child blocks (11)
@@ -224,17 +218,15 @@ class Exec(Chan):  # kind exec (9.5): a process in its own group; its pipes are 
                 waits[f.fileno()] = (select.POLLIN, lambda st=stream: self.s.guard(self, self.read, st))
         if self.inbuf: waits[self.p.stdin.fileno()] = (select.POLLOUT, lambda: self.s.guard(self, self.write_stdin))
         if self.status is None: self.reap()
-        for reason, limit, since in (("timeout", self.timeout, self.t0),
-                                     ("no-output-timeout", self.quiet, self.last_out)):
-            if self.reason is None and limit and time.monotonic() - since > limit:  # until the output ends (9.5)
-                self.reason = reason
-                self.kill(signal.SIGKILL)
+        quiet = self.quiet and time.monotonic() - self.last_out > self.quiet
+        if self.reason is None and (quiet or self.timeout and time.monotonic() - self.t0 > self.timeout):
+            self.reason = "no-output-timeout" if quiet else "timeout"  # checked until the output ends (9.5)
+            self.kill(signal.SIGKILL)
         if self.status is not None and not self.outs:  # the result comes after both outputs ended (9.5)
             self.finish(**dict(self.status, reason=self.reason or self.status["reason"]))
     def read(self, stream):
         if self.p is None or stream not in self.outs or not self.tx: return  # aborted, or credit gone this round
-        try: d = os.read(self.outs[stream].fileno(), min(self.tx, self.s.peer_frame))
-        except BlockingIOError: return
+        d = os.read(self.outs[stream].fileno(), min(self.tx, self.s.peer_frame))  # poll said it will not block
         if d: self.last_out = time.monotonic()
         else: self.outs.pop(stream).close()  # end of this output: an empty end-of-stream frame
         self.s.send_data(self, stream, d, not d)
@@ -282,7 +274,7 @@ class Fs(Chan):
         need(hasattr(self, "op_" + op), "unsupported", f"fs op {op!r}")
         if op != "remove" or name(m, "paths") is None: self.path = self.s.resolve(name(m, "path"), op in self.FOLLOW)
         r = getattr(self, "op_" + op)(m)  # errors found before any work come before opened
-        self.reply(type="opened")
+        self.s.control(self.id, {"type": "opened"})
         if isinstance(r, tuple): (self.stream, self.gen, self.res), self.pend, self.more = r, bytearray(), True
         elif not self.accept: self.finish(**(r or {}))  # a writer waits for stream 4
     def pump(self, waits):  # frames of up to max_frame, never beyond credit
@@ -309,7 +301,6 @@ class Fs(Chan):
                 res["entries"] += 1
                 res["bytes"] += e["size"] if e["type"] == "file" else 0
                 yield json.dumps(e, ensure_ascii=False).encode() + b"\n"
-            if not manifest: del res["bytes"]
         return 1, gen(), res
     def op_manifest(self, m): return self.op_list(m, True)
     def op_mkdir(self, m):
@@ -337,8 +328,7 @@ class Fs(Chan):
         if stat.S_ISDIR(st.st_mode):
             need(not inside(to, self.path), "denied", "will not copy a directory into itself")
             shutil.copytree(self.path, to, symlinks=True)
-        elif stat.S_ISLNK(st.st_mode): os.symlink(os.readlink(self.path), to)
-        else: shutil.copy2(self.path, to)
+        else: shutil.copy2(self.path, to, follow_symlinks=False)  # a symlink as a link
         return {"files": len(list(walk(to, True))) + stat.S_ISDIR(st.st_mode)}  # every entry, the top one too
     def op_chmod(self, m): os.chmod(self.path, fld(m, "mode", int, req=True, lo=0, hi=4095))
     def op_hash(self, m): return file_hash(self.path)  # a directory: open() fails with EISDIR, is-a-directory
@@ -373,11 +363,10 @@ class Fs(Chan):
                 if kind == b"l": yield struct.pack(">H", len(t := os.fsencode(os.readlink(full)))) + t
                 if kind != b"f": continue
                 with open(full, "rb") as f:
-                    yield struct.pack(">Q", left := st.st_size)
-                    while left:  # exactly the announced size, or the archive would be corrupt
+                    yield struct.pack(">Q", st.st_size)
+                    for left in range(st.st_size, 0, -(1 << 18)):  # exactly the announced size, or a corrupt archive
                         chunk = f.read(min(left, 1 << 18))
-                        need(chunk, "io-error", f"{rel}: the file shrank while being read")
-                        left -= len(chunk)
+                        need(len(chunk) == min(left, 1 << 18), "io-error", f"{rel}: the file shrank while being read")
                         yield chunk
                 res["bytes"] += st.st_size
             yield b"E"
@@ -414,7 +403,6 @@ class Fs(Chan):
     def abort(self):
         if self.f: self.f.close()
         if self.tmp and os.path.lexists(self.tmp): os.unlink(self.tmp)
-        self.tmp = self.gen = None
     def bad(self, why, tag="bad-archive"): raise ProtoError(tag, f"{self.at}: {why}")  # at: "entry N at byte B"
     def take(self, n, some=False):  # waits (yields) until n bytes (some: one) are buffered, then consumes up to n
         while len(self.buf) < (1 if some else n): yield
@@ -443,13 +431,12 @@ class Fs(Chan):
             if not inside(parent, self.path): self.bad(f"{rel!r} lands outside the tree", "path-outside-workdir")
             os.makedirs(parent, exist_ok=True)
             full, ns = os.path.join(parent, os.path.basename(rel)), mtime * 10**6
+            if t != b"f" and os.path.lexists(full) and (t == b"l" or os.path.islink(full) or not os.path.isdir(full)):
+                rm_tree(full)  # an existing entry is replaced, except a directory by a directory
             if t == b"d":
-                if not os.path.isdir(full) or os.path.islink(full):
-                    if os.path.lexists(full): rm_tree(full)
-                    os.mkdir(full, 0o700)  # writable while filled, whatever its final mode
+                os.makedirs(full, 0o700, exist_ok=True)  # writable while filled, whatever its final mode
                 dirs.append((full, mode, ns))
-            elif t == b"l":  # an existing entry is replaced; the text is not confined (following it is)
-                if os.path.lexists(full): rm_tree(full)
+            elif t == b"l":  # the text is not confined (following it is)
                 os.symlink(os.fsdecode(target), full)
                 os.utime(full, ns=(ns, ns), follow_symlinks=False)
             else:  # like write: a temporary file, renamed when complete
@@ -474,8 +461,8 @@ class Session:  # one authenticated connection: a poll loop over the socket and 
         self.keepalive = fld(welcome, "keepalive_s", int, 15, 1, 3600)
         self.dead_after = fld(welcome, "dead_after_s", int, 3 * self.keepalive, self.keepalive + 1, 10800)
         self.out, self.chans, self.deflate = bytearray(), {}, "deflate" in (welcome.get("codecs") or [])
-        self.seq_out = self.seq_in = self.unacked = self.unacked_bytes = 0
-        self.unacked_since, self.last_rx, self.last_tx = 0.0, time.monotonic(), time.monotonic()
+        self.seq_out = self.seq_in = self.acked = 0  # the last seq sent, received, acknowledged
+        self.last_rx = self.last_tx = time.monotonic()
         sock.setblocking(False)
     def send(self, typ, chan, payload, flags=0, stream=0):
         sequenced = typ in (CONTROL, DATA, WINDOW)  # numbered from 1 (7.1); ACK, PING, PONG carry 0
@@ -513,9 +500,6 @@ class Session:  # one authenticated connection: a poll loop over the socket and 
             self.fail(ch, e.tag, str(e))
         except OSError as e:
             self.fail(ch, ERRNO_TAGS.get(e.errno, "io-error"), f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))
-    def ack(self):
-        self.send(ACK, 0, struct.pack(">Q", self.seq_in))
-        self.unacked, self.unacked_bytes, self.unacked_since = 0, 0, 0.0
     def on_socket(self):
         while True:
             try: d = self.sock.recv(262144)
@@ -528,15 +512,16 @@ class Session:  # one authenticated connection: a poll loop over the socket and 
             return need(n <= self.seq_out, "bad-sequence", f"ACK of {n}, only {self.seq_out} sent", True)
         if typ == PING: return self.send(PONG, 0, payload)
         if typ == PONG: return
-        if typ == CONTROL and not chan | seq and parse_msg(payload, True)["type"] == "error":  # unsequenced (7.1)
-            raise PeerGone(f"master error: {payload.decode(errors='replace')}")
+        DEBUG and typ == CONTROL and log(f"<- {chan}", payload.decode(errors="replace")[:300])
+        if typ == CONTROL and not chan:  # the master sends only error (unsequenced too, 7.1) or goodbye here
+            t = parse_msg(payload, True)["type"]
+            if t in ("error", "goodbye"): raise ConnectionError(f"master {t}: {payload.decode(errors='replace')}")
+            raise ProtoError("bad-message" if t in ("hello", "welcome", "challenge") else "unknown-message", t, True)
         need(0 < seq <= self.seq_in + 1, "bad-sequence", f"seq {seq} after {self.seq_in}", True)
         if seq <= self.seq_in: return  # a duplicate from a replay: dropped
-        self.seq_in, self.unacked, self.unacked_bytes = seq, self.unacked + 1, self.unacked_bytes + 20 + length
-        self.unacked_since = self.unacked_since or time.monotonic()
-        if self.unacked >= 64 or self.unacked_bytes >= 1 << 20: self.ack()
+        self.seq_in = seq
         ch = self.chans.get(chan)
-        if typ == CONTROL: return self.on_control(chan, ch, payload)
+        if typ == CONTROL: return self.guard(ch, self.on_control, chan, ch, payload)
         need(ch is not None, "bad-channel", f"DATA or WINDOW for channel {chan}, which is not open", True)
         if ch.closed: return  # in flight when we closed: dropped, credit unchecked (9.3)
         if typ == DATA: return self.guard(ch, self.on_data, ch, flags, stream, payload)
@@ -545,30 +530,18 @@ class Session:  # one authenticated connection: a poll loop over the socket and 
         ch.tx += inc
     def on_data(self, ch, flags, stream, payload):
         codec, eos, data = flags & 3, bool(flags & EOS), payload
-        need(stream in ch.accept, "bad-channel", f"DATA on stream {stream}, which this channel does not take")
-        st = ch.ins.setdefault(stream, [None, False])
-        need(not st[1], "bad-channel", f"DATA on stream {stream} after its end")
+        need(stream in ch.accept, "bad-channel", f"DATA on stream {stream}: not one this channel takes, or ended")
         if codec:  # only deflate can have been negotiated
             need(codec == DEFLATE, "codec-error", f"codec {codec} not negotiated", True)
-            st[0] = st[0] or zlib.decompressobj(-15)
-            try: data = st[0].decompress(payload, ch.rx + 1)  # stop just past the credit: a bomb is caught (11)
+            ch.dec = ch.dec or zlib.decompressobj(-15)
+            try: data = ch.dec.decompress(payload, ch.rx + 1)  # stop just past the credit: a bomb is caught (11)
             except zlib.error as e: raise ProtoError("codec-error", f"channel {ch.id} stream {stream}: {e}", True)
-            need(not st[0].unused_data, "codec-error", "deflate data after a final block", True)
+            need(not ch.dec.unused_data, "codec-error", "deflate data after a final block", True)
         need(len(data) <= ch.rx, "flow-control", f"DATA beyond credit on channel {ch.id}", True)
-        ch.rx, st[1] = ch.rx - len(data), eos
+        ch.rx, ch.accept = ch.rx - len(data), () if eos else ch.accept
         ch.on_data(stream, data, eos)
-    def on_control(self, cid, ch, payload):
-        DEBUG and log(f"<- {cid}", payload.decode(errors="replace")[:300])
-        if cid == 0:
-            t = parse_msg(payload, True)["type"]
-            if t in ("error", "goodbye"): raise PeerGone(f"master {t}: {payload.decode(errors='replace')}")
-            raise ProtoError("bad-message" if t in ("hello", "welcome", "challenge") else "unknown-message", t, True)
-        try: m = parse_msg(payload, False)
-        except ProtoError as e:
-            if ch is None:  # malformed, for a free id: it can only be a failed open, which ends that channel
-                need(cid % 2 and len(self.chans) < CAPS["max_channels"], "bad-channel", f"bad message on {cid}", True)
-                ch = self.chans[cid] = Chan(self, cid)
-            return self.fail(ch, e.tag, str(e))
+    def on_control(self, cid, ch, payload):  # a malformed message ends its channel; for a free id, the connection
+        m = parse_msg(payload, ch is None)  # (9.4 allows that for a malformed open)
         t = m["type"]
         if t == "open":
             need(ch is None and cid % 2, "bad-channel", f"open of channel {cid}: in use or not a master's id", True)
@@ -581,8 +554,8 @@ class Session:  # one authenticated connection: a poll loop over the socket and 
             self.close_chan(ch)
             if t == "close": del self.chans[cid]
         elif ch.closed or t == "resize": pass  # sent before our close reached the master; we have no terminal
-        elif t == "signal" and isinstance(ch, Exec): self.guard(ch, ch.signal, m)
-        else: self.fail(ch, "bad-channel" if t in ("signal", "opened", "result") else "unknown-message", f"{t} here")
+        elif t == "signal" and isinstance(ch, Exec): ch.signal(m)
+        else: raise ProtoError("bad-channel" if t in ("signal", "opened", "result") else "unknown-message", f"{t} here")
     def resolve(self, p, follow, what="path"):  # 9.6: `..` and symlinks resolved, the last component if following
         need(isinstance(p, str) and p and "\0" not in p and len(os.fsencode(p)) <= 4096, "bad-message",
              f"open.{what}: must be a path of 1..4096 bytes without NUL")
@@ -595,10 +568,12 @@ class Session:  # one authenticated connection: a poll loop over the socket and 
         try:
             while not self.agent.stopping:
                 while self.framer.ready: self.on_frame(*self.framer.ready.pop(0))
+                if self.acked < self.seq_in:  # what arrived is handled: ACKed at once, so well within 1 s (7.2)
+                    self.send(ACK, 0, struct.pack(">Q", self.seq_in))
+                    self.acked = self.seq_in
                 now = time.monotonic()
                 need(now - self.last_rx <= self.dead_after, "keepalive-timeout", f"silent for {self.dead_after}s", True)
                 if now - self.last_tx >= self.keepalive: self.send(PING, 0, os.urandom(8))
-                if self.unacked and now - self.unacked_since >= 0.2: self.ack()  # idle: ACK well within 1 s (7.2)
                 waits = {self.agent.wake_r: (select.POLLIN, self.agent.reap_zombies)}  # fd -> (poll events, callback)
                 for ch in list(self.chans.values()): self.guard(ch, ch.pump, waits)  # what each channel can take now
                 while self.out:  # what the socket takes now
@@ -608,12 +583,11 @@ class Session:  # one authenticated connection: a poll loop over the socket and 
                 waits[self.sock.fileno()] = (select.POLLIN | (select.POLLOUT if self.out else 0), self.on_socket)
                 poller = select.poll()
                 for fd, (ev, _) in waits.items(): poller.register(fd, ev)
-                for fd, _ in poller.poll(200 if self.unacked else 1000): waits[fd][1]()
+                for fd, _ in poller.poll(1000): waits[fd][1]()
             self.control(0, {"type": "goodbye", "reason": "the agent is stopping"})
-        except ProtoError as e:  # a connection error: say so, unsequenced (7.1), and close
+        except ProtoError as e:  # a connection error: say so on channel 0, and close (12)
             log(f"connection error {e.tag}: {e}")
-            self.out += frame(CONTROL, 0, json.dumps({"type": "error", "tag": e.tag, "message": str(e)},
-                                                     ensure_ascii=False).encode(errors="replace"))
+            self.control(0, {"type": "error", "tag": e.tag, "message": str(e)})
         finally:
             for ch in self.chans.values(): ch.abort()  # no resume: the session's work ends with it (7.3)
             with contextlib.suppress(OSError):  # the goodbye or the error; this fails at once if the master is gone
@@ -646,19 +620,17 @@ class Agent:
                 delay = 1.0
                 Session(self, sock, framer, peer, welcome).run()
             except Exception as e:  # a lost connection, or a bug: neither may kill the agent
-                log("connection lost:", e if isinstance(e, (PeerGone, OSError, ProtoError)) else traceback.format_exc())
-                if isinstance(e, PeerGone) and "auth-failed" in str(e): sys.exit(1)  # revoked: retrying cannot help
+                log("connection lost:", e if isinstance(e, (OSError, ProtoError)) else traceback.format_exc())
+                if isinstance(e, ConnectionError) and "auth-failed" in str(e): sys.exit(1)  # revoked: no use retrying
             end, delay = time.monotonic() + delay * random.uniform(0.5, 1.0), min(delay * 2, 30.0)  # backoff (7.3)
             while not self.stopping and time.monotonic() < end: time.sleep(0.1); self.reap_zombies()
         log("stopped")
 
 def save_cfg(cfg_dir, cfg):  # agent.json holds the secret: mode 0600 from creation on, replaced atomically
     os.makedirs(cfg_dir, mode=0o700, exist_ok=True)
-    path = os.path.join(cfg_dir, "agent.json")
-    with open(os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-        os.fchmod(f.fileno(), 0o600)
-        json.dump(cfg, f, indent=1)
-    os.replace(path + ".tmp", path)
+    fd, tmp = tempfile.mkstemp(dir=cfg_dir)  # a new file of mode 0600
+    with open(fd, "w") as f: json.dump(cfg, f, indent=1)
+    os.replace(tmp, os.path.join(cfg_dir, "agent.json"))
 def enroll(a):  # 6.4: trade the token for a name and a secret, over the pinned connection
     try:  # remsh1_ + base64url(JSON {"m": HOST:PORT, "f": fingerprint, "s": secret, "p": plaintext})
         tok = json.loads(base64.urlsafe_b64decode(a.token.split("_", 1)[1] + "=="))  # extra padding is ignored
@@ -670,7 +642,7 @@ def enroll(a):  # 6.4: trade the token for a name and a secret, over the pinned 
     name, work = a.name or socket.gethostname(), os.path.realpath(a.work_dir or os.path.join(a.config_dir, "work"))
     os.makedirs(work, exist_ok=True)
     try: sock, _, _, got = handshake(dict(cfg, name=name), cfg["plaintext"], work, secret)
-    except (OSError, PeerGone, ProtoError) as e: sys.exit(f"remsh-agent: enrollment failed: {e}")
+    except (OSError, ProtoError) as e: sys.exit(f"remsh-agent: enrollment failed: {e}")
     sock.close()
     if not isinstance(got.get("secret"), str): sys.exit("remsh-agent: enrollment failed: the master sent no secret")
     name = got.get("agent") or name
