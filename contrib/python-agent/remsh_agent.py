@@ -342,8 +342,7 @@ class Fs(Chan):
         self.size, self.sha = fld(m, "size", int, None, 0), fld(m, "sha256", str, None, hi=64)
         self.mode, self.mtime = fld(m, "mode", int, 0o644 & ~UMASK, 0, 4095), fld(m, "mtime_ms", int)
         if fld(m, "parents", bool): os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        need(not os.path.isdir(self.path) or os.path.islink(self.path), "is-a-directory",
-             f"{name(m, 'path')}: a directory")
+        need(not os.path.isdir(self.path) or os.path.islink(self.path), "is-a-directory", f"{self.path}: a directory")
         self.new_temp(os.path.dirname(self.path))
         self.h, self.accept = hashlib.sha256(), (4,)
     def op_put_tree(self, m):
