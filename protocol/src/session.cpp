@@ -210,10 +210,10 @@ std::optional<ProtocolError> Session::handle_data(const FrameView& frame) {
     }
     it = ch->decoders.emplace(stream, StreamDecoder(config_.codecs)).first;
   }
-  scratch_.clear();
   auto& decoder = it->second;
-  if (auto e = decoder.decode(frame.header.flags, frame.payload, scratch_,
-                              ch->receive.remaining())) {
+  ByteView decoded;  // the payload itself when it has no codec: one copy less per byte
+  if (auto e = decoder.decode_view(frame.header.flags, frame.payload, scratch_,
+                                   ch->receive.remaining(), decoded)) {
     if (e->tag == ErrorTag::bad_channel) {
       fail_channel(id, *e);
       events_.push_back(ChannelFailed{id, *e});
@@ -221,9 +221,8 @@ std::optional<ProtocolError> Session::handle_data(const FrameView& frame) {
     }
     return e;  // flow-control and codec errors end the connection
   }
-  if (auto e = ch->receive.on_received(scratch_.size())) return e;
-  ChannelData data{id, frame.header.stream,
-                   std::vector<std::uint8_t>(scratch_.view().begin(), scratch_.view().end()),
+  if (auto e = ch->receive.on_received(decoded.size())) return e;
+  ChannelData data{id, frame.header.stream, std::vector<std::uint8_t>(decoded.begin(), decoded.end()),
                    frame.header.end_of_stream(), frame.header.codec(), {}};
   if (data.codec != Codec::none) data.wire.assign(frame.payload.begin(), frame.payload.end());
   events_.push_back(std::move(data));

@@ -182,19 +182,34 @@ StreamDecoder::StreamDecoder(std::vector<Codec> allowed) : allowed_(std::move(al
 std::optional<ProtocolError> StreamDecoder::decode(std::uint8_t flags, ByteView payload,
                                                    ByteBuffer& out, std::size_t limit) {
   if (failed_) return failed_;
-  auto error = decode_frame(flags, payload, out, limit);
+  auto error = decode_frame(flags, payload, &out, limit);
   if (error) failed_ = error;
   return error;
 }
 
+std::optional<ProtocolError> StreamDecoder::decode_view(std::uint8_t flags, ByteView payload,
+                                                        ByteBuffer& scratch, std::size_t limit,
+                                                        ByteView& decoded) {
+  if (failed_) return failed_;
+  const bool raw = static_cast<Codec>(flags & frame_flags::codec_mask) == Codec::none;
+  scratch.clear();
+  auto error = decode_frame(flags, payload, raw ? nullptr : &scratch, limit);
+  if (error) {
+    failed_ = error;
+    return error;
+  }
+  decoded = raw ? payload : scratch.view();
+  return std::nullopt;
+}
+
 std::optional<ProtocolError> StreamDecoder::decode_frame(std::uint8_t flags, ByteView payload,
-                                                         ByteBuffer& out, std::size_t limit) {
+                                                         ByteBuffer* out, std::size_t limit) {
   if (ended_) return ProtocolError{ErrorTag::bad_channel, "DATA after end-of-stream"};
   if (flags & frame_flags::end_of_stream) ended_ = true;
   const auto codec = static_cast<Codec>(flags & frame_flags::codec_mask);
   if (codec == Codec::none) {
     if (payload.size() > limit) return over_limit(limit);
-    out.append(payload);
+    if (out) out->append(payload);
     return std::nullopt;
   }
   if (std::find(allowed_.begin(), allowed_.end(), codec) == allowed_.end()) {
@@ -208,7 +223,8 @@ std::optional<ProtocolError> StreamDecoder::decode_frame(std::uint8_t flags, Byt
     return codec_error("stream switched codec from " + std::string(codec_name(codec_)) +
                        " to " + std::string(codec_name(codec)));
   }
-  return decompressor_->decompress(payload, out, limit);
+  assert(out != nullptr);  // decode_view passes one for every compressed frame
+  return decompressor_->decompress(payload, *out, limit);
 }
 
 }  // namespace remsh::protocol

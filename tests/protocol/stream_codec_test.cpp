@@ -158,6 +158,32 @@ TEST_CASE("stream decoder enforces one codec, end-of-stream and limits", "[codec
   REQUIRE(limited.decode(0, as_bytes("12345"), out, 4)->tag == ErrorTag::flow_control);
 }
 
+TEST_CASE("stream decoder views a raw frame in place and decodes a compressed one", "[codec]") {
+  std::string text(5000, 'b');
+  StreamEncoder zstd(Codec::zstd);
+  ByteBuffer compressed, scratch;
+  const auto flags = zstd.encode(as_bytes(text), compressed);
+  REQUIRE((flags & frame_flags::codec_mask) != 0);
+
+  StreamDecoder dec;
+  ByteView decoded;
+  const ByteView raw = as_bytes("raw bytes");
+  REQUIRE_FALSE(dec.decode_view(0, raw, scratch, SIZE_MAX, decoded));
+  CHECK(decoded.data() == raw.data());  // not copied
+  CHECK(decoded.size() == raw.size());
+  REQUIRE_FALSE(dec.decode_view(flags, compressed.view(), scratch, SIZE_MAX, decoded));
+  CHECK(std::string(decoded.begin(), decoded.end()) == text);
+  CHECK(decoded.data() == scratch.data());
+
+  // The same checks as decode: limit, end-of-stream, and a failed stream stays failed.
+  StreamDecoder limited;
+  CHECK(limited.decode_view(0, as_bytes("12345"), scratch, 4, decoded)->tag == ErrorTag::flow_control);
+  CHECK(limited.decode_view(0, as_bytes("1"), scratch, 4, decoded)->tag == ErrorTag::flow_control);
+  StreamDecoder ended;
+  REQUIRE_FALSE(ended.decode_view(frame_flags::end_of_stream, raw, scratch, SIZE_MAX, decoded));
+  CHECK(ended.decode_view(0, raw, scratch, SIZE_MAX, decoded)->tag == ErrorTag::bad_channel);
+}
+
 TEST_CASE("independent points restart decoding from scratch", "[codec]") {
   // What the master's log store relies on: after an independent flush, a fresh decoder can
   // start reading in the middle of a stored stream.

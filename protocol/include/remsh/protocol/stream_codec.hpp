@@ -81,11 +81,16 @@ class StreamDecoder {
   // `out`, at most `limit` of them.
   std::optional<ProtocolError> decode(std::uint8_t flags, ByteView payload, ByteBuffer& out,
                                       std::size_t limit);
+  // The same, without copying a frame that has no codec: `decoded` is then `payload` itself;
+  // a compressed frame is decoded into `scratch` (cleared first) and `decoded` views that.
+  std::optional<ProtocolError> decode_view(std::uint8_t flags, ByteView payload, ByteBuffer& scratch,
+                                           std::size_t limit, ByteView& decoded);
   bool ended() const { return ended_; }
 
  private:
+  // `out` null: a frame without codec is only checked, not appended anywhere.
   std::optional<ProtocolError> decode_frame(std::uint8_t flags, ByteView payload,
-                                            ByteBuffer& out, std::size_t limit);
+                                            ByteBuffer* out, std::size_t limit);
 
   std::vector<Codec> allowed_;
   std::optional<ProtocolError> failed_;  // a stream that failed once stays failed
