@@ -175,7 +175,7 @@ def file_hash(path):
 class Chan:  # a channel: credit both ways (11) and its incoming stream (10); kinds override the hooks
     accept, closed, used = (), False, 0  # the stream the master may send, till its end; our close sent; credit consumed
     def __init__(self, sess, cid):
-        self.s, self.id, self.dec, self.comp = sess, cid, None, {}  # the incoming stream's decoder; stream -> encoder
+        self.s, self.id, self.dec = sess, cid, None  # the incoming stream's decoder
         self.tx, self.rx = sess.peer_window, CAPS["window"]  # our credit, the master's
     def finish(self, **result):
         self.s.control(self.id, {"type": "result", **result})
@@ -459,7 +459,7 @@ class Session:  # one authenticated connection: a poll loop over the socket and 
         self.peer_window = fld(caps, "window", int, 65536, 65536, MAX_CREDIT)
         self.keepalive = fld(welcome, "keepalive_s", int, 15, 1, 3600)
         self.dead_after = fld(welcome, "dead_after_s", int, 3 * self.keepalive, self.keepalive + 1, 10800)
-        self.out, self.chans, self.deflate = bytearray(), {}, "deflate" in (welcome.get("codecs") or [])
+        self.out, self.chans, self.z = bytearray(), {}, zlib.compressobj(1, zlib.DEFLATED, -15)  # deflate: a MUST
         self.seq_out = self.seq_in = self.acked = 0  # the last seq sent, received, acknowledged
         self.last_rx = self.last_tx = time.monotonic()
         sock.setblocking(False)
@@ -474,9 +474,8 @@ class Session:  # one authenticated connection: a poll loop over the socket and 
     def send_data(self, ch, stream, data, eos=False):  # DATA within credit, deflated when that pays (10.2)
         assert len(data) <= ch.tx
         ch.tx, flags, payload = ch.tx - len(data), EOS if eos else 0, data
-        if len(data) > 64 and self.deflate:
-            c = ch.comp.get(stream) or ch.comp.setdefault(stream, zlib.compressobj(1, zlib.DEFLATED, -15))
-            z = c.compress(data) + c.flush(zlib.Z_FULL_FLUSH)  # a full flush: any frame can go raw instead
+        if len(data) > 64:  # each frame ends with a full flush: any can go raw, and one compressor serves all streams
+            z = self.z.compress(data) + self.z.flush(zlib.Z_FULL_FLUSH)
             if len(z) < len(data): flags, payload = flags | DEFLATE, z
         self.send(DATA, ch.id, payload, flags, stream)
     def grant(self, ch, n):  # credit back for consumed bytes, batched at half the window (11); none after our close
