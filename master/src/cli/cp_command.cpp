@@ -162,16 +162,18 @@ net::awaitable<void> upload_file(ApiClient& api, const std::string& local, const
     call.request["mode"] = static_cast<std::uint32_t>(st.st_mode & 07777);
     call.request["mtime_ms"] = mtime_ms_of(st);
     std::uint64_t sent = 0;
-    call.next_piece = [&]() -> std::string {
+    call.next_piece = [&](std::string& message) {
         // Exactly `size` bytes: a file that grew meanwhile is cut there, and one that changed
         // fails verification (the digest taken first, or the file's state after sending).
-        std::string piece(static_cast<std::size_t>(std::min<std::uint64_t>(kPiece, size - sent)), '\0');
-        if (piece.empty()) {
-            return piece;
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kPiece, size - sent));
+        if (want == 0) {
+            return;
         }
+        const std::size_t at = message.size();
+        message.resize(at + want);
         ssize_t n = 0;
         do {
-            n = ::pread(fd, piece.data(), piece.size(), static_cast<off_t>(sent));
+            n = ::pread(fd, message.data() + at, want, static_cast<off_t>(sent));
         } while (n < 0 && errno == EINTR);
         if (n < 0) {
             local_failure(local);
@@ -179,13 +181,12 @@ net::awaitable<void> upload_file(ApiClient& api, const std::string& local, const
         if (n == 0) {
             throw CliError("io-error", local + " shrank while being sent");
         }
-        piece.resize(static_cast<std::size_t>(n));
+        message.resize(at + static_cast<std::size_t>(n));
         if (!hash_first) {
-            sent_digest.update(piece);
+            sent_digest.update(std::string_view(message).substr(at));
         }
         sent += static_cast<std::uint64_t>(n);
         progress.add(static_cast<std::uint64_t>(n));
-        return piece;
     };
     std::exception_ptr failure;
     try {

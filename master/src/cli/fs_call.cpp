@@ -22,21 +22,20 @@ constexpr char kFileStream = 4;
 
 // Sends the upload piece by piece; each send completes once written, so the master's pace
 // (the agent's credit) paces the reads of the local file.
-net::awaitable<void> upload(std::shared_ptr<WebSocket> ws, std::function<std::string()> next_piece,
+net::awaitable<void> upload(std::shared_ptr<WebSocket> ws, std::function<void(std::string&)> next_piece,
                             std::shared_ptr<std::exception_ptr> failure, std::shared_ptr<bool> done) {
     try {
         for (;;) {
             if (*done) {
                 co_return;
             }
-            std::string piece = next_piece();
             std::string message(1, kFileStream);
-            if (piece.empty()) {
-                co_await ws->send(true, std::move(message));
+            next_piece(message);
+            const bool last = message.size() == 1;  // the end: the stream byte alone
+            co_await ws->send(true, std::move(message));
+            if (last) {
                 co_return;
             }
-            message += piece;
-            co_await ws->send(true, std::move(message));
         }
     } catch (...) {
         // Reading the local file failed: the read in fs_call waits for an agent that waits

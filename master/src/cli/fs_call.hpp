@@ -21,8 +21,10 @@ struct FsCall {
     boost::json::object request;  // {"agent":..,"op":..,"path":..,...}
     // Data from the agent: stream 1 (entries) or 4 (a file, a tree archive). May throw.
     std::function<void(std::uint8_t stream, std::string_view bytes)> on_data;
-    // The upload (write, put_tree): the next piece, or "" at the end. Null: nothing to send.
-    std::function<std::string()> next_piece;
+    // The upload (write, put_tree): appends its next piece to `message`, which holds the
+    // message's stream byte already (no copy of the piece); appends nothing at the end.
+    // Null: nothing to send.
+    std::function<void(std::string& message)> next_piece;
 };
 
 // The result's fields. Throws CliError.

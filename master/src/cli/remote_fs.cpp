@@ -133,11 +133,10 @@ net::awaitable<void> put_local_tree(ApiClient& api, const std::string& agent, co
     if (parents) {
         call.request["parents"] = true;
     }
-    call.next_piece = [&]() {
-        std::string piece = source.next_piece();
+    call.next_piece = [&](std::string& message) {
+        message += source.next_piece();
         progress.add(source.content_bytes() - reported);
         reported = source.content_bytes();
-        return piece;
     };
     co_await fs_call(api, std::move(call));
     progress.finish();
