@@ -5,6 +5,7 @@ Every process started here is stopped by PID when the test ends; every wait is b
 import hashlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -25,11 +26,28 @@ def binary(name):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port for the master to listen on, free now.
+
+    Picked below the kernel's ephemeral range: a port from that range (what binding port 0
+    gives) can be taken by any outgoing connection, of this test or a parallel one, before
+    the master binds it, and the master then fails with "Address already in use".
+    """
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral_low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    for _ in range(100):
+        port = random.randrange(10000, max(ephemeral_low, 10001))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    with socket.socket() as s:  # everything below the range taken: the old way
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_until(what, predicate, timeout=20.0, interval=0.05):
