@@ -1,6 +1,6 @@
 // StateDir: everything a master keeps on disk, created on first start: the SQLite database
-// (master.db, with master.db-logs/ for the bytes of large log chunks), the TLS key and self-signed certificate agents pin, and the admin API token (written once,
-// stored hashed).
+// (master.db, with master.db-logs/ for the bytes of large log chunks), the TLS key and
+// self-signed certificate agents pin, and the admin API token (written once, stored hashed).
 #pragma once
 
 #include <filesystem>
