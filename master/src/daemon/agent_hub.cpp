@@ -117,6 +117,11 @@ AgentHub::AgentHub(asio::io_context& io, StateDir& state, AgentHubOptions option
   SSL_CTX_set_options(tls_.native_handle(), SSL_OP_CIPHER_SERVER_PREFERENCE);
   // An idle connection gives its record buffers back (~34 KiB each): thousands of agents.
   SSL_CTX_set_mode(tls_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  // Without read-ahead OpenSSL reads each record in two system calls, its 5-byte header and
+  // then its body. With it, one read takes whatever has arrived, several records at once;
+  // TlsConnection::wait_readable asks SSL_has_pending before waiting on the socket.
+  SSL_CTX_set_read_ahead(tls_.native_handle(), 1);
+  SSL_CTX_set_default_read_buffer_len(tls_.native_handle(), 64 * 1024);
   // Agents do not resume TLS sessions (the remsh session resumes above TLS): no server-side
   // cache of every connection's TLS session, no TLS 1.3 tickets.
   SSL_CTX_set_session_cache_mode(tls_.native_handle(), SSL_SESS_CACHE_OFF);
