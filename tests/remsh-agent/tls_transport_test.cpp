@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -15,6 +16,9 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -171,4 +175,163 @@ TEST_CASE("tls transport: host and port are split with IPv6 literals too", "[tra
   CHECK_FALSE(split_host_port("host:", host, port));
   CHECK_FALSE(split_host_port("host:http", host, port));
   CHECK_FALSE(split_host_port("[::1]9000", host, port));
+}
+
+namespace {
+
+// A TLS server for one connection, run by `serve` on the same io_context as the client.
+struct TlsServer {
+  asio::io_context& io;
+  ssl::context ctx{ssl::context::tls_server};
+  tcp::acceptor acceptor{io, tcp::endpoint(asio::ip::address_v4::loopback(), 0)};
+
+  TlsServer(asio::io_context& context, const Certificate& cert) : io(context) {
+    REQUIRE(SSL_CTX_use_certificate(ctx.native_handle(), cert.cert.get()) == 1);
+    REQUIRE(SSL_CTX_use_PrivateKey(ctx.native_handle(), cert.key.get()) == 1);
+  }
+  TransportOptions options(const Certificate& cert) {
+    TransportOptions o;
+    o.address = "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
+    o.fingerprint = cert.fingerprint;
+    o.timeout = 10s;
+    return o;
+  }
+};
+
+std::string pattern(std::size_t n, unsigned seed) {
+  std::string s(n, '\0');
+  std::uint32_t x = seed * 2654435761u + 1;
+  for (auto& ch : s) {
+    x = x * 1103515245u + 12345u;
+    ch = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
+}  // namespace
+
+// Writes that outrun a slow reader wait for the socket (the write buffer's flush too), and a
+// read takes whatever records have arrived: 8 MiB each way arrive byte-exact.
+TEST_CASE("tls transport: 8 MiB each way, under back-pressure, arrive byte-exact", "[transport]") {
+  const Certificate cert = make_certificate();
+  asio::io_context io;
+  TlsServer server(io, cert);
+  const std::string up = pattern(8u << 20, 1), down = pattern(8u << 20, 2);
+  std::string server_got, client_got, error;
+  auto ignore = [](std::exception_ptr) {};
+
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    ssl::stream<tcp::socket> stream(co_await server.acceptor.async_accept(asio::use_awaitable), server.ctx);
+    co_await stream.async_handshake(ssl::stream_base::server, asio::use_awaitable);
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      co_await asio::async_write(stream, asio::buffer(down), asio::use_awaitable);
+    }, ignore);
+    asio::steady_timer pause(io);
+    char buf[16384];
+    while (server_got.size() < up.size()) {  // slowly: the client's writes and flushes must wait
+      pause.expires_after(1ms);
+      co_await pause.async_wait(asio::use_awaitable);
+      server_got.append(buf, co_await stream.async_read_some(asio::buffer(buf), asio::use_awaitable));
+    }
+  }, ignore);
+
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    try {
+      auto transport = co_await connect_transport(io.get_executor(), server.options(cert));
+      asio::co_spawn(io, [&, t = transport.get()]() -> asio::awaitable<void> {
+        // Pieces that end mid-batch: each write's last records wait in the buffer for a flush.
+        for (std::size_t at = 0; at < up.size(); at += 100000) {
+          co_await t->write(asio::buffer(up.data() + at, std::min<std::size_t>(100000, up.size() - at)));
+        }
+      }, ignore);
+      std::string buf(100000, '\0');
+      while (client_got.size() < down.size()) {
+        client_got.append(buf.data(), co_await transport->read_some(asio::buffer(buf)));
+      }
+      asio::steady_timer settle(io);
+      while (server_got.size() < up.size()) {
+        settle.expires_after(5ms);
+        co_await settle.async_wait(asio::use_awaitable);
+      }
+      transport->close();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }, ignore);
+  io.run_for(30s);
+  INFO(error);
+  CHECK(client_got.size() == down.size());
+  CHECK(client_got == down);
+  CHECK(server_got.size() == up.size());
+  CHECK(server_got == up);
+}
+
+TEST_CASE("tls transport: the master's close ends a read with an error; close() ends one too", "[transport]") {
+  const Certificate cert = make_certificate();
+  for (const bool master_closes : {true, false}) {
+    asio::io_context io;
+    TlsServer server(io, cert);
+    std::optional<tcp::socket> kept;
+    std::string error;
+    auto ignore = [](std::exception_ptr) {};
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      ssl::stream<tcp::socket> stream(co_await server.acceptor.async_accept(asio::use_awaitable), server.ctx);
+      co_await stream.async_handshake(ssl::stream_base::server, asio::use_awaitable);
+      if (master_closes) {
+        stream.next_layer().close();
+      } else {
+        kept.emplace(std::move(stream.next_layer()));  // open and silent
+      }
+    }, ignore);
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      auto transport = co_await connect_transport(io.get_executor(), server.options(cert));
+      if (!master_closes) {
+        asio::co_spawn(io, [&, t = transport.get()]() -> asio::awaitable<void> {
+          asio::steady_timer later(io, 100ms);
+          co_await later.async_wait(asio::use_awaitable);
+          t->close();
+        }, ignore);
+      }
+      try {
+        char buf[64];
+        co_await transport->read_some(asio::buffer(buf));
+        error = "(read returned)";
+      } catch (const boost::system::system_error& e) {
+        error = e.what();
+      }
+    }, ignore);
+    io.run_for(10s);
+    INFO("master closes: " << master_closes << ", error: " << error);
+    CHECK_FALSE(error.empty());
+    CHECK(error != "(read returned)");
+  }
+}
+
+TEST_CASE("tls transport: a master that never answers the handshake times out", "[transport]") {
+  const Certificate cert = make_certificate();
+  asio::io_context io;
+  TlsServer server(io, cert);
+  std::optional<tcp::socket> silent;
+  std::string error;
+  auto ignore = [](std::exception_ptr) {};
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    silent.emplace(co_await server.acceptor.async_accept(asio::use_awaitable));
+  }, ignore);
+  const auto start = std::chrono::steady_clock::now();
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    TransportOptions options = server.options(cert);
+    options.timeout = 1s;
+    try {
+      co_await connect_transport(io.get_executor(), options);
+      error = "(connected)";
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    io.stop();
+  }, ignore);
+  io.run_for(10s);
+  INFO(error);
+  CHECK(error.find("TLS handshake") != std::string::npos);
+  CHECK(error.find("timed out") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
 }

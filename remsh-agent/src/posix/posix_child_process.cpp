@@ -15,6 +15,7 @@
 // not reuse a pid that is some group's id), with a theoretical race once the group is empty.
 #include "platform/child_process.hpp"
 #include "posix/launch.hpp"
+#include "posix/sigpipe.hpp"
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -87,19 +88,6 @@ void reap_bounded(pid_t pid) {
     waited += delay;
     delay = std::min<std::chrono::microseconds>(delay * 2, 10ms);
   }
-}
-
-// Writing to a pipe whose reader is gone must be an EPIPE error, not the death of the agent.
-void ignore_sigpipe_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction current;
-    std::memset(&current, 0, sizeof current);
-    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && (current.sa_flags & SA_SIGINFO) == 0 &&
-        current.sa_handler == SIG_DFL) {
-      ::signal(SIGPIPE, SIG_IGN);  // children get SIG_DFL back (launch.cpp)
-    }
-  });
 }
 
 // --- the process ---------------------------------------------------------------------------
@@ -349,7 +337,7 @@ class PosixChildProcess final : public ChildProcess {
 
 std::unique_ptr<ChildProcess> spawn_process(asio::any_io_executor executor, const ProcessSpec& spec,
                                             SpawnError& error) {
-  ignore_sigpipe_once();
+  posix_detail::ignore_sigpipe_once();  // a child's stdin closed early is EPIPE
   reap_deferred();
   posix_detail::LaunchedChild child;
   if (!posix_detail::launch(spec, child, error)) return nullptr;
