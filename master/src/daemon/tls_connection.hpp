@@ -54,6 +54,15 @@ class TlsConnection {
     boost::system::error_code error;
   };
   Next after(int result) const;
+  // Puts a write buffer between OpenSSL and the socket (false: none was added), takes it
+  // away again, and sends what it holds.
+  bool batch_writes();
+  void unbatch_writes();
+  boost::asio::awaitable<boost::system::error_code> flush();
+
+  static constexpr std::size_t kRecordBytes = 16 * 1024;
+  // Records gathered per write(2): 8 TLS records and their overhead.
+  static constexpr long kWriteBatchBytes = 8 * (16 * 1024 + 64);
 
   boost::asio::ip::tcp::socket socket_;
   SSL* ssl_;
