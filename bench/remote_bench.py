@@ -252,6 +252,29 @@ def cmd_echo(a):
     print(f"{a.name}_p90: {fmt(quantile(times, 0.9), 3)} ms (min {fmt(min(times), 3)}, max {fmt(max(times), 3)})")
 
 
+# ---------------------------------------------------------------- the page cache between runs
+def settle_page_cache(a):
+    """With --settle and REMSH_BENCH_DROP_CACHES=1 (run-remote-bench sets it when it runs as
+    root): writes back and drops the page cache before a timed run, then reads each --warm
+    file, so that the run reads its source from memory as before. On this VM freed memory goes
+    back to the host: writing 1 GiB into pages the guest must fault in again costs ~2.5 s of
+    system time, into pages freed just before ~0.25 s (dd, measured). Without the drop, which
+    kind a run gets depends on how much every earlier run wrote and kept; with it, every run
+    of every tool starts alike."""
+    if not a.settle or os.environ.get("REMSH_BENCH_DROP_CACHES") != "1":
+        return
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("1\n")
+    except OSError as e:
+        print(f"# cannot drop the page cache: {e}", file=sys.stderr)
+    for path in a.warm:
+        with open(path, "rb") as f:
+            while f.read(1 << 20):
+                pass
+
+
 # ---------------------------------------------------------------- whole commands (file transfers)
 def cmd_timed(a):
     """Wall time of a whole command, median of --reps runs, each after an untimed --prepare."""
@@ -262,6 +285,7 @@ def cmd_timed(a):
             break
         if a.prepare:
             subprocess.run(a.prepare, shell=True, stdin=subprocess.DEVNULL, check=False)
+        settle_page_cache(a)
         t0 = time.perf_counter()
         try:
             r = subprocess.run(a.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -416,6 +440,7 @@ def cmd_stream(a):
             print(f"# {a.name}: time budget ({a.budget:.0f} s) used up after {i} run(s)",
                   file=sys.stderr)
             break
+        settle_page_cache(a)
         r = one_stream(a, wire, cpus)
         runs.append(r)
         if r["timed_out"]:
@@ -593,6 +618,13 @@ def cmd_table(a):
 
 
 # ---------------------------------------------------------------- main
+def settle_options(p):
+    p.add_argument("--settle", action="store_true",
+                   help="drop the page cache before each run (see settle_page_cache)")
+    p.add_argument("--warm", action="append", default=[], metavar="FILE",
+                   help="with --settle: read FILE after the drop (repeatable)")
+
+
 def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind (and kill children) on TERM
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -614,6 +646,7 @@ def main():
     p.add_argument("--wire")
     p.add_argument("--rss", action="append", default=[])
     p.add_argument("--cpu", action="append", default=[])
+    settle_options(p)
     p.add_argument("cmd", nargs="+")
     p = sub.add_parser("echo")
     p.add_argument("--name", required=True)
@@ -626,6 +659,7 @@ def main():
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--bytes", type=int, default=0, help="payload size, for MB/s")
     p.add_argument("--prepare", help="shell command run (untimed) before each run")
+    settle_options(p)
     p.add_argument("--budget", type=float, default=120, help="no new run after this many seconds")
     p.add_argument("--timeout", type=float, default=300)
     p.add_argument("cmd", nargs="+")
