@@ -100,7 +100,7 @@ asio::awaitable<std::tuple<error_code, std::size_t>> TlsConnection::read_some(as
 // segment) per record was most of the cost of a fast stream. The buffer exists only during
 // such a write: thousands of idle agents hold none.
 asio::awaitable<error_code> TlsConnection::write(asio::const_buffer bytes) {
-  const bool batched = bytes.size() > kRecordBytes && batch_writes();
+  const bool batched = batch_writes(bytes.size());
   auto* at = static_cast<const char*>(bytes.data());
   std::size_t left = bytes.size();
   error_code result;
@@ -130,9 +130,10 @@ asio::awaitable<error_code> TlsConnection::write(asio::const_buffer bytes) {
   co_return result;
 }
 
-bool TlsConnection::batch_writes() {
+bool TlsConnection::batch_writes(std::size_t bytes) {
   BIO* socket_bio = SSL_get_wbio(ssl_);
-  if (BIO_method_type(socket_bio) != BIO_TYPE_SOCKET) return false;  // a write is batching already
+  if (BIO_method_type(socket_bio) != BIO_TYPE_SOCKET) return true;  // left by an interrupted write
+  if (bytes <= kRecordBytes) return false;  // one record: nothing to gather
   BIO* buffer_bio = BIO_new(BIO_f_buffer());
   if (buffer_bio == nullptr || BIO_set_write_buffer_size(buffer_bio, kWriteBatchBytes) != 1) {
     BIO_free(buffer_bio);

@@ -54,9 +54,10 @@ class TlsConnection {
     boost::system::error_code error;
   };
   Next after(int result) const;
-  // Puts a write buffer between OpenSSL and the socket (false: none was added), takes it
-  // away again, and sends what it holds.
-  bool batch_writes();
+  // Puts a write buffer between OpenSSL and the socket for a write of more than one record
+  // (false: none; one left by an interrupted write is used again), takes it away again, and
+  // sends what it holds.
+  bool batch_writes(std::size_t bytes);
   void unbatch_writes();
   boost::asio::awaitable<boost::system::error_code> flush();
 

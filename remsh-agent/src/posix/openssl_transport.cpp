@@ -84,7 +84,7 @@ class TlsTransport final : public Transport {
   }
 
   asio::awaitable<void> write(asio::const_buffer data) override {
-    const bool batched = data.size() > kRecordBytes && batch_writes();
+    const bool batched = batch_writes(data.size());
     auto* at = static_cast<const char*>(data.data());
     std::size_t left = data.size();
     while (left > 0) {
@@ -119,11 +119,12 @@ class TlsTransport final : public Transport {
   static constexpr long kWriteBatchBytes = 8 * (16 * 1024 + 64);
 
   // A write of more than one record goes through a buffer, so that several records leave in
-  // one write(2). The buffer exists only during such a write (an idle agent holds none); a
-  // write that failed leaves it in place, and the connection is closed anyway.
-  bool batch_writes() {
+  // one write(2). The buffer exists only during such a write (an idle agent holds none); one
+  // that a failed write left in place serves the next write, which flushes and removes it.
+  bool batch_writes(std::size_t bytes) {
     BIO* socket_bio = SSL_get_wbio(ssl_);
-    if (BIO_method_type(socket_bio) != BIO_TYPE_SOCKET) return false;  // still in place
+    if (BIO_method_type(socket_bio) != BIO_TYPE_SOCKET) return true;  // still in place
+    if (bytes <= kRecordBytes) return false;  // one record: nothing to gather
     BIO* buffer_bio = BIO_new(BIO_f_buffer());
     if (buffer_bio == nullptr || BIO_set_write_buffer_size(buffer_bio, kWriteBatchBytes) != 1) {
       BIO_free(buffer_bio);
