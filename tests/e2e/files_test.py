@@ -268,6 +268,38 @@ def interrupted_write_leaves_no_partial_file(c: Cluster):
     assert file_sha256(os.path.join(work, "dest.bin")) == file_sha256(src)
 
 
+def interrupt_once_writing(c: Cluster, where, *args):
+    """Runs `remsh ARGS`, stops it once a temporary file shows up in `where`, hands it a
+    SIGINT (as Ctrl-C does) and lets it go on: the transfer cannot end in between."""
+    err = os.path.join(c.tmp, "interrupted.err")
+    with open(err, "wb") as e:
+        p = c.remsh_popen(*args, stdout=subprocess.DEVNULL, stderr=e)
+        wait_until("a temporary file", lambda: not no_temp_files(where), timeout=60, interval=0.005)
+        p.send_signal(signal.SIGSTOP)
+        p.send_signal(signal.SIGINT)
+        p.send_signal(signal.SIGCONT)
+        rc = p.wait(timeout=60)
+    with open(err, "rb") as e:
+        return rc, e.read()
+
+
+@test
+def ctrl_c_leaves_no_partial_file_either_way(c: Cluster):
+    c.start_master()
+    work = c.add_agent("f1")
+    src = os.path.join(c.tmp, "big.bin")
+    make_random_file(src, 256 << 20)  # above 16 MiB: hashed while sent, renamed on the agent after
+    rc, err = interrupt_once_writing(c, work, "cp", src, "f1:up.bin")
+    assert rc == 130 and b"remsh: interrupted: stopped by SIGINT" in err, (rc, err)
+    assert no_temp_files(work) and not os.path.exists(os.path.join(work, "up.bin"))
+    os.rename(src, os.path.join(work, "big.bin"))
+    local = os.path.join(c.tmp, "down")
+    os.mkdir(local)
+    rc, err = interrupt_once_writing(c, local, "cp", "f1:big.bin", local)
+    assert rc == 130 and b"interrupted" in err, (rc, err)
+    assert os.listdir(local) == []
+
+
 @test
 def a_large_upload_takes_its_name_only_once_verified(c: Cluster):
     # Above 16 MiB the CLI hashes while it sends, then renames the agent's copy into place.

@@ -17,6 +17,7 @@
 #include "remote_fs.hpp"
 #include "remsh/protocol/name_field.hpp"
 
+#include <boost/asio/this_coro.hpp>
 #include <boost/json/value.hpp>
 
 #include <cerrno>
@@ -218,7 +219,9 @@ net::awaitable<void> upload_file(ApiClient& api, const std::string& local, const
     }
     if (failure) {
         // Nothing of a failed upload stays behind, as when the agent's own check fails. If
-        // the write itself failed, the agent removed its file and this finds nothing.
+        // the write itself failed, the agent removed its file and this finds nothing. An
+        // interrupted upload cleans up too: the cancellation ends with the write.
+        co_await net::this_coro::reset_cancellation_state();
         FsCall remove;
         remove.request = fs_request(agent, "remove", target);
         std::string left_over;

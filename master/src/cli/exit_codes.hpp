@@ -4,7 +4,8 @@
 //            `job logs -f`: 1 when the job did not succeed
 //   2        bad command line (CLI11's message); also a remote command's exit code 2
 //   127      `run`: the command could not be started on the agent (exec-failed)
-//   128+N    `run`: the remote command was killed by signal N (INT 130, KILL 137, TERM 143)
+//   128+N    `run`: the remote command was killed by signal N (INT 130, KILL 137, TERM 143);
+//            other commands: remsh was interrupted by signal N (INT, TERM, HUP) and cleaned up
 //   255      any other error: master unreachable, unauthorized, agent unknown or offline,
 //            command lost or cancelled, connection lost, TLS failures...
 #pragma once

@@ -61,10 +61,19 @@ net::awaitable<json::object> fs_call(ApiClient& api, FsCall call) {
     if (call.next_piece) {
         net::co_spawn(ws->executor(), upload(ws, call.next_piece, failure, done), [](std::exception_ptr) {});
     }
+    // Leaving early (an error, an interrupt) drops the connection: a running upload stops at
+    // once instead of waiting for room the master no longer makes.
     struct StopUpload {
         std::shared_ptr<bool> done;
-        ~StopUpload() { *done = true; }
-    } stop{done};
+        WebSocket& ws;
+        bool answered = false;
+        ~StopUpload() {
+            *done = true;
+            if (!answered) {
+                ws.abort();
+            }
+        }
+    } stop{done, *ws};
     for (;;) {
         if (*failure) {
             std::rethrow_exception(*failure);  // reading the local file failed
@@ -103,6 +112,7 @@ net::awaitable<json::object> fs_call(ApiClient& api, FsCall call) {
         if (type == "result") {
             json::object result = event.get_object();
             result.erase("type");
+            stop.answered = true;
             co_return result;
         }
         if (type == "error") {

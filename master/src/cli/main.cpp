@@ -40,7 +40,9 @@ Exit codes:
            `job submit --wait`, `job logs -f`: 1 when the job did not succeed
   2        bad command line
   127      `run`: the command could not be started on the agent (exec-failed)
-  128+N    `run`: the remote command was killed by signal N (130 INT, 137 KILL, 143 TERM)
+  128+N    `run`: the remote command was killed by signal N (130 INT, 137 KILL, 143 TERM);
+           other commands: remsh itself was interrupted by signal N (Ctrl-C: 130) and
+           cleaned up first (`remsh: interrupted: ...`); a second signal exits at once
   255      any other error: master unreachable, unauthorized, unknown or offline agent, ...
 Errors are printed as `remsh: <tag>: <message>`, the tag being a stable machine word.)";
 
@@ -98,8 +100,9 @@ Examples:
   remsh sync ./src a1:src --delete          remsh ls -l a1:src
   remsh rm -r a1:build                      remsh mkdir -p a1:cache/ccache
 
-Files are written on the agent under a temporary name and renamed into place only once complete
-and verified (size and sha256): an interrupted or failed copy leaves no partial file. Progress is
+Files are written under a temporary name (on the agent, or here for a download) and renamed into
+place only once complete and verified (size and sha256): an interrupted (Ctrl-C: exit code 130)
+or failed copy leaves no partial file (a directory keeps the files completed so far). Progress is
 shown on a terminal for transfers longer than a second.
 Exit code: 0 on success, 2 bad command line, 255 any error (`remsh: <tag>: <message>`, tags
 such as not-found, exists, is-a-directory, disk-full, permission-denied, path-outside-workdir).
