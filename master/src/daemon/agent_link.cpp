@@ -1,5 +1,7 @@
 #include "daemon/agent_link.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 #include <iostream>
 
@@ -106,9 +108,15 @@ void AgentLink::flush_later(const std::shared_ptr<ChannelUser>& run) {
   unflushed_.push_back(run);
   if (flush_armed_) return;
   flush_armed_ = true;
-  flush_timer_.expires_after(kLogFlushDelay);
-  flush_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code&) {
-    if (auto self = weak.lock()) self->flush_unflushed();
+  // Armed once the handlers already queued have run: setting a timer is a system call, and
+  // a keystroke's echo on its way to the client should not wait for it.
+  boost::asio::post(flush_timer_.get_executor(), [weak = weak_from_this()] {
+    auto self = weak.lock();
+    if (!self) return;
+    self->flush_timer_.expires_after(kLogFlushDelay);
+    self->flush_timer_.async_wait([weak](const boost::system::error_code&) {
+      if (auto link = weak.lock()) link->flush_unflushed();
+    });
   });
 }
 

@@ -332,7 +332,7 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws, std::string caller) {
           session.started_ms = now_ms();
           session.recording = "recordings/" + std::to_string(id) + ".cast";
           try {
-            recorder = std::make_shared<ShellRecorder>(state_.storage(), state_.path() / session.recording, session,
+            recorder = std::make_shared<ShellRecorder>(io_.get_executor(), state_.storage(), state_.path() / session.recording, session,
                                                        request.pty ? request.pty->term : std::string("dumb"));
             run->watch_to_the_end(recorder);
           } catch (const std::exception& failure) {

@@ -1,5 +1,6 @@
 #include "daemon/shell_recorder.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -7,6 +8,7 @@
 #include <cstdio>
 #include <iostream>
 #include <stdexcept>
+#include <utility>
 
 #include "daemon/state_dir.hpp"
 
@@ -14,9 +16,10 @@ namespace remsh::master {
 
 namespace json = boost::json;
 
-ShellRecorder::ShellRecorder(Storage& storage, const std::filesystem::path& file,
-                             const ShellSessionRecord& session, const std::string& term)
-    : storage_(storage), id_(session.command_id) {
+ShellRecorder::ShellRecorder(boost::asio::any_io_executor executor, Storage& storage,
+                             const std::filesystem::path& file, const ShellSessionRecord& session,
+                             const std::string& term)
+    : executor_(std::move(executor)), storage_(storage), id_(session.command_id) {
   std::error_code ec;
   std::filesystem::create_directories(file.parent_path(), ec);
   std::filesystem::permissions(file.parent_path(), std::filesystem::perms::owner_all, ec);
@@ -40,9 +43,28 @@ void ShellRecorder::event(const char* kind, const std::string& text) {
   char stamp[32];
   std::snprintf(stamp, sizeof stamp, "%.6f", t);
   // json::serialize escapes the text; the time is written by hand to keep its precision fixed.
-  out_ << '[' << stamp << ", \"" << kind << "\", " << json::serialize(json::value(text)) << "]\n";
-  out_.flush();  // a master killed mid-session keeps what was recorded
+  pending_ += '[';
+  pending_ += stamp;
+  pending_ += ", \"";
+  pending_ += kind;
+  pending_ += "\", ";
+  pending_ += json::serialize(json::value(text));
+  pending_ += "]\n";
+  if (std::exchange(write_posted_, true)) return;
+  boost::asio::post(executor_, [weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->write_pending();
+  });
 }
+
+void ShellRecorder::write_pending() {
+  write_posted_ = false;
+  if (pending_.empty() || !out_.is_open()) return;
+  out_ << pending_;
+  out_.flush();  // a master killed mid-session keeps what was recorded
+  pending_.clear();
+}
+
+ShellRecorder::~ShellRecorder() { write_pending(); }
 
 void ShellRecorder::input(protocol::ByteView bytes) { event("i", input_text_.take(bytes)); }
 
@@ -67,6 +89,7 @@ void ShellRecorder::finish(std::optional<std::int64_t> exit_code) {
   if (finished_) return;
   event("o", output_text_.flush());
   finished_ = true;
+  write_pending();
   out_.close();
   try {
     storage_.finish_shell_session(id_, now_ms(), exit_code);

@@ -7,10 +7,13 @@
 // and resizes by the API session. The file is private (0600): people type secrets.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "daemon/output_watcher.hpp"
@@ -20,12 +23,14 @@
 
 namespace remsh::master {
 
-class ShellRecorder : public OutputWatcher {
+class ShellRecorder : public OutputWatcher, public std::enable_shared_from_this<ShellRecorder> {
  public:
   // Creates `file` with the header and records the session in storage. Throws
-  // std::runtime_error when the file cannot be created.
-  ShellRecorder(Storage& storage, const std::filesystem::path& file, const ShellSessionRecord& session,
-                const std::string& term);
+  // std::runtime_error when the file cannot be created. Events are written from `executor`
+  // once the handler that produced them is done (make it with std::make_shared).
+  ShellRecorder(boost::asio::any_io_executor executor, Storage& storage, const std::filesystem::path& file,
+                const ShellSessionRecord& session, const std::string& term);
+  ~ShellRecorder() override;
 
   void input(protocol::ByteView bytes);
   void resize(std::uint32_t cols, std::uint32_t rows);
@@ -37,8 +42,10 @@ class ShellRecorder : public OutputWatcher {
 
  private:
   void event(const char* kind, const std::string& text);
+  void write_pending();
   void finish(std::optional<std::int64_t> exit_code);
 
+  boost::asio::any_io_executor executor_;
   Storage& storage_;
   std::int64_t id_;
   std::ofstream out_;
@@ -46,6 +53,10 @@ class ShellRecorder : public OutputWatcher {
   Utf8Text output_text_;
   Utf8Text input_text_;
   bool finished_ = false;
+  // Events not yet in the file: written after the handler that recorded them, so that the
+  // client's copy of a keystroke's echo leaves before the recording's.
+  std::string pending_;
+  bool write_posted_ = false;
 };
 
 }  // namespace remsh::master
