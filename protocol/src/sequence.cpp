@@ -44,6 +44,12 @@ std::optional<ProtocolError> ReplayBuffer::acknowledge(std::uint64_t received) {
 }
 
 std::optional<ProtocolError> ReplayBuffer::replay(std::uint64_t received, ByteBuffer& out) {
+  if (auto error = rewind(received)) return error;
+  for (const ByteBuffer& frame : frames_) out.append(frame.view());
+  return std::nullopt;
+}
+
+std::optional<ProtocolError> ReplayBuffer::rewind(std::uint64_t received) {
   if (received < acknowledged()) {
     return ProtocolError{ErrorTag::resume_failed,
                          "peer resumes from " + std::to_string(received) +
@@ -53,7 +59,6 @@ std::optional<ProtocolError> ReplayBuffer::replay(std::uint64_t received, ByteBu
   if (auto error = acknowledge(received)) {
     return ProtocolError{ErrorTag::resume_failed, error->message};
   }
-  for (const ByteBuffer& frame : frames_) out.append(frame.view());
   return std::nullopt;
 }
 

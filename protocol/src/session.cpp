@@ -73,8 +73,13 @@ std::optional<ProtocolError> Session::handle_frame(const FrameView& frame) {
   const FrameHeader& h = frame.header;
   switch (h.type) {
     case FrameType::ack: {
-      auto e = replay_.acknowledge(load_u64(frame.payload.data()));
-      return e;
+      const std::uint64_t received = load_u64(frame.payload.data());
+      if (config_.write_from_replay && received > taken_) {
+        // Numbered but never written: only a peer that guesses would acknowledge it.
+        return ProtocolError{ErrorTag::bad_sequence, "ACK of " + std::to_string(received) + " but only " +
+                                                         std::to_string(taken_) + " frames were sent"};
+      }
+      return replay_.acknowledge(received);
     }
     case FrameType::ping:
       append_ping(out_, FrameType::pong, load_u64(frame.payload.data()));
@@ -249,11 +254,22 @@ void Session::consumed(std::uint32_t channel, std::size_t n) {
 
 void Session::send_sequenced(FrameHeader header, ByteView payload) {
   // While the link is down a copy in outgoing() would only be thrown away by resume().
-  if (linked_) {
-    replay_.send(header, payload, out_);
-  } else {
+  if (!linked_) {
     replay_.keep(header, payload);
+  } else if (config_.write_from_replay) {
+    replay_.keep(header, payload);
+    unwritten_bytes_ += kFrameHeaderSize + payload.size();
+  } else {
+    replay_.send(header, payload, out_);
   }
+}
+
+std::optional<ByteView> Session::take_unwritten() {
+  assert(config_.write_from_replay);
+  if (!linked_ || taken_ >= replay_.last_sent()) return std::nullopt;
+  const ByteView frame = replay_.frame(++taken_);
+  unwritten_bytes_ -= frame.size();
+  return frame;
 }
 
 std::optional<std::uint32_t> Session::open_channel(const boost::json::object& open) {
@@ -370,6 +386,8 @@ void Session::restore(const RestoredSession& state) {
   sequence_.restore(state.received);
   if (config_.ack_only_committed) sequence_.limit_acks_to(state.received);
   replay_.restart_after(state.peer_received);
+  taken_ = state.peer_received;
+  unwritten_bytes_ = 0;
   replay_end_ = state.peer_sent;
 }
 
@@ -407,6 +425,7 @@ void Session::send_ping(std::uint64_t token) { append_ping(out_, FrameType::ping
 void Session::connection_lost() {
   linked_ = false;
   out_.clear();
+  unwritten_bytes_ = 0;
   decoder_ = FrameDecoder(config_.local.max_frame);
   failed_.reset();
 }
@@ -414,7 +433,11 @@ void Session::connection_lost() {
 std::optional<ProtocolError> Session::resume(std::uint64_t peer_received) {
   linked_ = true;
   out_.clear();
-  return replay_.replay(peer_received, out_);
+  if (!config_.write_from_replay) return replay_.replay(peer_received, out_);
+  if (auto error = replay_.rewind(peer_received)) return error;
+  taken_ = peer_received;  // every frame after it is written again
+  unwritten_bytes_ = replay_.unacked_bytes();
+  return std::nullopt;
 }
 
 }  // namespace remsh::protocol

@@ -47,11 +47,13 @@ constexpr const char* kSoftware = "remsh-agent/" REMSH_VERSION;
 constexpr auto kTick = std::chrono::seconds(1);
 constexpr auto kFlushGrace = std::chrono::seconds(2);  // for a goodbye or error before closing
 constexpr std::size_t kReadBuffer = 64 * 1024;
-// Channels pause while this much waits for the socket. Those bytes are a second copy of the
-// replay buffer's newest frames; letting them grow to the replay bound (4 MiB) doubled the
-// agent's memory while streaming and bought no speed: the kernel's socket buffer keeps the
-// wire busy meanwhile.
+// Channels pause while this much waits for the socket (frames in the replay buffer not yet
+// written): letting it grow to the replay bound (4 MiB) bought no speed, as the kernel's
+// socket buffer keeps the wire busy meanwhile, and kept an ACK or a keystroke behind it.
 constexpr std::size_t kWriteBacklog = 1u << 20;
+// Small frames are copied together into one write up to this size; a frame above a quarter
+// of it is written on its own, from the replay buffer.
+constexpr std::size_t kGatherBytes = 64u << 10;
 
 std::string seconds_text(std::chrono::milliseconds d) {
   char buf[32];
@@ -293,7 +295,7 @@ asio::awaitable<AgentRunner::Established> AgentRunner::establish() {
       throw std::runtime_error("cannot resume: " + error->describe());
     }
     log_line("session " + session_id_ + " resumed (replaying " +
-             std::to_string(session_->outgoing().size()) + " bytes)");
+             std::to_string(session_->unwritten_bytes()) + " bytes)");
   } else {
     if (session_) {
       log_line("session " + session_id_ + " was not resumed: ending its " +
@@ -305,6 +307,7 @@ asio::awaitable<AgentRunner::Established> AgentRunner::establish() {
     session_config.local = local_capabilities();
     session_config.remote = handshake.master_hello().capabilities;
     session_config.codecs = welcome.codecs;
+    session_config.write_from_replay = true;  // the writer below sends frames from where they are kept
     session_ = std::make_unique<protocol::Session>(std::move(session_config));
     session_id_ = welcome.session;
     log_line("session " + session_id_ + " started");
@@ -366,28 +369,40 @@ void AgentRunner::receive(Connection& c, protocol::ByteView bytes) {
     end_connection(c, "protocol error: " + error->describe(), /*flush=*/true);
   }
   send_ready_.notify();  // credit or ACKs may have arrived
-  if (!session_->outgoing().empty()) wake_writer();
+  if (has_output()) wake_writer();
 }
 
 asio::awaitable<void> AgentRunner::writer(Connection& c) {
-  // Two buffers take turns (this one and the session's outgoing): a fast stream reuses their
-  // memory instead of faulting in fresh pages for every write.
+  // A big frame goes out from where the session keeps it until it is acknowledged: no copy on
+  // its way. Unsequenced frames (ACK, PONG) and runs of small frames are gathered in `chunk`,
+  // one write for many; its memory is reused from one write to the next.
   protocol::ByteBuffer chunk;
   for (;;) {
-    while (!c.ended && session_->outgoing().empty()) {
+    while (!c.ended && !has_output()) {
       if (std::exchange(release_write_buffer_, false)) {
         chunk.shrink_to_fit();
         release_free_memory();
       }
       co_await writer_wake_.wait();
     }
-    if (c.ended && (!c.flush_first || c.closed || session_->outgoing().empty())) break;
-    const bool last = c.ended;  // flushing a goodbye or an error: one write, then close
-    const bool was_behind = session_->outgoing().size() >= kWriteBacklog;
-    std::swap(chunk, session_->outgoing());
-    if (was_behind) send_ready_.notify();  // the backlog is empty again: paused channels go on
+    if (c.ended && (!c.flush_first || c.closed || !has_output())) break;
+    const bool last = c.ended;  // flushing a goodbye or an error: all of it in one write, then close
+    const bool was_behind = backlog() >= kWriteBacklog;
+    std::optional<protocol::ByteView> big;
+    std::swap(chunk, session_->outgoing());  // chunk was empty
+    while (last || chunk.size() < kGatherBytes) {
+      auto frame = session_->take_unwritten();
+      if (!frame) break;
+      if (!last && frame->size() > kGatherBytes / 4) {
+        big = frame;
+        break;
+      }
+      chunk.append(*frame);
+    }
+    if (was_behind && backlog() < kWriteBacklog) send_ready_.notify();  // paused channels go on
     try {
-      co_await c.transport->write(asio::buffer(chunk.data(), chunk.size()));
+      if (!chunk.empty()) co_await c.transport->write(asio::buffer(chunk.data(), chunk.size()));
+      if (big) co_await c.transport->write(asio::buffer(big->data(), big->size()));
     } catch (const std::exception& e) {
       end_connection(c, std::string("writing: ") + e.what(), false);
       break;
@@ -416,7 +431,7 @@ asio::awaitable<void> AgentRunner::ticker(Connection& c) {
     }
     session_->flush_ack();
     if (now - c.last_sent >= std::chrono::seconds(keepalive_s_)) session_->send_ping(++ping_token_);
-    if (!session_->outgoing().empty()) wake_writer();
+    if (has_output()) wake_writer();
   }
   // A goodbye or error being flushed gets a short grace; then the connection closes anyway.
   if (c.flush_first && !c.closed) {
@@ -570,9 +585,13 @@ void AgentRunner::refuse_open(std::uint32_t id, const ProtocolError& error) {
 }
 
 bool AgentRunner::room_to_send() {
-  // While the link is down outgoing() stays empty: the replay buffer alone bounds the outage.
-  return session_->can_send() && session_->outgoing().size() < kWriteBacklog;
+  // While the link is down nothing counts as unwritten: the replay buffer alone bounds the outage.
+  return session_->can_send() && backlog() < kWriteBacklog;
 }
+
+bool AgentRunner::has_output() const { return !session_->outgoing().empty() || session_->unwritten_bytes() > 0; }
+
+std::uint64_t AgentRunner::backlog() const { return session_->outgoing().size() + session_->unwritten_bytes(); }
 
 void AgentRunner::channel_finished(std::uint32_t channel) {
   channels_.erase(channel);

@@ -6,8 +6,9 @@
 //       resume the current session if there is one
 //     welcome: resumed -> replay what the master lacks; otherwise a fresh Session, and the
 //       old session's processes are killed
-//     serve: a reader (bytes -> Session -> channel events), a writer (Session::outgoing()
-//       -> the wire) and a 1 s ticker (ACKs, PINGs, the dead-peer check)
+//     serve: a reader (bytes -> Session -> channel events), a writer (the session's
+//       unwritten frames and outgoing() -> the wire) and a 1 s ticker (ACKs, PINGs, the
+//       dead-peer check)
 //     the connection ends -> log why, back off (0.5 s doubling to 30 s, ±20 %), go again
 //
 // Channels and their processes belong to the session, not to a connection: while the link
@@ -82,6 +83,9 @@ class AgentRunner final : private ChannelHost {
   protocol::Session& session() override { return *session_; }
   void wake_writer() override { writer_wake_.notify(); }
   bool room_to_send() override;
+  // Frames waiting for the writer, and their bytes.
+  bool has_output() const;
+  std::uint64_t backlog() const;
   Notifier& send_ready() override { return send_ready_; }
   void channel_finished(std::uint32_t channel) override;
 

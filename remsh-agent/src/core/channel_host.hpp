@@ -21,7 +21,7 @@ class ChannelHost {
 
   virtual boost::asio::any_io_executor executor() = 0;
   virtual protocol::Session& session() = 0;
-  // session().outgoing() has new bytes: wake the connection's writer.
+  // The session has new frames to send: wake the connection's writer.
   virtual void wake_writer() = 0;
   // Room to produce new DATA: the replay buffer is not full and the writer is not far
   // behind. Channels read their sources only while it holds (and credit is left).

@@ -21,6 +21,8 @@ class FifoQueue {
 
   T& front() { return items_[head_]; }
   T& back() { return items_.back(); }
+  // The i-th element from the front (i < size()).
+  const T& operator[](std::size_t i) const { return items_[head_ + i]; }
 
   // The reference is valid until the next push.
   template <typename... Args>

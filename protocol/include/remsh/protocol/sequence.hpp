@@ -37,6 +37,12 @@ class ReplayBuffer {
   // has and appends every frame after it to `out`, in order. A `received` beyond what was
   // sent, or older than frames already discarded, is resume-failed.
   std::optional<ProtocolError> replay(std::uint64_t received, ByteBuffer& out);
+  // The same check and drop, for a writer that sends from frame() itself.
+  std::optional<ProtocolError> rewind(std::uint64_t received);
+
+  // The frame numbered `seq` as on the wire (acknowledged() < seq <= last_sent()). Its bytes
+  // stay where they are until it is acknowledged, whatever is sent meanwhile.
+  ByteView frame(std::uint64_t seq) const { return frames_[seq - acknowledged() - 1].view(); }
 
   // True when the unacknowledged bytes reach the bound: stop producing new frames.
   bool full() const { return bytes_ >= max_bytes_; }

@@ -32,6 +32,10 @@ struct SessionConfig {
   // Acknowledge only what the owner declared durable (committed()): a master that stores
   // what it receives, so that a crash never loses an acknowledged byte (docs/protocol.md 7.4).
   bool ack_only_committed = false;
+  // The owner's writer sends sequenced frames straight from the replay buffer
+  // (take_unwritten()); outgoing() then holds only unsequenced frames (ACK, PING, PONG).
+  // Each frame is then kept once instead of twice until it is written.
+  bool write_from_replay = false;
 };
 
 // What a restarted master rebuilds a session from (docs/protocol.md 7.4): the stored
@@ -105,6 +109,13 @@ class Session {
 
   // Bytes to write to the connection, in order. The caller consumes what it wrote.
   ByteBuffer& outgoing() { return out_; }
+  // write_from_replay: the next sequenced frame to write, which from now on counts as sent
+  // (an ACK may cover it); nullopt when all are. The bytes stay valid until an ACK covers
+  // the frame: the peer cannot acknowledge what was not written in full. Unsequenced frames
+  // in outgoing() may go before or after it.
+  std::optional<ByteView> take_unwritten();
+  // Bytes of sequenced frames not taken yet (write_from_replay).
+  std::uint64_t unwritten_bytes() const { return unwritten_bytes_; }
 
   // Opens a channel (master: odd ids). Returns the id, or nullopt when the peer's
   // max_channels are in use.
@@ -201,6 +212,8 @@ class Session {
   std::uint32_t next_channel_;
   std::optional<ProtocolError> failed_;
   bool linked_ = true;  // false from connection_lost() to resume()
+  std::uint64_t taken_ = 0;           // write_from_replay: the last seq take_unwritten() gave out
+  std::uint64_t unwritten_bytes_ = 0;  // write_from_replay: frames after taken_, in bytes
   std::uint64_t replay_end_ = 0;  // restored: the agent's last seq before the restart
 };
 
