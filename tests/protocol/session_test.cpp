@@ -313,3 +313,31 @@ TEST_CASE("session: incompressible data compressed with deflate stays within the
     CHECK(received == data.size());
   }
 }
+
+TEST_CASE("session: a master that acknowledges only what it stored acknowledges each commit in full", "[session]") {
+  // Frames just under the 1 MiB ACK threshold, and an ACK limited to what was stored when
+  // the threshold was crossed: the rest must still be acknowledged once it is stored, or a
+  // sender whose replay buffer is full waits for the one-second idle ACK.
+  SessionConfig mc = config(true, 4u << 20);
+  mc.ack_only_committed = true;
+  SessionConfig ac = config(false, 4u << 20);
+  ac.local.max_frame = ac.remote.max_frame = 1u << 20;
+  mc.local.max_frame = mc.remote.max_frame = 1u << 20;
+  Session master(mc), agent(ac);
+  master.open_channel(exec_open());
+  pump(master, agent);
+  drain(agent);
+  std::mt19937_64 rng(11);
+  const auto chunk = random_bytes(rng, 1000000, false);
+  auto send_frame = [&] {
+    REQUIRE(agent.send_data(1, 1, chunk) == chunk.size());
+    pump(agent, master);
+    drain(master);
+  };
+  send_frame();
+  master.committed();  // frame 1 stored; less than 1 MiB since the last ACK: none yet
+  send_frame();        // crosses 1 MiB: an ACK, but only of what is stored (frame 1)
+  master.committed();  // frame 2 stored
+  pump(master, agent);
+  CHECK(agent.replay_bytes() == 0);
+}
