@@ -119,7 +119,8 @@ def timeout_kills_the_process_tree(c: Cluster):
     r = c.remsh("run", "a1", "--timeout", "2", "--", "sh", "-c",
                 f"sh -c 'trap \"\" TERM; echo $$ > {pidfile}; sleep 300' & sleep 300")
     took = time.monotonic() - start
-    assert r.returncode != 0
+    assert r.returncode == 137, (r.returncode, r.stderr)  # SIGKILL, as the agent reports it
+    assert b"remsh: timeout: stopped: it ran longer than its timeout (SIGKILL)" in r.stderr, r.stderr
     assert took < 30, took
     pid = int(open(pidfile).read())
     wait_until("the grandchild to die", lambda: not os.path.exists(f"/proc/{pid}"), 10)

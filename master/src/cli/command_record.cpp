@@ -53,19 +53,43 @@ std::vector<CommandRecord> parse_command_list(const json::value& response) {
     return out;
 }
 
+namespace {
+
+// Killed by its time limit: the exit code stays the signal's (or the command's own), but a bare
+// 137 would read like any other SIGKILL (the OOM killer, say).
+CommandOutcome with_timeout_note(CommandOutcome o, const CommandRecord& r) {
+    if (r.error_tag != "timeout" || !o.tag.empty()) {
+        return o;
+    }
+    o.tag = "timeout";
+    o.message = r.error_message == "no-output-timeout"
+                    ? "stopped: no output for longer than its no-output timeout"
+                    : "stopped: it ran longer than its timeout";
+    if (!r.signal.empty()) {
+        o.message += r.signal.rfind("SIG", 0) == 0 ? " (" + r.signal + ")" : " (SIG" + r.signal + ")";
+    }
+    return o;
+}
+
+CommandOutcome finished_outcome(const CommandRecord& r) {
+    if (r.exit_code) {
+        const std::int64_t code = *r.exit_code;
+        return {code >= 0 && code <= 255 ? static_cast<int>(code) : exit_error, {}, {}};
+    }
+    if (!r.signal.empty()) {
+        if (const auto code = signal_exit_code(r.signal); code) {
+            return {*code, {}, {}};
+        }
+        return {exit_error, "signal", "the command was killed by unknown signal " + r.signal};
+    }
+    return {exit_error, "bad-result", "the master reported neither an exit code nor a signal"};
+}
+
+}  // namespace
+
 CommandOutcome command_outcome(const CommandRecord& r) {
     if (r.state == "finished") {
-        if (r.exit_code) {
-            const std::int64_t code = *r.exit_code;
-            return {code >= 0 && code <= 255 ? static_cast<int>(code) : exit_error, {}, {}};
-        }
-        if (!r.signal.empty()) {
-            if (const auto code = signal_exit_code(r.signal); code) {
-                return {*code, {}, {}};
-            }
-            return {exit_error, "signal", "the command was killed by unknown signal " + r.signal};
-        }
-        return {exit_error, "bad-result", "the master reported neither an exit code nor a signal"};
+        return with_timeout_note(finished_outcome(r), r);
     }
     if (r.state == "failed") {
         const std::string tag = r.error_tag.empty() ? "failed" : r.error_tag;

@@ -36,7 +36,8 @@ struct CommandOutcome {
     std::string tag;
     std::string message;
 };
-// finished: the exit code (0..255; other values give 255) or 128 + the signal's number;
+// finished: the exit code (0..255; other values give 255) or 128 + the signal's number (with
+// the tag "timeout" when the agent stopped it for running too long or too quietly);
 // failed: 127 for exec-failed, 255 otherwise; lost, cancelled, running and unknown states: 255.
 CommandOutcome command_outcome(const CommandRecord& record);
 

@@ -69,10 +69,11 @@ exits with the highest exit code of them all.
 Ctrl-C sends INT to the command; if it has not ended 5 s later, or on a second Ctrl-C, KILL.
 If remsh's own stdout is closed (`remsh run ... | head`), the command gets TERM.
 
-Exit code: the remote command's exit code; 128+N when it was killed by signal N;
-127 when it could not be started (exec-failed); 255 for any other error (unknown or offline
-agent, master unreachable, connection lost, command lost or cancelled, timeout...), printed as
-`remsh: <tag>: <message>`.
+Exit code: the remote command's exit code; 128+N when it was killed by signal N (137 when
+--timeout stopped it, which remsh also says: `remsh: timeout: stopped: it ran longer than its
+timeout (SIGKILL)`); 127 when it could not be started (exec-failed); 255 for any other error
+(unknown or offline agent, master unreachable, connection lost, command lost or cancelled...),
+printed as `remsh: <tag>: <message>`.
 
 )";
 

@@ -69,6 +69,25 @@ TEST_CASE("command records: outcome of a signal", "[cli][record]") {
     CHECK(command_outcome(record(R"({"state":"finished","signal":"WEIRD"})")).exit_code == 255);
 }
 
+TEST_CASE("command records: a command killed by its time limit says so", "[cli][record]") {
+    const CommandOutcome wall = command_outcome(record(
+        R"({"state":"finished","signal":"KILL","error":{"tag":"timeout","message":"timeout"}})"));
+    CHECK(wall.exit_code == 137);
+    CHECK(wall.tag == "timeout");
+    CHECK(wall.message == "stopped: it ran longer than its timeout (SIGKILL)");
+    const CommandOutcome quiet = command_outcome(record(
+        R"({"state":"finished","signal":"KILL","error":{"tag":"timeout","message":"no-output-timeout"}})"));
+    CHECK(quiet.exit_code == 137);
+    CHECK(quiet.message == "stopped: no output for longer than its no-output timeout (SIGKILL)");
+    // A command that exited on its own as it was being stopped keeps its exit code.
+    const CommandOutcome exited = command_outcome(record(
+        R"({"state":"finished","exit_code":3,"error":{"tag":"timeout","message":"timeout"}})"));
+    CHECK(exited.exit_code == 3);
+    CHECK(exited.tag == "timeout");
+    CHECK(exited.message == "stopped: it ran longer than its timeout");
+    CHECK(command_outcome(record(R"({"state":"finished","exit_code":0})")).tag.empty());
+}
+
 TEST_CASE("command records: failed lost and cancelled", "[cli][record]") {
     const CommandOutcome exec = command_outcome(record(
         R"({"state":"failed","error":{"tag":"exec-failed","message":"no such file: nope"}})"));
