@@ -88,7 +88,8 @@ void AgentLink::handle_events() {
   }
   // One batch stores every pending log with the session's position: the position never
   // runs ahead of what is stored, nor behind it (a replay would store it twice).
-  const bool due = std::any_of(touched.begin(), touched.end(), [](const auto& run) { return run->log_flush_due(); });
+  const bool due = session_.received() - committed_ >= kCommitFrames ||
+                   std::any_of(touched.begin(), touched.end(), [](const auto& run) { return run->log_flush_due(); });
   if (due || (touched.empty() && unflushed_.empty())) {
     for (auto& weak : unflushed_) {
       if (auto run = weak.lock()) touched.push_back(std::move(run));
