@@ -91,12 +91,13 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   void adopt(std::uint32_t channel, std::shared_ptr<ChannelUser> user) { runs_[channel] = std::move(user); }
 
   // Dispatches what the session received. Logs are stored in batches: at once for a run
-  // that has enough pending (or finished) or when kCommitFrames frames wait, otherwise
-  // within kLogFlushDelay, so a fast stream costs one SQLite transaction per megabyte and a
-  // shell's keystrokes one per half second rather than one per frame (each transaction
-  // writes a few 16 KiB pages to the WAL: ~64 KiB for one echoed byte). Each batch stores
-  // the session's position with it and only then lets ACKs cover what it holds; both bounds
-  // keep the ACK within what 7.2 asks (64 frames, one second).
+  // that has enough pending (or finished), or when kCommitFrames frames or commit_bytes_
+  // wait, otherwise within kLogFlushDelay. So a fast stream costs one SQLite transaction per
+  // megabyte and a shell's keystrokes one per half second rather than one per frame (each
+  // transaction writes a few 16 KiB pages to the WAL: ~64 KiB for one echoed byte). Each
+  // batch stores the session's position with it and only then lets ACKs cover what it
+  // holds: the bounds keep ACKs within what 7.2 asks (64 frames, 1 MiB, one second), and
+  // the agent's replay buffer (which stops its output when full) from waiting on the timer.
   void handle_events();
   static constexpr std::chrono::milliseconds kLogFlushDelay{500};
   static constexpr std::uint64_t kCommitFrames = 64;
@@ -141,6 +142,7 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   Storage& storage_;
   std::string name_;
   std::string session_id_;
+  const std::uint64_t commit_bytes_;  // a quarter of the agent's replay buffer, at most 1 MiB
   protocol::Session session_;
   Notifier writer_done_;
   std::function<void()> waker_;
@@ -166,6 +168,7 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   void commit(const std::vector<std::shared_ptr<ChannelUser>>& runs);
 
   std::uint64_t committed_ = 0;  // the position last stored
+  std::uint64_t unstored_bytes_ = 0;  // DATA frames received since then (wire bytes, as 7.2 counts)
 };
 
 }  // namespace remsh::master
