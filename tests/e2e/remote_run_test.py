@@ -182,6 +182,26 @@ def concurrent_streams_are_not_held_back_by_log_batching(c: Cluster):
 
 
 @test
+def logs_of_a_running_command_show_its_latest_output(c: Cluster):
+    # The master stores output in batches, up to half a second apart; `remsh logs ID` of a
+    # running command shows all that has arrived all the same, stored or not yet.
+    c.start_master()
+    c.add_agent("a1")
+    p = c.remsh_popen("run", "a1", "--", "sh", "-c", "echo first; sleep 5; echo second",
+                      stdout=subprocess.PIPE)
+    assert p.stdout.readline() == b"first\n"
+    listing = c.remsh("logs")
+    assert listing.returncode == 0, listing.stderr
+    cid = listing.stdout.decode().splitlines()[-1].split()[0]
+    r = c.remsh("logs", cid)
+    assert r.returncode == 0 and r.stdout == b"first\n", r
+    assert p.stdout.read() == b"second\n"
+    assert p.wait(timeout=30) == 0
+    r = c.remsh("logs", cid)
+    assert r.stdout == b"first\nsecond\n", r
+
+
+@test
 def slow_reader_bounds_agent_memory(c: Cluster):
     c.start_master()
     c.add_agent("a1")

@@ -169,6 +169,13 @@ std::size_t AgentLink::commands_running() const {
   }));
 }
 
+std::shared_ptr<CommandRun> AgentLink::command_run(std::int64_t id) const {
+  for (const auto& [channel, user] : runs_) {
+    if (auto run = std::dynamic_pointer_cast<CommandRun>(user); run && run->id() == id) return run;
+  }
+  return nullptr;
+}
+
 void AgentLink::end(const std::string& why) {
   auto runs = std::move(runs_);
   runs_.clear();

@@ -22,6 +22,8 @@
 
 namespace remsh::master {
 
+class CommandRun;
+
 // Whoever drives one channel of the session on the master's side (a command, a file
 // operation): AgentLink hands it the channel's events.
 class ChannelUser {
@@ -135,6 +137,9 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   // those are commands.
   std::vector<std::string> work() const;
   std::size_t commands_running() const;
+  // Command `id`'s run while it has a channel here: what it received since the last stored
+  // batch is in its memory only.
+  std::shared_ptr<CommandRun> command_run(std::int64_t id) const;
   // Notices on their way (ids), so one is not offered twice in a session.
   std::set<std::string>& notices_in_flight() { return notices_in_flight_; }
 

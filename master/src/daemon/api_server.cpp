@@ -518,6 +518,18 @@ asio::awaitable<void> ApiServer::log_ws(Ws& ws, std::int64_t id, bool follow) {
     std::int64_t last = -1;
     for (;;) {
       auto chunks = state_.storage().read_log_chunks(id, last, 64);
+      bool unstored = false;
+      if (chunks.empty() && record->state == "running") {
+        // Logs are stored in batches (AgentLink): what came since the last one is in memory.
+        if (auto link = hub_.find(record->agent)) {
+          if (auto run = link->command_run(id)) {
+            for (const LogChunk& c : run->unstored_log()) {
+              if (c.index > last) chunks.push_back(c);
+            }
+            unstored = !chunks.empty();
+          }
+        }
+      }
       for (auto& c : chunks) {
         last = c.index;
         protocol::ByteBuffer plain;
@@ -533,7 +545,7 @@ asio::awaitable<void> ApiServer::log_ws(Ws& ws, std::int64_t id, bool follow) {
       }
       // Keep memory bounded: let the client take what was queued before reading more.
       while (!out->idle()) co_await sleep_for(std::chrono::milliseconds(2));
-      if (!chunks.empty()) continue;
+      if (!chunks.empty() && !unstored) continue;
       record = state_.storage().get_command(id);
       if (!follow || !record || record->state != "running") {
         out->on_finished(command_json(*record));

@@ -64,6 +64,8 @@ class CommandRun : public ChannelUser, public std::enable_shared_from_this<Comma
 
   // Writes the chunks gathered since the last call (AgentLink batches a whole read).
   void flush_log() override;
+  // The chunks gathered and not yet written, in order (a log reader's latest output).
+  const std::vector<LogChunk>& unstored_log() const { return pending_log_; }
   bool log_flush_due() const override;
   std::string describe() const override { return "command " + std::to_string(id_); }
 
