@@ -1,5 +1,6 @@
 #include "remsh/protocol/session.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <string>
 
@@ -39,6 +40,9 @@ Session::Session(SessionConfig config)
       replay_(config_.local.replay_bytes),
       next_channel_(config_.is_master ? 1 : 2) {
   if (config_.ack_only_committed) sequence_.limit_acks_to(0);
+  // 7.2 asks for an ACK every 64 frames or 1 MiB; sooner for a peer whose replay buffer is
+  // small, which stops sending when it is full and would wait for the one-second idle ACK.
+  sequence_.set_ack_policy(64, std::clamp<std::uint64_t>(config_.remote.replay_bytes / 4, 1, std::uint64_t{1} << 20));
 }
 
 Session::~Session() = default;

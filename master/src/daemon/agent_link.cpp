@@ -15,7 +15,6 @@ AgentLink::AgentLink(boost::asio::any_io_executor executor, Storage& storage, st
     : storage_(storage),
       name_(std::move(name)),
       session_id_(std::move(session_id)),
-      commit_bytes_(std::clamp<std::uint64_t>(config.remote.replay_bytes / 4, 1, std::uint64_t{1} << 20)),
       session_(std::move(config)),
       writer_done_(executor),
       flush_timer_(executor) {}
@@ -69,7 +68,6 @@ void AgentLink::handle_events() {
     if (auto* m = std::get_if<protocol::ChannelMessage>(&*event)) {
       if (auto run = run_for(m->channel)) run->on_message(m->message);
     } else if (auto* d = std::get_if<protocol::ChannelData>(&*event)) {
-      unstored_bytes_ += protocol::kFrameHeaderSize + (d->wire.empty() ? d->bytes.size() : d->wire.size());
       if (auto run = run_for(d->channel)) run->on_data(std::move(*d));
     } else if (auto* c = std::get_if<protocol::ChannelCredit>(&*event)) {
       if (auto run = run_for(c->channel)) run->pump_input();
@@ -90,7 +88,7 @@ void AgentLink::handle_events() {
   }
   // One batch stores every pending log with the session's position: the position never
   // runs ahead of what is stored, nor behind it (a replay would store it twice).
-  const bool due = session_.received() - committed_ >= kCommitFrames || unstored_bytes_ >= commit_bytes_ ||
+  const bool due = session_.commit_due() ||
                    std::any_of(touched.begin(), touched.end(), [](const auto& run) { return run->log_flush_due(); });
   if (due || (touched.empty() && unflushed_.empty())) {
     for (auto& weak : unflushed_) {
@@ -151,7 +149,6 @@ void AgentLink::commit(const std::vector<std::shared_ptr<ChannelUser>>& runs) {
     return;
   }
   committed_ = position;
-  unstored_bytes_ = 0;
   session_.committed();
 }
 

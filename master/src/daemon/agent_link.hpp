@@ -93,16 +93,16 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   void adopt(std::uint32_t channel, std::shared_ptr<ChannelUser> user) { runs_[channel] = std::move(user); }
 
   // Dispatches what the session received. Logs are stored in batches: at once for a run
-  // that has enough pending (or finished), or when kCommitFrames frames or commit_bytes_
-  // wait, otherwise within kLogFlushDelay. So a fast stream costs one SQLite transaction per
+  // that has enough pending (or finished) or when the session's ACK policy wants an ACK
+  // (Session::commit_due: 64 frames, or a quarter of the agent's replay buffer up to 1 MiB),
+  // otherwise within kLogFlushDelay. So a fast stream costs one SQLite transaction per
   // megabyte and a shell's keystrokes one per half second rather than one per frame (each
   // transaction writes a few 16 KiB pages to the WAL: ~64 KiB for one echoed byte). Each
   // batch stores the session's position with it and only then lets ACKs cover what it
-  // holds: the bounds keep ACKs within what 7.2 asks (64 frames, 1 MiB, one second), and
-  // the agent's replay buffer (which stops its output when full) from waiting on the timer.
+  // holds, so the agent's replay buffer (which stops its output when full) never waits on
+  // the timer.
   void handle_events();
   static constexpr std::chrono::milliseconds kLogFlushDelay{500};
-  static constexpr std::uint64_t kCommitFrames = 64;
   // The session is over for good (grace expired, protocol error, revoked): fail its runs.
   void end(const std::string& why);
 
@@ -147,7 +147,6 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   Storage& storage_;
   std::string name_;
   std::string session_id_;
-  const std::uint64_t commit_bytes_;  // a quarter of the agent's replay buffer, at most 1 MiB
   protocol::Session session_;
   Notifier writer_done_;
   std::function<void()> waker_;
@@ -173,7 +172,6 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   void commit(const std::vector<std::shared_ptr<ChannelUser>>& runs);
 
   std::uint64_t committed_ = 0;  // the position last stored
-  std::uint64_t unstored_bytes_ = 0;  // DATA frames received since then (wire bytes, as 7.2 counts)
 };
 
 }  // namespace remsh::master

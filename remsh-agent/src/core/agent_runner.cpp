@@ -369,7 +369,7 @@ void AgentRunner::receive(Connection& c, protocol::ByteView bytes) {
     end_connection(c, "protocol error: " + error->describe(), /*flush=*/true);
   }
   send_ready_.notify();  // credit or ACKs may have arrived
-  if (has_output()) wake_writer();
+  if (backlog() > 0) wake_writer();
 }
 
 asio::awaitable<void> AgentRunner::writer(Connection& c) {
@@ -378,14 +378,14 @@ asio::awaitable<void> AgentRunner::writer(Connection& c) {
   // one write for many; its memory is reused from one write to the next.
   protocol::ByteBuffer chunk;
   for (;;) {
-    while (!c.ended && !has_output()) {
+    while (!c.ended && backlog() == 0) {
       if (std::exchange(release_write_buffer_, false)) {
         chunk.shrink_to_fit();
         release_free_memory();
       }
       co_await writer_wake_.wait();
     }
-    if (c.ended && (!c.flush_first || c.closed || !has_output())) break;
+    if (c.ended && (!c.flush_first || c.closed || backlog() == 0)) break;
     const bool last = c.ended;  // flushing a goodbye or an error: all of it in one write, then close
     const bool was_behind = backlog() >= kWriteBacklog;
     std::optional<protocol::ByteView> big;
@@ -431,7 +431,7 @@ asio::awaitable<void> AgentRunner::ticker(Connection& c) {
     }
     session_->flush_ack();
     if (now - c.last_sent >= std::chrono::seconds(keepalive_s_)) session_->send_ping(++ping_token_);
-    if (has_output()) wake_writer();
+    if (backlog() > 0) wake_writer();
   }
   // A goodbye or error being flushed gets a short grace; then the connection closes anyway.
   if (c.flush_first && !c.closed) {
@@ -588,8 +588,6 @@ bool AgentRunner::room_to_send() {
   // While the link is down nothing counts as unwritten: the replay buffer alone bounds the outage.
   return session_->can_send() && backlog() < kWriteBacklog;
 }
-
-bool AgentRunner::has_output() const { return !session_->outgoing().empty() || session_->unwritten_bytes() > 0; }
 
 std::uint64_t AgentRunner::backlog() const { return session_->outgoing().size() + session_->unwritten_bytes(); }
 

@@ -83,8 +83,7 @@ class AgentRunner final : private ChannelHost {
   protocol::Session& session() override { return *session_; }
   void wake_writer() override { writer_wake_.notify(); }
   bool room_to_send() override;
-  // Frames waiting for the writer, and their bytes.
-  bool has_output() const;
+  // Bytes of the frames waiting for the writer.
   std::uint64_t backlog() const;
   Notifier& send_ready() override { return send_ready_; }
   void channel_finished(std::uint32_t channel) override;

@@ -100,6 +100,12 @@ class ReceiveSequence {
   // A restarted master: it holds (durably) everything up to `received`.
   void restore(std::uint64_t received) { received_ = acked_ = received; }
 
+  // The policy asks for an ACK that the limit holds back: the receiver should make what it
+  // holds durable now (and move the limit).
+  bool held_back() const {
+    return acked_ < received_ && (frames_since_ack_ >= ack_every_frames_ || bytes_since_ack_ >= ack_every_bytes_);
+  }
+
   void set_ack_policy(std::uint32_t every_frames, std::uint64_t every_bytes) {
     ack_every_frames_ = every_frames;
     ack_every_bytes_ = every_bytes;

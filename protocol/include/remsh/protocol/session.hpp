@@ -153,6 +153,9 @@ class Session {
   std::optional<ProtocolError> resume(std::uint64_t peer_received);
   // Everything received so far is durable: ACKs may cover it (ack_only_committed).
   void committed();
+  // ack_only_committed: an ACK is due (7.2's frames or bytes since the last one) but waits
+  // for committed(): the owner should store what it holds now.
+  bool commit_due() const { return sequence_.held_back(); }
 
   // ---- a restarted master (docs/protocol.md 7.4) ----
 
