@@ -73,6 +73,7 @@ class Cluster:
         self.master = None
         self.resume_grace = 60  # seconds the master keeps a lost agent's session
         self.master_extra = []  # more remsh-master options
+        self.agent_env = {}  # more environment variables for agents started from now on
 
     # ---- master ----
     def start_master(self):
@@ -130,7 +131,7 @@ class Cluster:
         if self.plaintext:
             args.append("--insecure-plaintext")
         log = open(os.path.join(self.tmp, f"agent-{name}.log"), "ab")
-        p = subprocess.Popen(args, stdout=log, stderr=log)
+        p = subprocess.Popen(args, stdout=log, stderr=log, env={**os.environ, **self.agent_env})
         self.procs.append(p)
         self.agents[name] = p
         return p
@@ -177,6 +178,9 @@ class Cluster:
 
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
+
+
+SANITIZED = os.environ.get("REMSH_SANITIZED", "").upper() in ("1", "ON", "TRUE", "YES")
 
 
 def rss_kb(pid):
