@@ -124,6 +124,8 @@ def timeout_kills_the_process_tree(c: Cluster):
     assert took < 30, took
     pid = int(open(pidfile).read())
     wait_until("the grandchild to die", lambda: not os.path.exists(f"/proc/{pid}"), 10)
+    listing = c.remsh("logs")
+    assert b" KILL(timeout) " in listing.stdout, listing.stdout
 
 
 def run_at_once(c: Cluster, commands):

@@ -110,11 +110,13 @@ CommandOutcome command_outcome(const CommandRecord& r) {
 }
 
 std::string exit_column(const CommandRecord& r) {
+    // One word, so that the columns still split on blanks.
+    const std::string timed_out = r.error_tag == "timeout" ? "(timeout)" : "";
     if (r.exit_code) {
-        return std::to_string(*r.exit_code);
+        return std::to_string(*r.exit_code) + timed_out;
     }
     if (!r.signal.empty()) {
-        return r.signal;
+        return r.signal + timed_out;
     }
     return "-";
 }

@@ -79,7 +79,8 @@ printed as `remsh: <tag>: <message>`.
 
 constexpr const char* logs_footer = R"(Without ID: the recent commands, newest last, as
   ID  AGENT  STATE  EXIT  STARTED  COMMAND
-(EXIT: the exit code, the signal's name, or -; STARTED in local time).
+(EXIT: the exit code, the signal's name, or -, then `(timeout)` if its time limit stopped it;
+STARTED in local time).
 With ID: the command's stored stdout and stderr on remsh's stdout and stderr; with -f, then
 its live output until it ends.
 

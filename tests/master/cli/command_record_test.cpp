@@ -107,6 +107,8 @@ TEST_CASE("command records: failed lost and cancelled", "[cli][record]") {
 TEST_CASE("command records: the EXIT column", "[cli][record]") {
     CHECK(exit_column(record(R"({"exit_code":2})")) == "2");
     CHECK(exit_column(record(R"({"exit_code":null,"signal":"KILL"})")) == "KILL");
+    CHECK(exit_column(record(R"({"signal":"KILL","error":{"tag":"timeout","message":"timeout"}})")) ==
+          "KILL(timeout)");
     CHECK(exit_column(record(R"({"state":"running"})")) == "-");
 }
 
