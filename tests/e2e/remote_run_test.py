@@ -86,6 +86,56 @@ def stdin_is_passed_through(c: Cluster):
 
 
 @test
+def output_and_input_failures_are_errors_not_silent_truncation(c: Cluster):
+    c.start_master()
+    c.add_agent("a1")
+    # A full disk behind stdout: exit 255 and why, not 0 with a truncated file.
+    with open("/dev/full", "wb") as full:
+        r = subprocess.run([binary("remsh"), "run", "a1", "--", "head", "-c", "3000000", "/dev/urandom"],
+                           env=c.env(), stdout=full, stderr=subprocess.PIPE, timeout=60)
+    assert r.returncode == 255, r
+    assert b"remsh: output-error: cannot write stdout: No space left on device" in r.stderr, r.stderr
+    with open("/dev/full", "wb") as full:
+        r = subprocess.run([binary("remsh"), "logs", "1"], env=c.env(), stdout=full, stderr=subprocess.PIPE,
+                           timeout=60)
+    assert r.returncode == 255 and b"output-error" in r.stderr, r
+    # stdout closed from the start: its number must not go to one of remsh's sockets.
+    r = subprocess.run(f"'{binary('remsh')}' run a1 -- sh -c 'echo out; exit 3' >&-", shell=True,
+                       env=c.env(), stderr=subprocess.PIPE, timeout=60)
+    assert r.returncode == 255 and b"Bad file descriptor" in r.stderr, r
+    # stdin that cannot be read (a directory): the command is stopped, not given an end of input.
+    directory = os.open(c.tmp, os.O_RDONLY)
+    try:
+        r = subprocess.run([binary("remsh"), "run", "a1", "--", "wc", "-c"], env=c.env(), stdin=directory,
+                           capture_output=True, timeout=60)
+    finally:
+        os.close(directory)
+    assert r.returncode == 255 and b"remsh: input-error: cannot read stdin: Is a directory" in r.stderr, r
+    assert r.stdout == b"", r
+
+
+@test
+def a_closed_stdout_or_a_signal_to_remsh_ends_the_remote_command(c: Cluster):
+    c.start_master()
+    work = c.add_agent("a1")
+    # The reader goes away and the command ignores TERM: KILL follows, remsh does not hang.
+    start = time.monotonic()
+    r = subprocess.run(f"'{binary('remsh')}' run a1 -- sh -c 'trap \"\" TERM; yes' | head -c 5; "
+                       "exit ${PIPESTATUS[0]}", shell=True, executable="/bin/bash", env=c.env(),
+                       capture_output=True, timeout=60)
+    assert r.returncode == 137, r
+    assert time.monotonic() - start < 30
+    # TERM to remsh (a CI job's timeout) reaches the command, as Ctrl-C does.
+    pidfile = os.path.join(work, "sleeper.pid")
+    p = c.remsh_popen("run", "a1", "--", "sh", "-c", f"echo $$ > {pidfile}; exec sleep 60")
+    wait_until("the command to start", lambda: os.path.exists(pidfile) and os.path.getsize(pidfile) > 0)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=30) == 143
+    pid = int(open(pidfile).read())
+    wait_until("the remote command to end", lambda: not os.path.exists(f"/proc/{pid}"), 10)
+
+
+@test
 def big_output_is_byte_exact_live_and_stored(c: Cluster):
     c.start_master()
     work = c.add_agent("a1")

@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "duration.hpp"
 #include "exit_codes.hpp"
+#include "fd_io.hpp"
 #include "master_url.hpp"
 #include "output_sink.hpp"
 #include "run_request.hpp"
@@ -13,7 +14,9 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cerrno>
 #include <cstdlib>
+#include <iostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,7 +46,8 @@ Exit codes:
   128+N    `run`: the remote command was killed by signal N (130 INT, 137 KILL, 143 TERM);
            other commands: remsh itself was interrupted by signal N (Ctrl-C: 130) and
            cleaned up first (`remsh: interrupted: ...`); a second signal exits at once
-  255      any other error: master unreachable, unauthorized, unknown or offline agent, ...
+  255      any other error: master unreachable, unauthorized, unknown or offline agent, ...;
+           also when remsh's stdout could not be written (`output-error`: a full disk, ...)
 Errors are printed as `remsh: <tag>: <message>`, the tag being a stable machine word.)";
 
 constexpr const char* global_note =
@@ -67,7 +71,11 @@ command at once, stdin is not forwarded, every output line starts with "[AGENT] 
 exits with the highest exit code of them all.
 
 Ctrl-C sends INT to the command; if it has not ended 5 s later, or on a second Ctrl-C, KILL.
-If remsh's own stdout is closed (`remsh run ... | head`), the command gets TERM.
+TERM and HUP sent to remsh (a CI job's timeout, a closed ssh session) are passed on the same
+way. If remsh's own stdout is closed (`remsh run ... | head`) or cannot be written (a full
+disk: `output-error`, exit 255), the command gets TERM, and KILL 5 s later; so it does when
+remsh's stdin cannot be read (`input-error`, exit 255) rather than take a partial input for all
+of it. The output is stored on the master either way (`remsh logs ID`).
 
 Exit code: the remote command's exit code; 128+N when it was killed by signal N (137 when
 --timeout stopped it, which remsh also says: `remsh: timeout: stopped: it ran longer than its
@@ -188,7 +196,10 @@ bool parsed(const CLI::App* sub) { return sub != nullptr && sub->parsed(); }
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int run_cli(int argc, char** argv) {
+    guard_standard_descriptors();
     std::signal(SIGPIPE, SIG_IGN);  // a closed stdout shows up as EPIPE (see fd_io.hpp)
 
     // Everything after the first "--" is the remote command, untouched by option parsing.
@@ -818,4 +829,25 @@ int main(int argc, char** argv) {
         return exit_error;
     }
     return exit_usage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int code = run_cli(argc, argv);
+    // Like coreutils' close_stdout: output that did not reach its file must not look complete
+    // (`remsh logs 7 > full-disk/x` exiting 0). A reader that went away (EPIPE) is not an error.
+    errno = 0;
+    std::cout.flush();  // --help and friends print through std::cout
+    if (!std::cout && errno != EPIPE) {
+        print_error("output-error", "cannot write stdout (the output is incomplete)");
+        return exit_error;
+    }
+    if (const auto failure = output_failure(); failure) {
+        if (!failure->reported) {
+            print_error("output-error", describe(*failure) + " (the output is incomplete)");
+        }
+        return exit_error;
+    }
+    return code;
 }

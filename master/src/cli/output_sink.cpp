@@ -14,7 +14,7 @@ bool write_stdout(bool& closed, std::string_view bytes) {
     if (closed) {
         return false;
     }
-    if (write_all(1, bytes) == WriteResult::closed) {
+    if (write_all(1, bytes) != WriteResult::ok) {  // gone (EPIPE) or failing (see output_failure())
         closed = true;
         return false;
     }

@@ -14,7 +14,8 @@ class OutputSink {
 public:
     virtual ~OutputSink() = default;
     // Writes the bytes of `stream` (unknown streams are dropped). False when our stdout is gone
-    // (its reader closed the pipe); the bytes are then dropped.
+    // (its reader closed the pipe) or failing (a full disk: output_failure() in fd_io.hpp says
+    // so); the bytes are then dropped, and so is the rest of stdout.
     virtual bool write(int stream, std::string_view bytes) = 0;
     // The output is complete: flush what is held back.
     virtual void finish() {}

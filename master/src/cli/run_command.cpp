@@ -7,6 +7,7 @@
 #include "exit_codes.hpp"
 #include "output_sink.hpp"
 #include "run_session.hpp"
+#include "signal_names.hpp"
 #include "escape_filter.hpp"
 #include "terminal.hpp"
 
@@ -24,6 +25,7 @@
 #include <csignal>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <unistd.h>
@@ -38,15 +40,19 @@ namespace {
 constexpr auto kill_grace = std::chrono::seconds(5);
 constexpr std::size_t stdin_chunk = 64 * 1024;
 
-// Ctrl-C (SIGINT): the first sends INT to the command(s) and KILL 5 s later if they have not
-// ended; a second sends KILL at once; a third (or a second before anything started) gives up
-// waiting and exits 130, leaving the command(s) to the master.
+// Ctrl-C (SIGINT), and TERM or HUP (a CI job's timeout, a closed ssh session), are passed on:
+// the first sends the same signal to the command(s) and KILL 5 s later if they have not ended;
+// a second sends KILL at once; a third (or a second before anything started) gives up waiting
+// and exits 128+N, leaving the command(s) to the master.
 class Interrupter {
 public:
-    Interrupter(net::io_context& ioc, std::vector<RunSession*> sessions,
-                std::function<void()> give_up)
-        : signals_(ioc, SIGINT), kill_timer_(ioc), sessions_(std::move(sessions)),
+    Interrupter(net::io_context& ioc, const std::vector<int>& numbers,
+                std::vector<RunSession*> sessions, std::function<void(int)> give_up)
+        : signals_(ioc), kill_timer_(ioc), sessions_(std::move(sessions)),
           give_up_(std::move(give_up)) {
+        for (const int n : numbers) {
+            signals_.add(n);
+        }
         wait();
     }
 
@@ -58,29 +64,30 @@ public:
 
 private:
     void wait() {
-        signals_.async_wait([this](const error_code& ec, int) {
+        signals_.async_wait([this](const error_code& ec, int number) {
             if (ec) {
                 return;
             }
-            on_interrupt();
+            on_signal(number);
             wait();
         });
     }
 
-    void on_interrupt() {
+    void on_signal(int number) {
         ++count_;
         const bool any_started = std::any_of(sessions_.begin(), sessions_.end(),
                                              [](RunSession* s) { return s->started(); });
         if (count_ >= 3 || (count_ >= 2 && !any_started)) {
-            give_up_();
+            give_up_(number);
             return;
         }
         if (count_ == 1) {
+            const std::string name(signal_name(number));
             for (RunSession* s : sessions_) {
-                s->signal("INT");
+                s->signal(name);
             }
             if (::isatty(2) != 0) {
-                print_error("interrupt", "sent INT; Ctrl-C again (or 5 s) sends KILL");
+                print_error("interrupt", "sent " + name + "; Ctrl-C again (or 5 s) sends KILL");
             }
             kill_timer_.expires_after(kill_grace);
             kill_timer_.async_wait([this](const error_code& ec) {
@@ -103,7 +110,7 @@ private:
     net::signal_set signals_;
     net::steady_timer kill_timer_;
     std::vector<RunSession*> sessions_;
-    std::function<void()> give_up_;
+    std::function<void(int)> give_up_;
     int count_ = 0;
 };
 
@@ -122,7 +129,11 @@ net::awaitable<void> forward_stdin(RunSession& session, InputKind kind,
                 if (n < 0 && errno == EINTR) {
                     continue;
                 }
-                if (n <= 0) {
+                if (n < 0) {
+                    session.input_failed(errno);
+                    co_return;
+                }
+                if (n == 0) {
                     break;
                 }
                 co_await session.send_stdin(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
@@ -133,8 +144,12 @@ net::awaitable<void> forward_stdin(RunSession& session, InputKind kind,
                 error_code ec;
                 const std::size_t n = co_await descriptor.async_read_some(
                     net::buffer(buffer), net::redirect_error(net::use_awaitable, ec));
+                if (ec == net::error::eof) {
+                    break;
+                }
                 if (ec) {
-                    break;  // end of input, or an error reading it: either way, the end
+                    session.input_failed(ec.value());
+                    co_return;
                 }
                 if (escape != nullptr) {
                     EscapeFilter::Result r = escape->feed(std::string_view(buffer.data(), n));
@@ -245,8 +260,12 @@ int run_single(const ConnectionSettings& settings, const RunOptions& options) {
             ioc.stop();
         });
     }
-    Interrupter interrupter(ioc, {&session}, [&] {
-        outcome = CommandOutcome{128 + SIGINT, "interrupted",
+    // With the terminal in raw mode, Ctrl-C is a keystroke for the remote side, and TERM and
+    // HUP are handled above; otherwise all three are passed on.
+    const std::vector<int> passed_on =
+        local_terminal ? std::vector<int>{SIGINT} : std::vector<int>{SIGINT, SIGTERM, SIGHUP};
+    Interrupter interrupter(ioc, passed_on, {&session}, [&](int number) {
+        outcome = CommandOutcome{128 + number, number == SIGINT ? "interrupted" : "terminated",
                                  "stopped waiting for the command" +
                                      (session.command_id().empty()
                                           ? std::string()
@@ -309,9 +328,9 @@ int run_fan_out(const ConnectionSettings& settings, const RunOptions& options) {
 
     int worst = exit_ok;
     std::size_t remaining = sessions.size();
-    bool gave_up = false;
-    Interrupter interrupter(ioc, session_ptrs, [&] {
-        gave_up = true;
+    int gave_up = 0;  // the signal's number
+    Interrupter interrupter(ioc, {SIGINT, SIGTERM, SIGHUP}, session_ptrs, [&](int number) {
+        gave_up = number;
         ioc.stop();
     });
     for (std::size_t i = 0; i < sessions.size(); ++i) {
@@ -331,12 +350,12 @@ int run_fan_out(const ConnectionSettings& settings, const RunOptions& options) {
                       });
     }
     ioc.run();
-    if (gave_up) {
+    if (gave_up != 0) {
         for (auto& sink : sinks) {
             sink->finish();
         }
-        print_error("interrupted", "stopped waiting for the commands");
-        return 128 + SIGINT;
+        print_error(gave_up == SIGINT ? "interrupted" : "terminated", "stopped waiting for the commands");
+        return 128 + gave_up;
     }
     return worst;
 }

@@ -2,6 +2,7 @@
 
 #include "cli_error.hpp"
 #include "exit_codes.hpp"
+#include "fd_io.hpp"
 #include "json_access.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -9,6 +10,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <chrono>
+#include <cstring>
 #include <exception>
 #include <utility>
 
@@ -18,6 +21,8 @@ namespace net = boost::asio;
 namespace json = boost::json;
 
 namespace {
+
+constexpr auto kill_grace = std::chrono::seconds(5);  // as for Ctrl-C
 
 net::awaitable<void> send_message(std::shared_ptr<WebSocket> ws, bool binary, std::string data) {
     co_await ws->send(binary, std::move(data));
@@ -82,11 +87,54 @@ void RunSession::on_output(std::string_view message) {
         return;
     }
     if (!sink_.write(out.stream, out.bytes) && !output_closed_) {
-        // Our stdout's reader went away (`remsh run ... | head`): end the command like a
-        // local one ended by SIGPIPE would, and drop the rest of its output.
+        // Our stdout's reader went away (`remsh run ... | head`), or it cannot be written (a
+        // full disk): end the command like a local one ended by SIGPIPE would, KILL it if it
+        // ignores that, and drop the rest of its output.
         output_closed_ = true;
-        signal("TERM");
+        stop_command();
     }
+}
+
+void RunSession::input_failed(int error) {
+    if (input_error_ == 0 && !finished_) {
+        input_error_ = error;
+        stop_command();
+    }
+}
+
+void RunSession::stop_command() {
+    signal("TERM");
+    if (kill_timer_ || !ws_) {
+        return;
+    }
+    kill_timer_ = std::make_shared<net::steady_timer>(ws_->executor(), kill_grace);
+    kill_timer_->async_wait([this](const boost::system::error_code& ec) {
+        if (!ec && !finished_) {
+            signal("KILL");
+        }
+    });
+}
+
+void RunSession::end() {
+    finished_ = true;
+    if (kill_timer_) {
+        kill_timer_->cancel();
+    }
+    sink_.finish();
+}
+
+CommandOutcome RunSession::with_io_failure(CommandOutcome outcome) {
+    const std::string stored = id_.empty() ? "" : " (its output is stored: `remsh logs " + id_ + "`)";
+    if (const auto failure = output_failure(); failure && failure->fd == 1) {
+        mark_output_failure_reported();
+        return CommandOutcome{exit_error, "output-error", describe(*failure) + "; the command was stopped" + stored};
+    }
+    if (input_error_ != 0) {
+        return CommandOutcome{exit_error, "input-error",
+                              std::string("cannot read stdin: ") + std::strerror(input_error_) +
+                                  "; the command was stopped rather than given a partial input" + stored};
+    }
+    return outcome;
 }
 
 net::awaitable<CommandOutcome> RunSession::run() {
@@ -125,16 +173,14 @@ net::awaitable<CommandOutcome> RunSession::run() {
                     on_started();
                 }
             } else if (type == "result") {
-                finished_ = true;
-                sink_.finish();
+                end();
                 CommandRecord record = parse_command_record(event);
                 if (record.id.empty()) {
                     record.id = id_;
                 }
-                co_return command_outcome(record);
+                co_return with_io_failure(command_outcome(record));
             } else if (type == "error") {
-                finished_ = true;
-                sink_.finish();
+                end();
                 std::string tag = get_string(event, "tag");
                 std::string text = get_string(event, "message");
                 if (tag.empty()) {
@@ -147,8 +193,7 @@ net::awaitable<CommandOutcome> RunSession::run() {
             }
         }
     } catch (const CliError& e) {
-        finished_ = true;
-        sink_.finish();
+        end();
         std::string text = e.what();
         if (e.tag == "connection-lost" && !id_.empty()) {
             text += " (command " + id_ + " may still be running: `remsh logs " + id_ +
@@ -156,8 +201,7 @@ net::awaitable<CommandOutcome> RunSession::run() {
         }
         co_return CommandOutcome{exit_code_for_error_tag(e.tag), e.tag, text};
     } catch (const std::exception& e) {
-        finished_ = true;
-        sink_.finish();
+        end();
         co_return CommandOutcome{exit_error, "error", e.what()};
     }
 }

@@ -10,6 +10,7 @@
 #include "run_request.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <functional>
 #include <memory>
@@ -36,6 +37,10 @@ public:
     // CliError when the WebSocket broke (run() reports that).
     boost::asio::awaitable<void> send_stdin(std::string_view bytes);
     boost::asio::awaitable<void> send_stdin_eof();
+    // Our stdin could not be read (errno `error`, e.g. EISDIR for `< some-directory`): the
+    // command must not take what it got for all of its input, so it is stopped (TERM, then
+    // KILL) rather than given the end of its input, and remsh exits 255 saying why.
+    void input_failed(int error);
 
     bool started() const { return started_; }
     bool finished() const { return finished_; }
@@ -49,6 +54,13 @@ public:
 private:
     void send_text_detached(std::string text);
     void on_output(std::string_view message);
+    // TERM now, KILL 5 s later unless the command ended by then.
+    void stop_command();
+    // The command ended (or the connection did): no more output, no KILL still to come.
+    void end();
+    // When our stdout failed (not merely closed) or stdin could not be read, that is the
+    // outcome to report.
+    CommandOutcome with_io_failure(CommandOutcome outcome);
 
     ApiClient& api_;
     RunRequest request_;
@@ -60,6 +72,9 @@ private:
     bool started_ = false;
     bool finished_ = false;
     bool output_closed_ = false;
+    int input_error_ = 0;  // errno of a failed read of our stdin
+    // KILL for a command that outlives the TERM sent when our stdout went away.
+    std::shared_ptr<boost::asio::steady_timer> kill_timer_;
 };
 
 }  // namespace remsh::cli
