@@ -9,6 +9,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 from harness import Cluster, run_tests, wait_until
@@ -190,6 +191,62 @@ def names_that_are_not_utf8_work_everywhere(c: Cluster):
 
 
 @test
+def downloads_land_where_cp_would_put_them(c: Cluster):
+    """A download writes through a symlink (the link stays), into a device or FIFO (never
+    replacing it), and refuses a dangling link, a trailing slash that names no directory, and
+    a directory in the way; a symlink's file comes with its own mode and mtime."""
+    c.start_master()
+    work = c.add_agent("f1")
+    with open(os.path.join(work, "small"), "w") as f:
+        f.write("hello\n")
+    os.makedirs(os.path.join(work, "src"))
+    exe = os.path.join(work, "src", "exe")
+    with open(exe, "w") as f:
+        f.write("#!/bin/sh\n")
+    os.chmod(exe, 0o750)
+    os.utime(exe, (1735776000, 1735776000))
+    os.symlink("exe", os.path.join(work, "src", "link"))
+    here = os.path.join(c.tmp, "here")
+    os.makedirs(here)
+    p = lambda name: os.path.join(here, name)  # noqa: E731
+    # Through a symlink: the target gets the bytes, the link stays a link.
+    with open(p("target"), "w") as f:
+        f.write("old")
+    os.symlink("target", p("link"))
+    r = c.remsh("cp", "f1:small", p("link"))
+    assert r.returncode == 0, r
+    assert os.path.islink(p("link")) and open(p("target")).read() == "hello\n"
+    # Into a FIFO, as cp does: its reader gets the bytes; it stays a FIFO.
+    os.mkfifo(p("fifo"))
+    got = {}
+    reader = threading.Thread(target=lambda: got.update(data=open(p("fifo"), "rb").read()))
+    reader.start()
+    r = c.remsh("cp", "f1:small", p("fifo"))
+    reader.join(timeout=30)
+    assert r.returncode == 0 and got.get("data") == b"hello\n", (r, got)
+    assert stat.S_ISFIFO(os.lstat(p("fifo")).st_mode)
+    # A device is written into, not replaced.
+    r = c.remsh("cp", "f1:small", "/dev/null")
+    assert r.returncode == 0 and stat.S_ISCHR(os.lstat("/dev/null").st_mode), r
+    # Refusals, each tagged, leaving nothing behind.
+    os.symlink("nowhere", p("dangling"))
+    os.makedirs(p("d/small"))
+    for dest, tag in ((p("dangling"), b"not-found"), (p("nodir") + "/", b"not-found"),
+                      (p("target") + "/", b"not-a-directory"), (p("d"), b"is-a-directory")):
+        r = c.remsh("cp", "f1:small", dest)
+        assert r.returncode == 255 and b"remsh: " + tag + b": " in r.stderr, (dest, r)
+    r = c.remsh("cp", p("target"), "f1:nodir/")
+    assert r.returncode == 255 and b"remsh: not-found: " in r.stderr, r
+    assert not os.path.exists(os.path.join(work, "nodir"))
+    assert sorted(os.listdir(here)) == ["d", "dangling", "fifo", "link", "target"], os.listdir(here)
+    # A symlink on the agent: the file's mode and mtime, not the link's.
+    r = c.remsh("cp", "f1:src/link", p("exe-copy"))
+    assert r.returncode == 0, r
+    st = os.stat(p("exe-copy"))
+    assert stat.S_IMODE(st.st_mode) == 0o750 and int(st.st_mtime) == 1735776000, st
+
+
+@test
 def traversal_attempts_are_refused(c: Cluster):
     c.start_master()
     work = c.add_agent("f1")
@@ -319,8 +376,11 @@ def a_large_upload_takes_its_name_only_once_verified(c: Cluster):
     src = os.path.join(c.tmp, "big.bin")
     make_random_file(src, 512 << 20)
     want = file_sha256(src)
-    # A trailing slash on a name that does not exist names the file, as for a small file.
+    # A trailing slash names a directory, as for cp: one that does not exist is refused at once.
     r = c.remsh("cp", src, "f1:new/", timeout=600)
+    assert r.returncode == 255 and b"remsh: not-found: " in r.stderr, r
+    assert not os.path.exists(os.path.join(work, "new"))
+    r = c.remsh("cp", src, "f1:new", timeout=600)
     assert r.returncode == 0, r.stderr
     assert file_sha256(os.path.join(work, "new")) == want
     # A directory where the file would go is refused before anything is sent.

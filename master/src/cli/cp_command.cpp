@@ -22,7 +22,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -58,13 +60,20 @@ std::int64_t mtime_ms_of(const struct stat& st) {
     return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
-// A local file written under a temporary name, renamed over its destination by commit();
-// removed if never committed.
+// A downloaded file: written under a temporary name beside its destination and renamed over
+// it by commit() (removed if never committed); or, for a device or FIFO that exists there,
+// written into it as cp does (`remsh cp a1:log /dev/null` must not replace /dev/null).
 class LocalNewFile {
 public:
-    explicit LocalNewFile(std::string destination) : destination_(std::move(destination)) {
-        temp_ = temp_name_beside(destination_);
-        fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    enum class Kind { replace, in_place };
+
+    LocalNewFile(std::string destination, Kind kind) : destination_(std::move(destination)), kind_(kind) {
+        if (kind_ == Kind::in_place) {
+            fd_ = ::open(destination_.c_str(), O_WRONLY | O_CLOEXEC);
+        } else {
+            temp_ = temp_name_beside(destination_);
+            fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        }
         if (fd_ < 0) {
             local_failure(destination_);
         }
@@ -73,7 +82,7 @@ public:
         if (fd_ >= 0) {
             ::close(fd_);
         }
-        if (!committed_) {
+        if (!committed_ && kind_ == Kind::replace) {
             ::unlink(temp_.c_str());
         }
     }
@@ -90,6 +99,14 @@ public:
         }
     }
     void commit(std::uint32_t mode, std::int64_t mtime_ms) {
+        if (kind_ == Kind::in_place) {  // a device keeps its own mode and times
+            const int fd = std::exchange(fd_, -1);
+            if (::close(fd) != 0) {
+                local_failure(destination_);
+            }
+            committed_ = true;
+            return;
+        }
         const LocalTimes t = mtime_only(mtime_ms);
         if (::fchmod(fd_, mode) != 0 || ::futimens(fd_, t.times) != 0 || ::close(fd_) != 0) {
             fd_ = -1;
@@ -104,10 +121,61 @@ public:
 
 private:
     std::string destination_;
+    Kind kind_;
     std::string temp_;
     int fd_ = -1;
     bool committed_ = false;
 };
+
+// Where a downloaded file goes, as cp has it: into a directory under its own name; through a
+// symlink to the link's target (the link stays; a dangling one is refused); into a device or
+// FIFO as it is. A socket or the like is refused.
+struct DownloadTarget {
+    std::string path;
+    LocalNewFile::Kind kind = LocalNewFile::Kind::replace;
+};
+
+DownloadTarget download_target(std::string local, const std::string& remote, bool joined = false) {
+    if (local.size() > 1 && local.back() == '/') {
+        const std::size_t end = local.find_last_not_of('/');
+        const auto st = local_stat(end == std::string::npos ? "/" : local.substr(0, end + 1));
+        if (!st) {
+            throw CliError("not-found", local + ": no such directory");
+        }
+        if (!S_ISDIR(st->st_mode)) {
+            throw CliError("not-a-directory", local + ": not a directory");
+        }
+    }
+    struct stat link {};
+    if (::lstat(local.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
+        const auto st = local_stat(local);
+        if (!st) {
+            throw CliError("not-found", local + ": not writing through a dangling symlink");
+        }
+        if (!S_ISDIR(st->st_mode)) {
+            char* real = ::realpath(local.c_str(), nullptr);
+            if (real == nullptr) {
+                local_failure(local);
+            }
+            local = real;
+            std::free(real);
+        }
+    }
+    const auto st = local_stat(local);
+    if (st && S_ISDIR(st->st_mode)) {
+        if (joined) {
+            throw CliError("is-a-directory", local + ": is a directory (not replaced by a file)");
+        }
+        return download_target(path_join(local, path_base_name(remote)), remote, true);
+    }
+    if (!st || S_ISREG(st->st_mode)) {
+        return {std::move(local), LocalNewFile::Kind::replace};
+    }
+    if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) || S_ISFIFO(st->st_mode)) {
+        return {std::move(local), LocalNewFile::Kind::in_place};
+    }
+    throw CliError("exists", local + ": exists and is neither a file, a directory nor a device");
+}
 
 // A file up to this size is hashed before it is sent, and the agent checks the digest
 // before the file takes its name. A larger one is hashed as it is sent: hashing 1 GiB first
@@ -127,8 +195,9 @@ net::awaitable<void> upload_file(ApiClient& api, const std::string& local, const
     if (into_directory) {
         remote = path_join(remote, path_base_name(local));
     }
-    while (remote.size() > 1 && remote.back() == '/') {
-        remote.pop_back();  // `a:new/` names the file new, as `write` reads it
+    if (!into_directory && remote.size() > 1 && remote.back() == '/') {  // as cp: `a:new/` must be a directory
+        throw dest.exists ? CliError("not-a-directory", agent + ":" + remote + ": not a directory")
+                          : CliError("not-found", agent + ":" + remote + ": no such directory");
     }
     const int fd = ::open(local.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -239,11 +308,18 @@ net::awaitable<void> upload_file(ApiClient& api, const std::string& local, const
 }
 
 net::awaitable<void> download_file(ApiClient& api, const std::string& agent, const std::string& remote,
-                                   const RemoteInfo& info, std::string local) {
-    if (auto st = local_stat(local); st && S_ISDIR(st->st_mode)) {
-        local = path_join(local, path_base_name(remote));
+                                   RemoteInfo info, const std::string& local) {
+    const DownloadTarget target = download_target(local, remote);
+    if (info.type == "symlink") {
+        // The file's own mode and mtime, not the link's: a listing of the path follows it.
+        const auto entries = co_await remote_entries(api, agent, remote, "list", false);
+        if (entries.size() == 1) {
+            info.mode = entries.front().mode;
+            info.mtime_ms = entries.front().mtime_ms;
+            info.type = entries.front().type;
+        }
     }
-    LocalNewFile out(local);
+    LocalNewFile out(target.path, target.kind);
     Digest digest;
     std::uint64_t received = 0;
     Progress progress(path_base_name(remote), info.size);
@@ -264,7 +340,6 @@ net::awaitable<void> download_file(ApiClient& api, const std::string& agent, con
     if (get_int(r, "size").value_or(-1) != static_cast<std::int64_t>(received) || get_string(r, "sha256") != digest.hex()) {
         throw CliError("verify-failed", "the bytes received from the agent do not match its digest");
     }
-    // The mode of what was read: a symlink's stat is the link's, so ask again in that case.
     const std::uint32_t mode = local_mode(info.type == "file" ? info.mode : 0666);
     out.commit(mode, info.type == "file" ? info.mtime_ms : 0);
 }

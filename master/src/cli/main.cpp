@@ -114,6 +114,9 @@ Files are written under a temporary name (on the agent, or here for a download) 
 place only once complete and verified (size and sha256): an interrupted (Ctrl-C: exit code 130)
 or failed copy leaves no partial file (a directory keeps the files completed so far). Progress is
 shown on a terminal for transfers longer than a second.
+As with cp: a destination ending in / must be an existing directory; a downloaded file goes
+through a local symlink to its target (the link stays; a dangling one is refused) and into a
+device or FIFO as it is (`remsh cp a1:log /dev/null` writes to it, it does not replace it).
 Exit code: 0 on success, 2 bad command line, 255 any error (`remsh: <tag>: <message>`, tags
 such as not-found, exists, is-a-directory, disk-full, permission-denied, path-outside-workdir).
 
