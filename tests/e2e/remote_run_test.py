@@ -136,6 +136,26 @@ def a_closed_stdout_or_a_signal_to_remsh_ends_the_remote_command(c: Cluster):
 
 
 @test
+def an_agent_that_stops_ends_its_commands_at_once(c: Cluster):
+    # Its goodbye says it will not resume: the client learns at once, not after the resume
+    # grace (60 s here, 300 s by default).
+    c.start_master()
+    c.add_agent("a1")
+    p = c.remsh_popen("run", "a1", "--", "sh", "-c", "echo started; exec sleep 120",
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout.readline() == b"started\n"
+    start = time.monotonic()
+    r = subprocess.run([binary("remsh-agent"), "stop", "--config-dir", os.path.join(c.tmp, "agent-a1")],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r
+    assert p.wait(timeout=30) == 255
+    assert time.monotonic() - start < 15
+    err = p.stderr.read()
+    assert b"remsh: lost: the command's agent went away: the agent left" in err, err
+    assert b" lost " in c.remsh("logs").stdout
+
+
+@test
 def big_output_is_byte_exact_live_and_stored(c: Cluster):
     c.start_master()
     work = c.add_agent("a1")

@@ -98,7 +98,9 @@ CommandOutcome command_outcome(const CommandRecord& r) {
         return {exit_code_for_error_tag(tag), tag, message};
     }
     if (r.state == "lost") {
-        return {exit_error, "lost", "the agent or the master went away before the command finished"};
+        return {exit_error, "lost",
+                r.error_message.empty() ? "the agent or the master went away before the command finished"
+                                        : "the command's agent went away: " + r.error_message};
     }
     if (r.state == "cancelled") {
         return {exit_error, "cancelled", "the command was cancelled"};

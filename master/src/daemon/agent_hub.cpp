@@ -395,6 +395,12 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
   co_await serve(stream, link, connection, std::move(admitted->leftover));
   link->detach(connection);
   if (link->online() == false) log_line("agent " + link->name() + " disconnected");
+  if (!link->online() && link->goodbye() && find(link->name()) == link) {
+    // It said goodbye: no resume will come (its processes are gone), so its commands end now
+    // rather than after the resume grace, and their clients learn it at once.
+    link->end("the agent left (" + *link->goodbye() + ")");
+    links_.erase(link->name());
+  }
 }
 
 template <typename Stream>

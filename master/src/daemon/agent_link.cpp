@@ -83,7 +83,12 @@ void AgentLink::handle_events() {
           if (on_status) on_status(*status);
         }
       }
-      // goodbye and error: the serve loop's outcome handles them.
+      if (cm->message.type == "goodbye") {
+        auto parsed = protocol::Goodbye::parse(cm->message.body);
+        const auto* g = std::get_if<protocol::Goodbye>(&parsed);
+        goodbye_ = g && !g->reason.empty() ? g->reason : std::string("no reason given");
+      }
+      // error: the serve loop's outcome handles it.
     }
   }
   // One batch stores every pending log with the session's position: the position never

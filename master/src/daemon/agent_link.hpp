@@ -131,6 +131,9 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
 
   // The agent announced a graceful leave (docs/protocol.md 8.1); on_status reports changes.
   bool leaving() const { return leaving_; }
+  // The agent's goodbye on this session, with its reason: it closes on purpose and will not
+  // resume (docs/protocol.md 12), so its session need not wait out the resume grace.
+  const std::optional<std::string>& goodbye() const { return goodbye_; }
   std::function<void(const protocol::Status&)> on_status;
 
   // What runs on the agent now (ChannelUser::describe of each channel), and how many of
@@ -164,6 +167,7 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   bool flush_armed_ = false;
   std::optional<std::string> kick_reason_;
   bool leaving_ = false;
+  std::optional<std::string> goodbye_;
   std::set<std::string> notices_in_flight_;
 
   void flush_later(const std::shared_ptr<ChannelUser>& run);
