@@ -71,6 +71,9 @@ def missing_program_is_exec_failed(c: Cluster):
     # anything is sent (it used to end as connection-lost).
     r = c.remsh("run", "a1", "--", "ls", b"caf\xe9")
     assert r.returncode == 2 and b"word 2 of the command is not UTF-8" in r.stderr, r
+    for bad_id in ("abc", "12abc", "99999999999999999999"):  # not "not-found: no command -1"
+        r = c.remsh("logs", bad_id)
+        assert r.returncode == 2 and b"is not a command id" in r.stderr, r
 
 
 @test

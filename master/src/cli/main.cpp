@@ -580,7 +580,15 @@ int run_cli(int argc, char** argv) {
     if (wanted("logs")) {
         logs = app.add_subcommand(
             "logs", "without ID: the recent commands; with ID: that command's output");
-        logs->add_option("ID", logs_options.id, "the command's id (see `remsh logs`)")->type_name("");
+        logs->add_option("ID", logs_options.id, "the command's id (see `remsh logs`)")
+            ->type_name("")
+            ->check(CLI::Validator(
+                [](const std::string& id) -> std::string {
+                    const bool number = !id.empty() && id.size() <= 18 &&
+                                        std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; });
+                    return number ? "" : "'" + id + "' is not a command id (a number: see `remsh logs`)";
+                },
+                "ID"));
         logs->add_flag("-f,--follow", logs_options.follow,
                        "with ID: keep printing the live output until the command ends");
         logs->add_flag("--exit-code", logs_options.exit_code,
