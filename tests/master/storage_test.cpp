@@ -489,6 +489,33 @@ TEST_CASE("shell sessions are recorded and finished", "[storage][shell]") {
     CHECK(tag_of([&] { storage->finish_shell_session(id + 1, 1, std::nullopt); }) == "not-found");
 }
 
+TEST_CASE("a shell session whose command is lost without its recorder ends with it", "[storage][shell]") {
+    auto storage = open_sqlite_storage(":memory:");
+    auto open_shell = [&](std::int64_t started) {
+        const auto id = storage->create_command("a1", "[]", std::nullopt, started);
+        ShellSessionRecord s;
+        s.command_id = id;
+        s.agent = "a1";
+        s.opened_by = "admin";
+        s.started_ms = started;
+        s.recording = "recordings/" + std::to_string(id) + ".cast";
+        storage->add_shell_session(s);
+        return id;
+    };
+    // A master restart: its shells are not taken up again.
+    const auto before_restart = open_shell(100);
+    CHECK(storage->mark_running_commands_lost(500, true) == 1);
+    CHECK(storage->get_shell_session(before_restart)->ended_ms == std::optional<std::int64_t>(500));
+    // The agent's session ends (it left, or did not come back).
+    const auto agents_gone = open_shell(600);
+    storage->open_agent_session({"s-1", "a1", 0, 600});
+    storage->set_command_channel(agents_gone, "s-1", 1);
+    CHECK(storage->close_agent_session("s-1", 700, "the agent left") == 1);
+    CHECK(storage->get_shell_session(agents_gone)->ended_ms == std::optional<std::int64_t>(700));
+    // An ended session keeps its own end.
+    CHECK(storage->get_shell_session(before_restart)->ended_ms == std::optional<std::int64_t>(500));
+}
+
 TEST_CASE("jobs are queued by priority started finished and lost at a restart", "[storage][jobs]") {
     auto storage = open_sqlite_storage(":memory:");
     JobRecord j;

@@ -1479,14 +1479,26 @@ std::vector<CommandRecord> SqliteStorage::list_commands(std::size_t limit) {
     "AND " c ".id NOT IN (SELECT command_id FROM shell_sessions) "                        \
     "AND " c ".id NOT IN (SELECT command_id FROM job_steps WHERE command_id IS NOT NULL))"
 
+// A shell session's recorder ends it; one whose command was lost without it (the master
+// restarted, the agent left) ends with the command, or it would stay "open" for good.
+constexpr const char* kEndShellSessionsOfEndedCommands =
+    "UPDATE shell_sessions SET ended_ms = ? WHERE ended_ms IS NULL "
+    "AND command_id IN (SELECT id FROM commands WHERE state <> 'running')";
+
 std::size_t SqliteStorage::mark_running_commands_lost(std::int64_t now_ms, bool spare_reattachable) {
     const std::string sql =
         std::string("UPDATE commands SET state = 'lost', finished_ms = ?, error_tag = 'master-restarted', "
                     "error_message = 'the master stopped while the command was running' WHERE state = 'running'") +
         (spare_reattachable ? " AND NOT " REMSH_REATTACHABLE("commands") : "");
+    Transaction tx(*this);
     Stmt q(*this, sql);
     q.bind(1, now_ms);
-    return static_cast<std::size_t>(q.run());
+    const auto n = static_cast<std::size_t>(q.run());
+    Stmt shells(*this, kEndShellSessionsOfEndedCommands);
+    shells.bind(1, now_ms);
+    shells.run();
+    tx.commit();
+    return n;
 }
 
 void SqliteStorage::open_agent_session(const AgentSessionRecord& r) {
@@ -1527,6 +1539,9 @@ std::size_t SqliteStorage::close_agent_session(const std::string& session, std::
               "error_message = ? WHERE state = 'running' AND session = ?");
     lost.bind(1, now_ms).bind(2, why).bind(3, session);
     const auto n = static_cast<std::size_t>(lost.run());
+    Stmt shells(*this, kEndShellSessionsOfEndedCommands);
+    shells.bind(1, now_ms);
+    shells.run();
     Stmt drop(*this, "DELETE FROM agent_sessions WHERE session = ?");
     drop.bind(1, session);
     drop.run();
