@@ -178,6 +178,9 @@ int agent_main(int argc, char** argv) {
   enroll_cmd->add_option("token", enroll_options.token, "the token from `remsh token create`")->required();
   enroll_cmd->add_option("--config-dir", enroll_dir, "where to save agent.json")->required();
   enroll_cmd->add_option("--name", name, "the agent's name (default: the host name)");
+  bool enroll_force = false;
+  enroll_cmd->add_flag("--force", enroll_force,
+                       "replace the agent already enrolled in --config-dir (not while it runs)");
   enroll_cmd->add_option("--work-dir", work_dir, "where commands run and the root of every relative path the master gives (default: CONFIG_DIR/work)");
   std::vector<std::string> allow_paths;
   enroll_cmd->add_option("--allow-path", allow_paths,
@@ -266,6 +269,18 @@ int agent_main(int argc, char** argv) {
   }
 
   if (enroll_cmd->parsed()) {
+    // Enrolling replaces the identity saved there: a running agent would lose its secret
+    // under it, and an enrolled one its place on its master.
+    if (long running = read_pid(enroll_dir); running != 0 && process_exists(running)) {
+      std::cerr << "remsh-agent: exists: an agent runs with " << enroll_dir << " (process " << running
+                << "); stop it first (remsh-agent stop --config-dir " << enroll_dir << ")\n";
+      return 1;
+    }
+    if (std::error_code ec; fs::exists(fs::path(enroll_dir) / "agent.json", ec) && !enroll_force) {
+      std::cerr << "remsh-agent: exists: " << enroll_dir
+                << " already holds an enrolled agent; --force replaces it (its credentials are lost)\n";
+      return 1;
+    }
     enroll_options.config_dir = enroll_dir;
     if (!name.empty()) enroll_options.name = name;
     if (!work_dir.empty()) enroll_options.work_dir = work_dir;

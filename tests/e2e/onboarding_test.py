@@ -166,6 +166,27 @@ def revoke_disconnects_and_a_reconnect_is_refused(c: Cluster):
 
 
 @test
+def enrolling_again_needs_force_and_never_under_a_running_agent(c: Cluster):
+    c.start_master()
+    c.add_agent("e1")
+    cfg = os.path.join(c.tmp, "agent-e1")
+    saved = open(os.path.join(cfg, "agent.json")).read()
+    # Under the running agent: refused, its credentials untouched.
+    r, _, _ = c.enroll("e1", extra=["--force"])
+    assert r.returncode == 1 and b"exists: an agent runs with" in r.stderr, r
+    assert open(os.path.join(cfg, "agent.json")).read() == saved
+    c.agents["e1"].terminate()
+    c.agents["e1"].wait(timeout=15)
+    # Stopped: still refused without --force; replaced with it.
+    r, _, _ = c.enroll("e1")
+    assert r.returncode == 1 and b"--force replaces it" in r.stderr, r
+    assert open(os.path.join(cfg, "agent.json")).read() == saved
+    r, _, _ = c.enroll("e1", extra=["--force"])
+    assert r.returncode == 0, r
+    assert open(os.path.join(cfg, "agent.json")).read() != saved
+
+
+@test
 def a_message_reaches_the_owner_and_is_kept_until_acknowledged(c: Cluster):
     c.start_master()
     c.add_agent("m1")
