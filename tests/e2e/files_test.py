@@ -155,6 +155,21 @@ def sync_sends_only_the_changed_files(c: Cluster):
     assert snapshot(os.path.join(work, "proj")) == snapshot(src)
     r = c.remsh("sync", src, "f1:proj", "--delete", timeout=600)
     assert r.stdout.startswith(b"sent 0 of ") and b"deleted 0" in r.stdout, r.stdout
+    # A local file where the agent has a directory: that directory and what only the agent has
+    # in it go only with --delete, which the dry run and the count show.
+    os.makedirs(os.path.join(work, "proj", "dir"))
+    with open(os.path.join(work, "proj", "dir", "remote-only.txt"), "w") as f:
+        f.write("precious")
+    with open(os.path.join(src, "dir"), "w") as f:
+        f.write("x")
+    r = c.remsh("sync", src, "f1:proj", timeout=600)
+    assert r.returncode == 255 and b"remsh: exists: f1:proj/dir is a directory" in r.stderr, r
+    assert open(os.path.join(work, "proj", "dir", "remote-only.txt")).read() == "precious"
+    r = c.remsh("sync", "-n", src, "f1:proj", "--delete", timeout=600)
+    assert r.returncode == 0 and b"delete dir/ (replaced)" in r.stdout and b"would delete 1" in r.stdout, r
+    r = c.remsh("sync", src, "f1:proj", "--delete", timeout=600)
+    assert r.returncode == 0 and b"deleted 1" in r.stdout, r
+    assert snapshot(os.path.join(work, "proj")) == snapshot(src)
 
 
 @test

@@ -622,7 +622,8 @@ int run_cli(int argc, char** argv) {
         sync->add_option("AGENT:DIR", sync_options.destination, "the directory on the agent (created if missing)")
             ->required()
             ->type_name("");
-        sync->add_flag("--delete", sync_options.delete_extra, "also remove what AGENT:DIR has and LOCAL_DIR lacks");
+        sync->add_flag("--delete", sync_options.delete_extra, "also remove what AGENT:DIR has and LOCAL_DIR lacks, and replace a directory there where "
+                       "LOCAL_DIR has a file or link (without it, that is refused: exists)");
         sync->add_flag("-n,--dry-run", sync_options.dry_run, "only print what would be sent and deleted");
         sync->footer(std::string(files_footer) + global_note);
     }

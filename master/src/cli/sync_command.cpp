@@ -70,10 +70,23 @@ int sync_command(const ConnectionSettings& settings, const SyncOptions& options)
         }
         const SyncPlan plan = plan_sync(mine, theirs, options.delete_extra,
                                         [&](std::size_t i) { return file_sha256(scanned[i].location); });
+        if (!plan.replace.empty() && !options.delete_extra) {
+            // Like rsync without --delete: nothing is sent, nothing there is lost.
+            const std::string& first = plan.replace.front();
+            throw CliError("exists", agent + ":" + path_join(remote.path, first) +
+                                         " is a directory on the agent and not here" +
+                                         (plan.replace.size() > 1
+                                              ? " (and " + std::to_string(plan.replace.size() - 1) + " more)"
+                                              : std::string()) +
+                                         "; --delete replaces it with all it holds");
+        }
         std::string report;
         if (options.dry_run) {
             for (std::size_t i : plan.send) {
                 report += "send   " + mine[i].path + "\n";
+            }
+            for (const auto& p : plan.replace) {
+                report += "delete " + p + "/ (replaced)\n";
             }
             for (const auto& p : plan.remove) {
                 report += "delete " + p + "\n";
@@ -101,7 +114,8 @@ int sync_command(const ConnectionSettings& settings, const SyncOptions& options)
         }
         report += std::string(options.dry_run ? "would send " : "sent ") + std::to_string(plan.send.size()) + " of " +
                   std::to_string(mine.size()) + " entries (" + std::to_string(plan.bytes) + " bytes of files), " +
-                  (options.dry_run ? "would delete " : "deleted ") + std::to_string(plan.remove.size()) + "\n";
+                  (options.dry_run ? "would delete " : "deleted ") +
+                  std::to_string(plan.remove.size() + plan.replace.size()) + "\n";
         (void)write_all(1, report);
         co_return exit_ok;
     });

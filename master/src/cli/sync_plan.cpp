@@ -29,6 +29,9 @@ SyncPlan plan_sync(const std::vector<ManifestEntry>& local, const std::vector<Ma
                 differs = local_sha256(i) != r->sha256;
             }
         }
+        if (differs && r && r->type == "directory") {
+            plan.replace.push_back(l.path);
+        }
         if (differs) {
             plan.send.push_back(i);
             if (l.type == "file") {

@@ -26,6 +26,9 @@ struct ManifestEntry {
 struct SyncPlan {
     std::vector<std::size_t> send;    // indexes into the local entries, in their order
     std::vector<std::string> remove;  // remote paths
+    // Remote directories that a local file or link of the same path replaces, with all they
+    // hold (the upload does it): a deletion too, so only with --delete.
+    std::vector<std::string> replace;
     std::uint64_t bytes = 0;          // file bytes to send
     std::uint64_t hashed = 0;         // local files whose content had to be compared
 };

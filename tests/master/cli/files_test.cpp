@@ -77,7 +77,10 @@ TEST_CASE("sync plan: a type change is resent and an empty remote gets everythin
     std::vector<ManifestEntry> remote{dir("x"), file("y", 1, "a")};
     auto never = [](std::size_t) -> std::string { FAIL("no hashing expected"); return ""; };
     CHECK(plan_sync(local, remote, true, never).send == std::vector<std::size_t>{0, 1});
+    // The remote directory x goes with all it holds: only with --delete (sync_command).
+    CHECK(plan_sync(local, remote, false, never).replace == std::vector<std::string>{"x"});
     CHECK(plan_sync(local, {}, true, never).send == std::vector<std::size_t>{0, 1});
+    CHECK(plan_sync(local, {}, true, never).replace.empty());
     CHECK(plan_sync(local, {}, true, never).remove.empty());
 }
 
@@ -88,4 +91,5 @@ TEST_CASE("sync plan: nothing is removed below a directory the upload replaces w
     const SyncPlan plan = plan_sync(local, remote, true, never);
     CHECK(plan.send == std::vector<std::size_t>{0});
     CHECK(plan.remove == std::vector<std::string>{"y"});
+    CHECK(plan.replace == std::vector<std::string>{"x"});
 }
