@@ -163,6 +163,16 @@ def revoke_disconnects_and_a_reconnect_is_refused(c: Cluster):
     p.wait(timeout=15)
     assert p.returncode == 1
     assert agent_json(c, "r1")["state"] == "revoked"
+    # Nothing but revoke applies to it any more; no "takes new work again".
+    for args in (("resume", "r1"), ("rename", "r1", "r2"), ("drain", "r1")):
+        r = c.remsh("agent", *args)
+        assert r.returncode == 255 and b"remsh: agent-revoked: agent r1 is revoked" in r.stderr, (args, r)
+    ok(c.remsh("agent", "revoke", "r1"))
+    # A label is one word: the LABELS column and scripts split on blanks and commas.
+    c.add_agent("l1")
+    for bad in ("sp ace", "a,b", ""):
+        r = c.remsh("agent", "label", "add", "l1", bad)
+        assert r.returncode == 255 and b"bad-request" in r.stderr, (bad, r)
 
 
 @test

@@ -95,6 +95,20 @@ bool valid_agent_name(const std::string& name) {
   });
 }
 
+// A label is one word of 1 to 128 bytes: `remsh agents` lists labels comma-separated in a
+// blank-separated column, and scripts split on both.
+void check_label(const std::string& label) {
+  const bool ok = !label.empty() && label.size() <= 128 &&
+                  std::none_of(label.begin(), label.end(), [](char c) {
+                    const auto u = static_cast<unsigned char>(c);
+                    return u <= 0x20 || u == 0x7f || c == ',';
+                  });
+  if (!ok) {
+    throw ApiError{kBadRequest, "bad-request",
+                   "label '" + label + "': a label is 1 to 128 bytes, without blanks, control characters or commas"};
+  }
+}
+
 json::object create_enrollment_token(StateDir& state, AgentHub& hub, const json::object& body) {
   protocol::JsonFields f(body, "token");
   EnrollmentTokenRecord record;
@@ -103,6 +117,7 @@ json::object create_enrollment_token(StateDir& state, AgentHub& hub, const json:
   record.labels = f.strings("labels", 64, 128);
   record.approve = f.boolean("approve", false);
   if (f.error()) throw ApiError{kBadRequest, "bad-request", f.error()->message};
+  for (const auto& l : record.labels) check_label(l);
   const std::string secret = random_hex(24);
   record.id = "t-" + random_hex(4);
   record.secret_hash = sha256_hex(secret);
@@ -160,6 +175,19 @@ json::object agent_action(StateDir& state, AgentHub& hub, const std::string& nam
                           const std::string& action, const AdminRequest& r) {
   AgentRecord a = agent_or_404(state, name);
   Storage& db = state.storage();
+  // A revoked agent's record stays for the history; nothing but revoke (again) applies to it,
+  // and saying "takes new work again" of it would be a lie.
+  if (a.revoked && action != "revoke") {
+    const std::string done = action == "approve"  ? "approved"
+                             : action == "drain"   ? "drained"
+                             : action == "resume"  ? "resumed"
+                             : action == "rename"  ? "renamed"
+                             : action == "labels"  ? "relabelled"
+                             : action == "messages" ? "sent messages"
+                                                    : "changed";
+    throw ApiError{kConflict, "agent-revoked",
+                   "agent " + name + " is revoked: it cannot be " + done + " (enrol the machine again to bring it back)"};
+  }
   if (action == "approve") {
     db.set_agent_state(name, "approved");
   } else if (action == "drain") {
@@ -186,7 +214,7 @@ json::object agent_action(StateDir& state, AgentHub& hub, const std::string& nam
   } else if (action == "labels") {
     std::vector<std::string> labels = a.labels;
     for (const auto& l : strings_of(body_of(r).if_contains("add"))) {
-      if (l.empty() || l.size() > 128) throw ApiError{kBadRequest, "bad-request", "a label is 1 to 128 bytes"};
+      check_label(l);
       if (std::find(labels.begin(), labels.end(), l) == labels.end()) labels.push_back(l);
     }
     for (const auto& l : strings_of(body_of(r).if_contains("remove"))) {
