@@ -63,6 +63,8 @@ steps:
     # The stored logs, step by step.
     r = c.remsh("job", "logs", str(j["id"]), "--step", "1")
     assert r.stdout == b"boom\n", r
+    r = c.remsh("job", "logs", str(j["id"]), "--step", "40")
+    assert r.returncode == 255 and b"remsh: not-found: job " in r.stderr and b"has no step 40" in r.stderr, r
     listed = c.remsh("job", "list").stdout.decode().splitlines()
     assert listed[-1].split()[0] == str(j["id"]) and "three-steps" in listed[-1], listed
 

@@ -72,6 +72,10 @@ net::awaitable<json::value> print_logs(ApiClient& api, const std::string& id, bo
         json::value job = co_await api.get(job_api_path(id));
         const json::value* steps = member(job, "steps");
         const std::size_t count = steps && steps->is_array() ? steps->get_array().size() : 0;
+        if (only && (*only < 0 || static_cast<std::size_t>(*only) >= count)) {
+            throw CliError("not-found", "job " + id + " has no step " + std::to_string(*only) + " (its steps are 0 to " +
+                                            std::to_string(static_cast<long long>(count) - 1) + ")");
+        }
         while (next < count) {
             const json::value& step = steps->get_array()[next];
             const std::string state = get_string(step, "state");
