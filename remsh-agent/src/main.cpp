@@ -156,6 +156,11 @@ int stop_agent(const fs::path& config_dir, bool graceful, bool wait, int timeout
 }
 
 int show_messages(const fs::path& config_dir) {
+  if (std::error_code ec; !fs::exists(config_dir / "agent.json", ec)) {
+    std::cerr << "remsh-agent: not-found: no agent is enrolled in " << config_dir.string()
+              << " (no agent.json there)\n";
+    return 1;
+  }
   std::ifstream in(config_dir / "messages.log", std::ios::binary);
   if (!in) {
     std::cout << "no messages from the master\n";

@@ -331,7 +331,7 @@ int run_cli(int argc, char** argv) {
         token_create
             ->add_option("--uses", uses, "how many agents may enroll with it (default 1)")
             ->type_name("N")
-            ->check(CLI::PositiveNumber);
+            ->check(CLI::Range(1, 1000000));  // the master's bound
         token_create
             ->add_option("--expires", expires,
                          "it expires after DURATION: 90 (seconds), 30s, 10m, 2h, 7d, 1h30m "
