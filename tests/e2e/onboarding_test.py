@@ -372,6 +372,8 @@ def every_api_route_checks_the_role(c: Cluster):
         ("GET", "/api/v1/tokens", "admin"),
         ("DELETE", "/api/v1/tokens/t-none", "admin"),
         ("POST", "/api/v1/apitokens", "admin"),
+        ("GET", "/api/v1/apitokens", "admin"),
+        ("DELETE", "/api/v1/apitokens/k-none", "admin"),
         ("POST", "/api/v1/agents/k1/drain", "admin"),
         ("POST", "/api/v1/agents/k1/resume", "admin"),
         ("POST", "/api/v1/agents/k1/messages", "admin"),
@@ -398,6 +400,18 @@ def every_api_route_checks_the_role(c: Cluster):
     assert r.stdout == b"op\n", r
     r = subprocess.run([binary("remsh"), "agent", "drain", "k1"], env=env, capture_output=True, timeout=30)
     assert r.returncode == 255 and b"forbidden" in r.stderr, r
+    # A leaked token can be listed (never its secret) and deleted: it stops working at once.
+    listed = ok(c.remsh("apitoken", "list"))
+    assert listed.splitlines()[0].split() == ["ID", "ROLE", "CREATED"], listed
+    ids = [line.split()[0] for line in listed.splitlines()[1:]]
+    assert ids[0] == "admin" and len(ids) == 3 and "rmt_" not in listed, listed
+    operator_id = next(line.split()[0] for line in listed.splitlines()[1:] if line.split()[1] == "operator")
+    ok(c.remsh("apitoken", "delete", operator_id))
+    r = subprocess.run([binary("remsh"), "agents"], env=env, capture_output=True, timeout=30)
+    assert r.returncode == 255 and b"unauthorized" in r.stderr, r
+    for gone, tag in ((operator_id, b"not-found"), ("admin", b"denied")):
+        r = c.remsh("apitoken", "delete", gone)
+        assert r.returncode == 255 and b"remsh: " + tag + b": " in r.stderr, (gone, r)
 
 
 @test

@@ -196,6 +196,15 @@ TEST_CASE("API tokens are found by the hash of their secret", "[storage]") {
 
     CHECK(tag_of([&] { storage->add_api_token("admin-1", "dd44", "admin", 1); }) == "exists");
     CHECK(tag_of([&] { storage->add_api_token("admin-2", "aa11", "admin", 1); }) == "exists");
+
+    const auto listed = storage->list_api_tokens();
+    REQUIRE(listed.size() == 2);
+    CHECK(listed[0].id == "admin-1");
+    CHECK(listed[1].role == "viewer");
+    storage->delete_api_token("viewer-1");
+    CHECK_FALSE(storage->find_api_token_by_hash("bb22").has_value());
+    CHECK(storage->list_api_tokens().size() == 1);
+    CHECK(tag_of([&] { storage->delete_api_token("viewer-1"); }) == "not-found");
 }
 
 TEST_CASE("enrollment tokens are created listed and deleted", "[storage][enroll]") {

@@ -220,6 +220,38 @@ int apitoken_create_command(const ConnectionSettings& settings, const std::strin
     });
 }
 
+int apitoken_list_command(const ConnectionSettings& settings, bool as_json) {
+    return run_api_main(settings, [&](ApiClient& api) -> boost::asio::awaitable<int> {
+        const json::value response = co_await api.get("/api/v1/apitokens");
+        if (as_json) {
+            (void)write_all(1, json::serialize(response) + "\n");
+            co_return exit_ok;
+        }
+        const std::int64_t now = now_ms();
+        std::vector<TableRow> rows;
+        rows.push_back({"ID", "ROLE", "CREATED"});
+        if (const json::value* list = member(response, "tokens"); list != nullptr && list->is_array()) {
+            for (const json::value& t : list->get_array()) {
+                rows.push_back({get_string(t, "id"), get_string(t, "role"),
+                                relative_time(get_int(t, "created_ms").value_or(0), now)});
+            }
+        }
+        (void)write_all(1, format_table(rows));
+        co_return exit_ok;
+    });
+}
+
+int apitoken_delete_command(const ConnectionSettings& settings, const std::string& id) {
+    return run_api_main(settings, [&](ApiClient& api) -> boost::asio::awaitable<int> {
+        if (id.empty() || id.find_first_of("/?#% ") != std::string::npos) {
+            throw CliError("bad-request", "not a token id: '" + id + "'");
+        }
+        (void)co_await api.del("/api/v1/apitokens/" + id);
+        (void)write_all(1, "deleted API token " + id + ": it no longer works\n");
+        co_return exit_ok;
+    });
+}
+
 int master_shutdown_command(const ConnectionSettings& settings, bool graceful, std::optional<std::int64_t> deadline_s) {
     return run_api_main(settings, [&](ApiClient& api) -> boost::asio::awaitable<int> {
         json::object request;

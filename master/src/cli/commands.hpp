@@ -21,6 +21,8 @@ int token_create_command(const ConnectionSettings& settings, const TokenCreateOp
 int token_list_command(const ConnectionSettings& settings, bool json);
 int token_delete_command(const ConnectionSettings& settings, const std::string& id);
 int apitoken_create_command(const ConnectionSettings& settings, const std::string& role);
+int apitoken_list_command(const ConnectionSettings& settings, bool json);
+int apitoken_delete_command(const ConnectionSettings& settings, const std::string& id);
 // `remsh master shutdown [--graceful] [--deadline D]`.
 int master_shutdown_command(const ConnectionSettings& settings, bool graceful, std::optional<std::int64_t> deadline_s);
 

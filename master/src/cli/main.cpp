@@ -260,6 +260,10 @@ int run_cli(int argc, char** argv) {
     CLI::App* token_list = nullptr;
     CLI::App* token_delete = nullptr;
     CLI::App* apitoken_create = nullptr;
+    CLI::App* apitoken_list = nullptr;
+    CLI::App* apitoken_delete = nullptr;
+    bool apitoken_list_json = false;
+    std::string apitoken_delete_id;
     CLI::App* shell = nullptr;
     CLI::App* master_shutdown = nullptr;
     CLI::App* job_submit = nullptr;
@@ -356,7 +360,7 @@ int run_cli(int argc, char** argv) {
         token_create->footer(global_note);
     }
 
-    // remsh apitoken create
+    // remsh apitoken create|list|delete
     if (wanted("apitoken")) {
         CLI::App* apitoken = app.add_subcommand("apitoken", "manage API tokens (for people and scripts)");
         apitoken->require_subcommand(1);
@@ -366,6 +370,13 @@ int run_cli(int argc, char** argv) {
         apitoken_create->add_option("--role", apitoken_role, "viewer, operator or admin")
             ->required()
             ->check(CLI::IsMember({"viewer", "operator", "admin"}));
+        apitoken_list = apitoken->add_subcommand("list", "list API tokens: id, role, age (never the tokens themselves)");
+        apitoken_list->add_flag("--json", apitoken_list_json, "print the master's JSON answer instead");
+        apitoken_delete = apitoken->add_subcommand(
+            "delete", "delete an API token: it stops working at once (not the state dir's admin token, "
+                      "nor the one deleting)");
+        apitoken_delete->add_option("ID", apitoken_delete_id, "the token's id (k-..., see remsh apitoken list)")
+            ->required();
     }
 
     // remsh shell
@@ -753,6 +764,12 @@ int run_cli(int argc, char** argv) {
         }
         if (parsed(apitoken_create)) {
             return apitoken_create_command(settings, apitoken_role);
+        }
+        if (parsed(apitoken_list)) {
+            return apitoken_list_command(settings, apitoken_list_json);
+        }
+        if (parsed(apitoken_delete)) {
+            return apitoken_delete_command(settings, apitoken_delete_id);
         }
         for (const auto& [sub, action] : agent_actions) {
             if (parsed(sub)) {

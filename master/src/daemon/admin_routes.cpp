@@ -289,6 +289,31 @@ std::optional<json::object> handle_admin_route(StateDir& state, AgentHub& hub, c
     return json::object{{"deleted", id}};
   }
   if (r.path == "/api/v1/apitokens" && r.method == "POST") return create_api_token(state, body_of(r));
+  if (r.path == "/api/v1/apitokens" && r.method == "GET") {
+    json::array tokens;
+    for (const ApiToken& t : state.storage().list_api_tokens()) {
+      tokens.push_back(json::object{{"id", t.id}, {"role", t.role}, {"created_ms", t.created_ms}});
+    }
+    return json::object{{"tokens", std::move(tokens)}};
+  }
+  if (r.path.rfind("/api/v1/apitokens/", 0) == 0 && r.method == "DELETE") {
+    const std::string id = r.path.substr(18);
+    // The state dir's admin token is how an admin gets back in: deleting it is refused, as is
+    // deleting the token the request itself came with (the caller would lock itself out).
+    if (id == "admin") {
+      throw ApiError{kConflict, "denied", "the admin token (STATE_DIR/admin.token) cannot be deleted"};
+    }
+    if (id == r.caller) {
+      throw ApiError{kConflict, "denied", "a token cannot delete itself; use another admin token"};
+    }
+    try {
+      state.storage().delete_api_token(id);
+    } catch (const StorageError& e) {
+      if (e.tag == storage_tag::not_found) throw ApiError{kNotFound, "not-found", "no API token " + id};
+      throw;
+    }
+    return json::object{{"deleted", id}};
+  }
   if (r.path == "/api/v1/shell-sessions" && r.method == "GET") return shell_sessions_json(state);
   return std::nullopt;
 }

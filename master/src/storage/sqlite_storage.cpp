@@ -759,6 +759,23 @@ std::optional<ApiToken> SqliteStorage::find_api_token_by_hash(const std::string&
     return ApiToken{.id = q.text(0), .role = q.text(1), .created_ms = q.int64(2)};
 }
 
+std::vector<ApiToken> SqliteStorage::list_api_tokens() {
+    Stmt q(*this, "SELECT id, role, created_ms FROM api_tokens ORDER BY created_ms, id");
+    std::vector<ApiToken> out;
+    while (q.step()) {
+        out.push_back(ApiToken{.id = q.text(0), .role = q.text(1), .created_ms = q.int64(2)});
+    }
+    return out;
+}
+
+void SqliteStorage::delete_api_token(const std::string& id) {
+    Stmt q(*this, "DELETE FROM api_tokens WHERE id = ?");
+    q.bind(1, id);
+    if (q.run() == 0) {
+        throw_tag(storage_tag::not_found, "no API token " + quoted(id));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Enrollment tokens
 

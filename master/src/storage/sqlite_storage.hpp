@@ -36,6 +36,8 @@ public:
     void add_api_token(const std::string& id, const std::string& secret_sha256_hex,
                        const std::string& role, std::int64_t now_ms) override;
     std::optional<ApiToken> find_api_token_by_hash(const std::string& secret_sha256_hex) override;
+    std::vector<ApiToken> list_api_tokens() override;
+    void delete_api_token(const std::string& id) override;
 
     void create_enrollment_token(const EnrollmentTokenRecord& token) override;
     EnrollmentTokenRecord consume_enrollment_token(const std::string& secret_hash,

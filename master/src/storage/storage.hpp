@@ -259,6 +259,10 @@ public:
     virtual void add_api_token(const std::string& id, const std::string& secret_sha256_hex,
                                const std::string& role, std::int64_t now_ms) = 0;
     virtual std::optional<ApiToken> find_api_token_by_hash(const std::string& secret_sha256_hex) = 0;
+    // Oldest first.
+    virtual std::vector<ApiToken> list_api_tokens() = 0;
+    // "not-found" for an unknown id.
+    virtual void delete_api_token(const std::string& id) = 0;
 
     // --- enrollment tokens
     // "exists" if the id or hash is taken; "invalid-argument" if uses_left < 1.
