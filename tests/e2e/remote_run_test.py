@@ -147,6 +147,8 @@ def an_agent_that_stops_ends_its_commands_at_once(c: Cluster):
     p = c.remsh_popen("run", "a1", "--", "sh", "-c", "echo started; exec sleep 120",
                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert p.stdout.readline() == b"started\n"
+    time.sleep(1.5)  # so that when it left differs from when it connected
+    left_after_ms = time.time() * 1000
     start = time.monotonic()
     r = subprocess.run([binary("remsh-agent"), "stop", "--config-dir", os.path.join(c.tmp, "agent-a1")],
                        capture_output=True, timeout=60)
@@ -156,6 +158,10 @@ def an_agent_that_stops_ends_its_commands_at_once(c: Cluster):
     err = p.stderr.read()
     assert b"remsh: lost: the command's agent went away: the agent left" in err, err
     assert b" lost " in c.remsh("logs").stdout
+    # LAST-SEEN is when it left, not when it connected.
+    import json
+    agent = json.loads(c.remsh("agents", "--json").stdout)["agents"][0]
+    assert agent["state"] == "offline" and agent["last_seen_ms"] >= left_after_ms - 100, (agent, left_after_ms)
 
 
 @test

@@ -394,7 +394,20 @@ asio::awaitable<void> AgentHub::run_connection(Stream& stream, std::string peer)
   deliver_notices(link->name());
   co_await serve(stream, link, connection, std::move(admitted->leftover));
   link->detach(connection);
-  if (link->online() == false) log_line("agent " + link->name() + " disconnected");
+  if (!link->online()) {
+    log_line("agent " + link->name() + " disconnected");
+    // LAST-SEEN: when it was last heard from (a silent link is noticed only later).
+    const auto heard = link->last_heard();
+    const auto silent_for = heard == std::chrono::steady_clock::time_point{}
+                                ? std::chrono::steady_clock::duration::zero()
+                                : std::chrono::steady_clock::now() - heard;
+    const auto ms = now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(silent_for).count();
+    try {
+      state_.storage().set_agent_last_seen(link->name(), ms);
+    } catch (const StorageError& e) {
+      log_line("agent " + link->name() + ": cannot store when it was last seen: " + e.what());
+    }
+  }
   if (!link->online() && link->goodbye() && find(link->name()) == link) {
     // It said goodbye: no resume will come (its processes are gone), so its commands end now
     // rather than after the resume grace, and their clients learn it at once.

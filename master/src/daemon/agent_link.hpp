@@ -82,6 +82,7 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   // after kDefaultKeepaliveS quiet, ACKs held back sent, and silence beyond
   // kDefaultDeadAfterS marks the connection dead (its writer then ends it).
   void heard_from(std::chrono::steady_clock::time_point t) { last_rx_ = t; }
+  std::chrono::steady_clock::time_point last_heard() const { return last_rx_; }
   void sent_to(std::chrono::steady_clock::time_point t) { last_tx_ = t; }
   void keepalive(std::chrono::steady_clock::time_point now);
   bool silent() const { return silent_; }

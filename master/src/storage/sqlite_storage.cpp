@@ -911,6 +911,10 @@ void SqliteStorage::update_agent(std::string_view sql, const T& value, const std
     }
 }
 
+void SqliteStorage::set_agent_last_seen(const std::string& name, std::int64_t ms) {
+    update_agent("UPDATE agents SET last_seen_ms = ? WHERE name = ?", ms, name);
+}
+
 void SqliteStorage::set_agent_revoked(const std::string& name, bool revoked) {
     update_agent("UPDATE agents SET revoked = ? WHERE name = ?", std::int64_t{revoked ? 1 : 0}, name);
 }

@@ -53,6 +53,7 @@ public:
     void set_agent_revoked(const std::string& name, bool revoked) override;
     void set_agent_state(const std::string& name, const std::string& state) override;
     void set_agent_draining(const std::string& name, bool draining) override;
+    void set_agent_last_seen(const std::string& name, std::int64_t ms) override;
     void set_agent_leaving(const std::string& name, bool leaving) override;
     void set_agent_labels(const std::string& name, const std::vector<std::string>& labels) override;
     void rename_agent(const std::string& name, const std::string& new_name) override;

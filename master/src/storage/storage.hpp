@@ -281,6 +281,8 @@ public:
     // The three updates throw "not-found" for an unknown name.
     virtual void update_agent_seen(const std::string& name, const std::string& facts_json,
                                    std::int64_t now_ms) = 0;
+    // When the master last heard from it (its connection ended): what LAST-SEEN shows.
+    virtual void set_agent_last_seen(const std::string& name, std::int64_t ms) = 0;
     virtual void set_agent_revoked(const std::string& name, bool revoked) = 0;
     virtual void set_agent_state(const std::string& name, const std::string& state) = 0;
     virtual void set_agent_draining(const std::string& name, bool draining) = 0;
