@@ -78,7 +78,12 @@ std::size_t SecretMasker::scan(protocol::ByteView in, bool final, std::vector<st
       continue;
     }
     append(out, data + run, data + i);
-    append(out, std::begin(kMask), std::end(kMask));
+    // A multi-line secret becomes one mask per line, its line ends kept, so the output keeps
+    // its lines (documented: each of its lines is masked).
+    for (std::size_t k = i; k < i + matched; ++k) {
+      if (k == i || data[k - 1] == '\n') append(out, std::begin(kMask), std::end(kMask));
+      if (data[k] == '\r' || data[k] == '\n') out.push_back(data[k]);
+    }
     i += matched;
     run = i;
   }

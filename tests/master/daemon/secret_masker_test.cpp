@@ -59,7 +59,11 @@ std::string mask_whole(const std::string& s, std::vector<std::string> patterns) 
     }
     if (best == std::string::npos) break;
     out.append(s, pos, best - pos);
-    out += "***";
+    // One mask per line of what matched, its line ends kept.
+    for (std::size_t k = best; k < best + best_len; ++k) {
+      if (k == best || s[k - 1] == '\n') out += "***";
+      if (s[k] == '\r' || s[k] == '\n') out += s[k];
+    }
     pos = best + best_len;
   }
   out.append(s, pos, std::string::npos);
@@ -150,13 +154,14 @@ TEST_CASE("secret masker: the longest secret at a position wins", "[secrets]") {
 TEST_CASE("secret masker: a multi-line secret is masked whole and line by line", "[secrets]") {
   const std::string key = "-----BEGIN KEY-----\r\nMIIEvQIBADANBg\r\n-----END KEY-----\r\n";
   SecretMasker m({key});
-  CHECK(run(m, {"key:\n" + key + "done"}) == "key:\n***done");
+  // Whole: one mask per line, the lines kept (the output's lines stay where they were).
+  CHECK(run(m, {"key:\n" + key + "done"}) == "key:\n***\r\n***\r\n***\r\ndone");
   // Printed again line by line with bare \n (a `cat` of the file on the agent).
   CHECK(run(m, byte_by_byte("-----BEGIN KEY-----\nMIIEvQIBADANBg\n-----END KEY-----\n")) ==
         "***\n***\n***\n");
   // Lines shorter than the minimum are not masked on their own.
   SecretMasker short_lines({"ab\ncdef\r\nxyz"});
-  CHECK(run(short_lines, {"ab\ncdef\r\nxyz|ab cdef xyz"}) == "***|ab *** xyz");
+  CHECK(run(short_lines, {"ab\ncdef\r\nxyz|ab cdef xyz"}) == "***\n***\r\n***|ab *** xyz");
 }
 
 TEST_CASE("secret masker: values shorter than the minimum are ignored", "[secrets]") {
@@ -206,7 +211,7 @@ TEST_CASE("secret masker: 10 MB in random chunks equals masking the whole stream
     if (w < 4) {
       const std::string& s = secrets[static_cast<std::size_t>(w)];
       input += s;
-      expected += "***";
+      expected += w == 3 ? "***\n***" : "***";  // secrets[3] has two lines
     } else if (w == 4) {
       // The multi-line secret re-printed line by line, with \r\n.
       input += "pa$$w0rd!\r\nsecond-line-xyz\r\n";
