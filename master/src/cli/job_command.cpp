@@ -118,8 +118,12 @@ int job_exit_code(const json::value& job) { return get_string(job, "state") == "
 
 void print_outcome(const std::string& id, const json::value& job) {
     const std::string reason = get_string(job, "reason");
-    (void)write_all(2, "job " + id + " " + get_string(job, "state") + (reason.empty() ? "" : ": " + reason) + " (" +
-                           duration_text(job) + " on " + get_string(job, "agent") + ")\n");
+    const std::string agent = get_string(job, "agent");
+    // A job that never started (cancelled in the queue) has neither a duration nor an agent.
+    const std::string where = !get_int(job, "started_ms") ? ""
+                              : " (" + duration_text(job) + (agent.empty() ? "" : " on " + agent) + ")";
+    (void)write_all(2, "job " + id + " " + get_string(job, "state") + (reason.empty() ? "" : ": " + reason) + where +
+                           "\n");
 }
 
 }  // namespace

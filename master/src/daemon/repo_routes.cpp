@@ -41,7 +41,10 @@ asio::awaitable<std::string> fetch(StateDir& state, const RepoRecord& repo) {
     return out;
   };
   const std::pair<std::string, std::string> answer = co_await vcs.run(std::move(work));
-  if (!answer.second.empty()) throw ApiError{kBadGateway, "fetch-failed", "cannot fetch " + repo.url + ": " + answer.second};
+  if (const std::string& why = answer.second; !why.empty()) {
+    // The mirror's own errors may already say it (and name the URL): once is enough.
+    throw ApiError{kBadGateway, "fetch-failed", why.rfind("cannot fetch ", 0) == 0 ? why : "cannot fetch " + repo.url + ": " + why};
+  }
   co_return answer.first;
 }
 
