@@ -194,15 +194,25 @@ int token_list_command(const ConnectionSettings& settings, bool as_json) {
     });
 }
 
-int token_delete_command(const ConnectionSettings& settings, const std::string& id) {
+namespace {
+
+// DELETE /api/v1/COLLECTION/ID, then `done` on stdout.
+int delete_by_id(const ConnectionSettings& settings, const std::string& collection, const std::string& id,
+                 const std::string& done) {
     return run_api_main(settings, [&](ApiClient& api) -> boost::asio::awaitable<int> {
         if (id.empty() || id.find_first_of("/?#% ") != std::string::npos) {
             throw CliError("bad-request", "not a token id: '" + id + "'");
         }
-        (void)co_await api.del("/api/v1/tokens/" + id);
-        (void)write_all(1, "deleted token " + id + ": agents can no longer enroll with it\n");
+        (void)co_await api.del("/api/v1/" + collection + "/" + id);
+        (void)write_all(1, done + "\n");
         co_return exit_ok;
     });
+}
+
+}  // namespace
+
+int token_delete_command(const ConnectionSettings& settings, const std::string& id) {
+    return delete_by_id(settings, "tokens", id, "deleted token " + id + ": agents can no longer enroll with it");
 }
 
 int apitoken_create_command(const ConnectionSettings& settings, const std::string& role) {
@@ -242,14 +252,7 @@ int apitoken_list_command(const ConnectionSettings& settings, bool as_json) {
 }
 
 int apitoken_delete_command(const ConnectionSettings& settings, const std::string& id) {
-    return run_api_main(settings, [&](ApiClient& api) -> boost::asio::awaitable<int> {
-        if (id.empty() || id.find_first_of("/?#% ") != std::string::npos) {
-            throw CliError("bad-request", "not a token id: '" + id + "'");
-        }
-        (void)co_await api.del("/api/v1/apitokens/" + id);
-        (void)write_all(1, "deleted API token " + id + ": it no longer works\n");
-        co_return exit_ok;
-    });
+    return delete_by_id(settings, "apitokens", id, "deleted API token " + id + ": it no longer works");
 }
 
 int master_shutdown_command(const ConnectionSettings& settings, bool graceful, std::optional<std::int64_t> deadline_s) {
