@@ -48,6 +48,12 @@ long read_pid(const fs::path& config_dir) {
   return in ? pid : 0;
 }
 
+// The process id of another live agent running with `config_dir`, or 0.
+long running_agent(const fs::path& config_dir) {
+  const long pid = read_pid(config_dir);
+  return pid != 0 && pid != current_process_id() && process_exists(pid) ? pid : 0;
+}
+
 // The running agent's process id, so that `remsh-agent stop` can find it. Removed on exit.
 class PidFile {
  public:
@@ -79,7 +85,7 @@ int run_agent(const fs::path& config_dir, bool allow_plaintext, const OwnerPolic
   }
   options.policy.merge(flags);
   options.config_dir = config_dir;
-  if (long other = read_pid(config_dir); other != 0 && other != current_process_id() && process_exists(other)) {
+  if (long other = running_agent(config_dir); other != 0) {
     std::cerr << "remsh-agent: an agent already runs with " << config_dir.string() << " (process " << other
               << "); stop it first (remsh-agent stop --config-dir " << config_dir.string() << ")\n";
     return 1;
@@ -129,8 +135,8 @@ int run_agent(const fs::path& config_dir, bool allow_plaintext, const OwnerPolic
 }
 
 int stop_agent(const fs::path& config_dir, bool graceful, bool wait, int timeout_s) {
-  const long pid = read_pid(config_dir);
-  if (pid == 0 || !process_exists(pid)) {
+  const long pid = running_agent(config_dir);
+  if (pid == 0) {
     std::cerr << "remsh-agent: no agent runs with " << config_dir.string() << "\n";
     return 1;
   }
@@ -276,7 +282,7 @@ int agent_main(int argc, char** argv) {
   if (enroll_cmd->parsed()) {
     // Enrolling replaces the identity saved there: a running agent would lose its secret
     // under it, and an enrolled one its place on its master.
-    if (long running = read_pid(enroll_dir); running != 0 && process_exists(running)) {
+    if (long running = running_agent(enroll_dir); running != 0) {
       std::cerr << "remsh-agent: exists: an agent runs with " << enroll_dir << " (process " << running
                 << "); stop it first (remsh-agent stop --config-dir " << enroll_dir << ")\n";
       return 1;

@@ -146,9 +146,9 @@ DownloadTarget download_target(std::string local, const std::string& remote, boo
             throw CliError("not-a-directory", local + ": not a directory");
         }
     }
+    const auto st = local_stat(local);  // a symlink's target: the same after realpath
     struct stat link {};
     if (::lstat(local.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
-        const auto st = local_stat(local);
         if (!st) {
             throw CliError("not-found", local + ": not writing through a dangling symlink");
         }
@@ -161,7 +161,6 @@ DownloadTarget download_target(std::string local, const std::string& remote, boo
             std::free(real);
         }
     }
-    const auto st = local_stat(local);
     if (st && S_ISDIR(st->st_mode)) {
         if (joined) {
             throw CliError("is-a-directory", local + ": is a directory (not replaced by a file)");

@@ -37,7 +37,6 @@ using error_code = boost::system::error_code;
 
 namespace {
 
-constexpr auto kill_grace = std::chrono::seconds(5);
 constexpr std::size_t stdin_chunk = 64 * 1024;
 
 // Ctrl-C (SIGINT), and TERM or HUP (a CI job's timeout, a closed ssh session), are passed on:
@@ -89,7 +88,7 @@ private:
             if (::isatty(2) != 0) {
                 print_error("interrupt", "sent " + name + "; Ctrl-C again (or 5 s) sends KILL");
             }
-            kill_timer_.expires_after(kill_grace);
+            kill_timer_.expires_after(RunSession::kill_grace);
             kill_timer_.async_wait([this](const error_code& ec) {
                 if (!ec) {
                     kill_all();

@@ -10,7 +10,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <chrono>
 #include <cstring>
 #include <exception>
 #include <utility>
@@ -21,8 +20,6 @@ namespace net = boost::asio;
 namespace json = boost::json;
 
 namespace {
-
-constexpr auto kill_grace = std::chrono::seconds(5);  // as for Ctrl-C
 
 net::awaitable<void> send_message(std::shared_ptr<WebSocket> ws, bool binary, std::string data) {
     co_await ws->send(binary, std::move(data));

@@ -12,6 +12,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -21,6 +22,9 @@ namespace remsh::cli {
 
 class RunSession {
 public:
+    // How long a command asked to stop (Ctrl-C, TERM, our stdout gone) has before KILL.
+    static constexpr std::chrono::seconds kill_grace{5};
+
     RunSession(ApiClient& api, RunRequest request, OutputSink& sink);
 
     // Runs the command to its end. The outcome's tag is empty unless there is an error to

@@ -178,15 +178,9 @@ json::object agent_action(StateDir& state, AgentHub& hub, const std::string& nam
   // A revoked agent's record stays for the history; nothing but revoke (again) applies to it,
   // and saying "takes new work again" of it would be a lie.
   if (a.revoked && action != "revoke") {
-    const std::string done = action == "approve"  ? "approved"
-                             : action == "drain"   ? "drained"
-                             : action == "resume"  ? "resumed"
-                             : action == "rename"  ? "renamed"
-                             : action == "labels"  ? "relabelled"
-                             : action == "messages" ? "sent messages"
-                                                    : "changed";
     throw ApiError{kConflict, "agent-revoked",
-                   "agent " + name + " is revoked: it cannot be " + done + " (enrol the machine again to bring it back)"};
+                   "agent " + name + " is revoked: no " + action +
+                       " (only revoke applies; enrol the machine again to bring it back)"};
   }
   if (action == "approve") {
     db.set_agent_state(name, "approved");

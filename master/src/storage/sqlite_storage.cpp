@@ -1504,7 +1504,8 @@ std::vector<CommandRecord> SqliteStorage::list_commands(std::size_t limit) {
 // restarted, the agent left) ends with the command, or it would stay "open" for good.
 constexpr const char* kEndShellSessionsOfEndedCommands =
     "UPDATE shell_sessions SET ended_ms = ? WHERE ended_ms IS NULL "
-    "AND command_id IN (SELECT id FROM commands WHERE state <> 'running')";
+    // By key, for each open session (few), rather than over every command (many).
+    "AND (SELECT state FROM commands WHERE id = shell_sessions.command_id) <> 'running'";
 
 std::size_t SqliteStorage::mark_running_commands_lost(std::int64_t now_ms, bool spare_reattachable) {
     const std::string sql =
