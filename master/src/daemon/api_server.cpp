@@ -547,7 +547,14 @@ asio::awaitable<void> ApiServer::log_ws(Ws& ws, std::int64_t id, bool follow) {
       while (!out->idle()) co_await sleep_for(std::chrono::milliseconds(2));
       if (!chunks.empty() && !unstored) continue;
       record = state_.storage().get_command(id);
-      if (!follow || !record || record->state != "running") {
+      // Ended since the chunks above came from memory: the rest of its output is stored now,
+      // after them. Read it before the result, or a follower misses the command's last lines.
+      if (!record) {
+        out->on_error("not-found", "command " + std::to_string(id) + " is gone");
+        co_return;
+      }
+      if (unstored && record->state != "running") continue;
+      if (!follow || record->state != "running") {
         out->on_finished(command_json(*record));
         co_return;
       }
