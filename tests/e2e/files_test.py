@@ -5,6 +5,7 @@ A test that cannot run here (needs root for a tmpfs mount) exits 77, which ctest
 """
 import hashlib
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -259,6 +260,57 @@ def downloads_land_where_cp_would_put_them(c: Cluster):
     assert r.returncode == 0, r
     st = os.stat(p("exe-copy"))
     assert stat.S_IMODE(st.st_mode) == 0o750 and int(st.st_mtime) == 1735776000, st
+
+
+@test
+def copying_a_tree_never_changes_a_type_at_the_destination(c: Cluster):
+    """cp -r into an existing directory, both ways: a directory there is never replaced by a
+    file or a link (it went with all it held), nor a file by a directory. Like cp, those
+    entries are left as they are, each is reported, the rest is copied, and the exit is 255."""
+    c.start_master()
+    work = c.add_agent("t1")
+    here = os.path.join(c.tmp, "src")
+    os.makedirs(os.path.join(here, "tree", "was-file"))
+    for name, text in (("tree/was-dir", "a file now"), ("tree/new", "new"), ("tree/was-file/inner", "x")):
+        with open(os.path.join(here, name), "w") as f:
+            f.write(text)
+    # Upload: the agent has tree/was-dir (a directory with a file) and tree/was-file (a file).
+    os.makedirs(os.path.join(work, "dst", "tree", "was-dir"))
+    with open(os.path.join(work, "dst", "tree", "was-dir", "precious"), "w") as f:
+        f.write("keep")
+    with open(os.path.join(work, "dst", "tree", "was-file"), "w") as f:
+        f.write("keep too")
+    r = c.remsh("cp", "-r", os.path.join(here, "tree"), "t1:dst")
+    assert r.returncode == 255, r
+    assert b"remsh: exists: cannot overwrite directory 't1:dst/tree/was-dir' with non-directory" in r.stderr, r
+    assert b"remsh: exists: cannot overwrite non-directory 't1:dst/tree/was-file' with directory" in r.stderr, r
+    assert open(os.path.join(work, "dst", "tree", "was-dir", "precious")).read() == "keep"
+    assert open(os.path.join(work, "dst", "tree", "was-file")).read() == "keep too"
+    assert open(os.path.join(work, "dst", "tree", "new")).read() == "new"
+    # Download: the same shapes here.
+    back = os.path.join(c.tmp, "back")
+    os.makedirs(os.path.join(back, "tree", "was-dir"))
+    with open(os.path.join(back, "tree", "was-dir", "mine"), "w") as f:
+        f.write("local")
+    with open(os.path.join(back, "tree", "was-file"), "w") as f:
+        f.write("local too")
+    shutil.rmtree(os.path.join(work, "dst", "tree"))
+    r = c.remsh("cp", "-r", os.path.join(here, "tree"), "t1:dst")
+    assert r.returncode == 0, r
+    r = c.remsh("cp", "-r", "t1:dst/tree", back)
+    assert r.returncode == 255, r
+    assert b"cannot overwrite directory '" + back.encode() + b"/tree/was-dir' with non-directory" in r.stderr, r
+    assert b"cannot overwrite non-directory '" + back.encode() + b"/tree/was-file' with directory" in r.stderr, r
+    assert open(os.path.join(back, "tree", "was-dir", "mine")).read() == "local"
+    assert open(os.path.join(back, "tree", "was-file")).read() == "local too"
+    assert open(os.path.join(back, "tree", "new")).read() == "new"
+    # The copied directory itself where a file is: refused whole, nothing written.
+    with open(os.path.join(work, "dst", "tree2"), "w") as f:
+        f.write("a file")
+    shutil.copytree(os.path.join(here, "tree"), os.path.join(c.tmp, "tree2"))
+    r = c.remsh("cp", "-r", os.path.join(c.tmp, "tree2"), "t1:dst")
+    assert r.returncode == 255 and b"remsh: exists: cannot overwrite non-directory 't1:dst/tree2' with directory" in r.stderr, r
+    assert open(os.path.join(work, "dst", "tree2")).read() == "a file"
 
 
 @test

@@ -4,6 +4,7 @@
 #include "api_main.hpp"
 #include "cli_error.hpp"
 #include "commands.hpp"
+#include "copy_conflicts.hpp"
 #include "exit_codes.hpp"
 #include "fd_io.hpp"
 #include "json_access.hpp"
@@ -99,7 +100,8 @@ int artifact_command(const ConnectionSettings& settings, const ArtifactOptions& 
         }
         (void)write_all(2, "artifact " + o.name + " of job " + o.job + " -> " + dir + " (" + std::to_string(sink.entries()) +
                                " entries, " + std::to_string(sink.bytes()) + " bytes)\n");
-        co_return exit_ok;
+        print_refusals(sink.refusals());
+        co_return sink.refusals().empty() ? exit_ok : exit_error;
     });
 }
 

@@ -5,6 +5,7 @@
 #include "api_main.hpp"
 #include "cli_error.hpp"
 #include "commands.hpp"
+#include "copy_conflicts.hpp"
 #include "exit_codes.hpp"
 #include "file_digest.hpp"
 #include "file_spec.hpp"
@@ -343,21 +344,44 @@ net::awaitable<void> download_file(ApiClient& api, const std::string& agent, con
     out.commit(mode, info.type == "file" ? info.mtime_ms : 0);
 }
 
-net::awaitable<void> upload_tree(ApiClient& api, const std::string& local, const std::string& agent,
-                                 std::string remote) {
+// Both ways, into an existing directory, nothing there changes type (copy_conflicts.hpp):
+// what would is left as it is, and returned as refusals.
+net::awaitable<std::vector<std::string>> upload_tree(ApiClient& api, const std::string& local, const std::string& agent,
+                                                     std::string remote) {
     const RemoteInfo dest = co_await remote_stat(api, agent, remote);
+    std::vector<LocalEntry> entries = scan_local_tree(local);
+    std::vector<std::string> refusals;
     if (dest.exists && dest.type == "directory") {
         remote = path_join(remote, path_base_name(local));  // like cp -r into an existing directory
+        const RemoteInfo there = co_await remote_stat(api, agent, remote);
+        if (there.exists && there.type != "directory") {
+            throw CliError("exists", overwrite_refusal(agent + ":" + remote, false));
+        }
+        if (there.exists) {
+            UploadSelection selection =
+                select_upload(std::move(entries), co_await remote_entries(api, agent, remote, "list", true), agent + ":" + remote);
+            entries = std::move(selection.send);
+            refusals = std::move(selection.refusals);
+            if (entries.empty() && !refusals.empty()) {
+                co_return refusals;
+            }
+        }
     } else if (dest.exists) {
         throw CliError("not-a-directory", agent + ":" + remote + " exists and is not a directory");
     }
-    co_await put_local_tree(api, agent, remote, scan_local_tree(local), /*parents=*/false, path_base_name(local));
+    co_await put_local_tree(api, agent, remote, std::move(entries), /*parents=*/false, path_base_name(local));
+    co_return refusals;
 }
 
-net::awaitable<void> download_tree(ApiClient& api, const std::string& agent, const std::string& remote,
-                                   std::string local) {
+net::awaitable<std::vector<std::string>> download_tree(ApiClient& api, const std::string& agent, const std::string& remote,
+                                                       std::string local) {
     if (auto st = local_stat(local); st && S_ISDIR(st->st_mode)) {
         local = path_join(local, path_base_name(remote));
+        const auto target = local_stat(local);  // a link to a directory is written through, as cp does
+        struct stat there {};
+        if (::lstat(local.c_str(), &there) == 0 && !(target && S_ISDIR(target->st_mode))) {
+            throw CliError("exists", overwrite_refusal(local, false));
+        }
     } else if (st) {
         throw CliError("not-a-directory", local + " exists and is not a directory");
     }
@@ -380,6 +404,7 @@ net::awaitable<void> download_tree(ApiClient& api, const std::string& agent, con
     if (auto e = reader.finish()) {
         throw CliError(std::string(protocol::tag_name(e->tag)), e->message);
     }
+    co_return sink.refusals();
 }
 
 }  // namespace
@@ -411,7 +436,9 @@ int cp_command(const ConnectionSettings& settings, const CpOptions& options) {
                 if (!options.recursive) {
                     throw CliError("is-a-directory", from.path + " is a directory (use -r)");
                 }
-                co_await upload_tree(api, from.path, *to.agent, to.path);
+                const auto refusals = co_await upload_tree(api, from.path, *to.agent, to.path);
+                print_refusals(refusals);
+                co_return refusals.empty() ? exit_ok : exit_error;
             } else {
                 co_await upload_file(api, from.path, *st, *to.agent, to.path);
             }
@@ -425,7 +452,9 @@ int cp_command(const ConnectionSettings& settings, const CpOptions& options) {
             if (!options.recursive) {
                 throw CliError("is-a-directory", *from.agent + ":" + from.path + " is a directory (use -r)");
             }
-            co_await download_tree(api, *from.agent, from.path, to.path);
+            const auto refusals = co_await download_tree(api, *from.agent, from.path, to.path);
+            print_refusals(refusals);
+            co_return refusals.empty() ? exit_ok : exit_error;
         } else {
             co_await download_file(api, *from.agent, from.path, info, to.path);
         }

@@ -1,6 +1,7 @@
 #include "local_tree_sink.hpp"
 
 #include "cli_error.hpp"
+#include "copy_conflicts.hpp"
 #include "file_spec.hpp"
 #include "local_tree.hpp"
 
@@ -37,27 +38,6 @@ ProtocolError os_error(const std::string& what) {
 void set_times(const std::string& path, std::int64_t mtime_ms) {
     const LocalTimes t = mtime_only(mtime_ms);
     ::utimensat(AT_FDCWD, path.c_str(), t.times, AT_SYMLINK_NOFOLLOW);  // best effort
-}
-
-// Removes whatever is at `path` (for an entry that replaces it): a file, a link, a tree.
-void remove_any(const std::string& path) {
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) {
-        return;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        ::unlink(path.c_str());
-        return;
-    }
-    ::chmod(path.c_str(), 0700);
-    try {
-        for (const auto& n : sorted_names(path)) {
-            remove_any(path + "/" + n);
-        }
-    } catch (const CliError&) {
-        // unreadable: rmdir below reports nothing either; the entry then fails to be made
-    }
-    ::rmdir(path.c_str());
 }
 
 }  // namespace
@@ -111,6 +91,12 @@ std::optional<ProtocolError> LocalTreeSink::check_parent(const std::string& rela
 
 std::optional<ProtocolError> LocalTreeSink::on_entry(const protocol::TreeEntry& e) {
     ++entries_;
+    skipping_file_ = false;
+    if (!left_out_below_.empty() && e.path.compare(0, left_out_below_.size(), left_out_below_) == 0) {
+        skipping_file_ = e.type == TreeEntryType::file;
+        return std::nullopt;
+    }
+    left_out_below_.clear();
     const auto slash_at = e.path.rfind('/');
     const std::string directory = slash_at == std::string::npos ? std::string() : e.path.substr(0, slash_at);
     const bool in_checked_directory = e.type == TreeEntryType::file && checked_directory_ == directory;
@@ -123,22 +109,26 @@ std::optional<ProtocolError> LocalTreeSink::on_entry(const protocol::TreeEntry& 
     const std::string path = root_ + "/" + e.path;
     struct stat st {};
     const bool exists = ::lstat(path.c_str(), &st) == 0;
+    if (exists && S_ISDIR(st.st_mode) != (e.type == TreeEntryType::directory)) {
+        // Left as it is (copy_conflicts.hpp), with all the archive has below it.
+        refusals_.push_back(overwrite_refusal(path, S_ISDIR(st.st_mode)));
+        if (e.type == TreeEntryType::directory) {
+            left_out_below_ = e.path + "/";
+        }
+        skipping_file_ = e.type == TreeEntryType::file;
+        return std::nullopt;
+    }
     switch (e.type) {
         case TreeEntryType::directory:
-            if (exists && !S_ISDIR(st.st_mode)) {
-                forget_fixes_at(e.path);
-                remove_any(path);
-            }
-            if ((!exists || !S_ISDIR(st.st_mode)) && ::mkdir(path.c_str(), 0700) != 0) {
+            if (!exists && ::mkdir(path.c_str(), 0700) != 0) {
                 return os_error(path);
             }
             ::chmod(path.c_str(), 0700);
             directories_.push_back({e.path, e.mode, e.mtime_ms});
             return std::nullopt;
         case TreeEntryType::symlink:
-            forget_fixes_at(e.path);
-            if (exists) {
-                remove_any(path);
+            if (exists && ::unlink(path.c_str()) != 0) {
+                return os_error(path);
             }
             if (::symlink(e.target.c_str(), path.c_str()) != 0) {
                 return os_error(path);
@@ -146,10 +136,6 @@ std::optional<ProtocolError> LocalTreeSink::on_entry(const protocol::TreeEntry& 
             set_times(path, e.mtime_ms);
             return std::nullopt;
         case TreeEntryType::file: {
-            forget_fixes_at(e.path);
-            if (exists && S_ISDIR(st.st_mode)) {
-                remove_any(path);
-            }
             temp_ = temp_name_beside(path);
             fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
             if (fd_ < 0) {
@@ -157,9 +143,7 @@ std::optional<ProtocolError> LocalTreeSink::on_entry(const protocol::TreeEntry& 
             }
             final_ = path;
             current_ = e;
-            if (!(exists && S_ISDIR(st.st_mode))) {  // nothing was removed
-                checked_directory_ = directory;
-            }
+            checked_directory_ = directory;
             return std::nullopt;
         }
     }
@@ -167,6 +151,9 @@ std::optional<ProtocolError> LocalTreeSink::on_entry(const protocol::TreeEntry& 
 }
 
 std::optional<ProtocolError> LocalTreeSink::on_file_data(protocol::ByteView bytes) {
+    if (skipping_file_) {
+        return std::nullopt;
+    }
     std::size_t done = 0;
     while (done < bytes.size()) {
         const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
@@ -185,6 +172,10 @@ std::optional<ProtocolError> LocalTreeSink::on_file_data(protocol::ByteView byte
 }
 
 std::optional<ProtocolError> LocalTreeSink::on_file_end() {
+    if (skipping_file_) {
+        skipping_file_ = false;
+        return std::nullopt;
+    }
     if (::fchmod(fd_, local_mode(current_.mode)) != 0 || ::close(fd_) != 0) {
         auto error = os_error(final_);
         fd_ = -1;
@@ -222,13 +213,6 @@ std::optional<ProtocolError> LocalTreeSink::on_archive_end() {
         }
     }
     return std::nullopt;
-}
-
-void LocalTreeSink::forget_fixes_at(const std::string& path) {
-    const std::string below = path + "/";
-    std::erase_if(directories_, [&](const DirectoryFix& f) {
-        return f.path == path || f.path.compare(0, below.size(), below) == 0;
-    });
 }
 
 }  // namespace remsh::cli

@@ -5,7 +5,8 @@
 // written outside it. Files are written under a temporary name and renamed when complete;
 // directory modes and mtimes are applied at the end. Modes lose setuid/setgid and pass through
 // the local umask, as tar does for a user who is not root: an agent cannot plant a setuid
-// program or a world-writable file here.
+// program or a world-writable file here. A directory there is never replaced by a file or a
+// link, nor a file or a link by a directory: such an entry is left out (refusals()).
 #pragma once
 
 #include "remsh/protocol/tree_archive.hpp"
@@ -29,6 +30,9 @@ public:
     std::optional<protocol::ProtocolError> on_archive_end() override;
 
     std::uint64_t entries() const { return entries_; }
+    // Entries left as they were, with why (copy_conflicts.hpp): a directory where the archive
+    // has a file or a link, or the other way round.
+    const std::vector<std::string>& refusals() const { return refusals_; }
     std::uint64_t bytes() const { return bytes_; }
 
 private:
@@ -37,8 +41,6 @@ private:
         std::uint32_t mode;
         std::int64_t mtime_ms;
     };
-    // A later entry replaced `path` (or a parent): its pending fixes no longer apply.
-    void forget_fixes_at(const std::string& path);
     std::optional<protocol::ProtocolError> check_parent(const std::string& relative) const;
     void discard_file();
 
@@ -52,6 +54,9 @@ private:
     // then: the files of one directory come together, and a file entry cannot turn a
     // directory on the way into a link. Forgotten at any other entry, or a removal.
     std::optional<std::string> checked_directory_;
+    std::vector<std::string> refusals_;
+    std::string left_out_below_;   // "x/" after directory x was left out (archives are pre-order)
+    bool skipping_file_ = false;   // the current file's content goes nowhere
     std::uint64_t entries_ = 0;
     std::uint64_t bytes_ = 0;
 };

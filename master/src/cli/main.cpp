@@ -619,7 +619,9 @@ int run_cli(int argc, char** argv) {
                   "AGENT:PATH, scp-like); exact bytes, verified by sha256");
         cp->add_flag("-r,--recursive", cp_options.recursive,
                      "copy directories with everything in them (symlinks as links, modes, mtimes, "
-                     "empty directories)");
+                     "empty directories). Into an existing directory, like cp: a directory there is "
+                     "never replaced by a file or link, nor a file by a directory; such entries are "
+                     "left as they are and reported (exists, exit 255), the rest is copied");
         cp->add_option("SRC", cp_options.source, "a local path or AGENT:PATH")->required()->type_name("");
         cp->add_option("DST", cp_options.destination, "a local path or AGENT:PATH")->required()->type_name("");
         cp->footer(std::string(files_footer) + global_note);

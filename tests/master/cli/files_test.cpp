@@ -1,4 +1,5 @@
 // The pure parts of the CLI's file commands: operands and the sync plan.
+#include "copy_conflicts.hpp"
 #include "file_spec.hpp"
 #include "sync_plan.hpp"
 
@@ -92,4 +93,34 @@ TEST_CASE("sync plan: nothing is removed below a directory the upload replaces w
     CHECK(plan.send == std::vector<std::size_t>{0});
     CHECK(plan.remove == std::vector<std::string>{"y"});
     CHECK(plan.replace == std::vector<std::string>{"x"});
+}
+
+TEST_CASE("cp -r upload: nothing at the destination changes type; what would is left out with what is below it",
+          "[cli][files]") {
+    auto local = [](std::string path, remsh::protocol::TreeEntryType type) {
+        remsh::cli::LocalEntry e;
+        e.entry.path = std::move(path);
+        e.entry.type = type;
+        return e;
+    };
+    using remsh::protocol::TreeEntryType;
+    std::vector<remsh::cli::LocalEntry> mine{local("a", TreeEntryType::directory),     // a dir there too: fine
+                                             local("a/f", TreeEntryType::file),        // a dir there: refused
+                                             local("a/g", TreeEntryType::file),        // new
+                                             local("b", TreeEntryType::directory),     // a file there: refused
+                                             local("b/x", TreeEntryType::file),        // below b: left out silently
+                                             local("b/y", TreeEntryType::directory),
+                                             local("bb", TreeEntryType::file),         // not below b
+                                             local("l", TreeEntryType::symlink),       // a dir there: refused
+                                             local("s", TreeEntryType::file)};         // a link there: replaced
+    std::vector<ManifestEntry> theirs{dir("a"), dir("a/f"), file("a/f/keep", 1, "k"), file("b", 1, "b"), dir("l"),
+                                      symlink_entry("s", "a")};
+    const auto selection = remsh::cli::select_upload(mine, theirs, "a1:dst");
+    std::vector<std::string> sent;
+    for (const auto& e : selection.send) sent.push_back(e.entry.path);
+    CHECK(sent == std::vector<std::string>{"a", "a/g", "bb", "s"});
+    CHECK(selection.refusals == std::vector<std::string>{
+                                    "cannot overwrite directory 'a1:dst/a/f' with non-directory",
+                                    "cannot overwrite non-directory 'a1:dst/b' with directory",
+                                    "cannot overwrite directory 'a1:dst/l' with non-directory"});
 }

@@ -58,7 +58,7 @@ std::string read_text(const fs::path& p) {
 
 }  // namespace
 
-TEST_CASE("local tree sink: files of one directory, then that directory replaced by a link", "[cli][tree]") {
+TEST_CASE("local tree sink: a link the archive made is never followed by a later entry", "[cli][tree]") {
     ScratchDir scratch;
     const fs::path outside = scratch.path() / "outside";
     fs::create_directory(outside);
@@ -66,28 +66,59 @@ TEST_CASE("local tree sink: files of one directory, then that directory replaced
     LocalTreeSink sink(root.string());
     REQUIRE_FALSE(sink.on_entry(TreeEntry{TreeEntryType::directory, "d", 0755, 0, 0, ""}));
     REQUIRE_FALSE(put_file(sink, "d/one", "1"));
-    REQUIRE_FALSE(put_file(sink, "d/two", "2"));
-    CHECK(read_text(root / "d" / "two") == "2");
-    // The link replaces d; a file "in" d must not follow it out.
-    REQUIRE_FALSE(sink.on_entry(TreeEntry{TreeEntryType::symlink, "d", 0777, 0, 0, outside.string()}));
-    auto error = put_file(sink, "d/planted", "x");
+    REQUIRE_FALSE(sink.on_entry(TreeEntry{TreeEntryType::symlink, "l", 0777, 0, 0, outside.string()}));
+    auto error = put_file(sink, "l/planted", "x");
     REQUIRE(error);
     CHECK(error->tag == ErrorTag::path_outside_workdir);
     CHECK(fs::is_empty(outside));
 }
 
-TEST_CASE("local tree sink: a file that replaces a directory ends the files below it", "[cli][tree]") {
+TEST_CASE("local tree sink: a directory is never replaced by a file or a link, nor a file by a directory",
+          "[cli][tree]") {
+    ScratchDir scratch;
+    const fs::path outside = scratch.path() / "outside";
+    fs::create_directory(outside);
+    const fs::path root = scratch.path() / "back";
+    fs::create_directories(root / "mine");
+    std::ofstream(root / "mine" / "precious") << "keep";
+    std::ofstream(root / "plain") << "a file";
+    LocalTreeSink sink(root.string());
+    // A file and a link where directories are: left out, their content goes nowhere.
+    REQUIRE_FALSE(put_file(sink, "mine", "would replace a tree"));
+    REQUIRE_FALSE(sink.on_entry(TreeEntry{TreeEntryType::directory, "d", 0755, 0, 0, ""}));
+    REQUIRE_FALSE(sink.on_entry(TreeEntry{TreeEntryType::symlink, "d", 0777, 0, 0, outside.string()}));
+    REQUIRE_FALSE(put_file(sink, "d/inside", "in d"));
+    // A directory where a file is: left out with everything the archive has below it.
+    REQUIRE_FALSE(sink.on_entry(TreeEntry{TreeEntryType::directory, "plain", 0755, 0, 0, ""}));
+    REQUIRE_FALSE(put_file(sink, "plain/below", "no"));
+    REQUIRE_FALSE(sink.on_entry(TreeEntry{TreeEntryType::directory, "plain/deeper", 0755, 0, 0, ""}));
+    // Then the copy goes on.
+    REQUIRE_FALSE(put_file(sink, "after", "yes"));
+    REQUIRE_FALSE(sink.on_archive_end());
+    CHECK(read_text(root / "mine" / "precious") == "keep");
+    CHECK(read_text(root / "plain") == "a file");
+    CHECK(read_text(root / "d" / "inside") == "in d");
+    CHECK(fs::is_directory(fs::symlink_status(root / "d")));
+    CHECK(read_text(root / "after") == "yes");
+    CHECK(fs::is_empty(outside));
+    REQUIRE(sink.refusals().size() == 3);
+    CHECK(sink.refusals()[0] == "cannot overwrite directory '" + (root / "mine").string() + "' with non-directory");
+    CHECK(sink.refusals()[1] == "cannot overwrite directory '" + (root / "d").string() + "' with non-directory");
+    CHECK(sink.refusals()[2] == "cannot overwrite non-directory '" + (root / "plain").string() + "' with directory");
+}
+
+TEST_CASE("local tree sink: files and links replace files and links", "[cli][tree]") {
     ScratchDir scratch;
     const fs::path root = scratch.path() / "back";
+    fs::create_directories(root);
+    std::ofstream(root / "f") << "old";
+    fs::create_symlink("f", root / "l");
     LocalTreeSink sink(root.string());
-    REQUIRE_FALSE(put_file(sink, "e/one", "1"));  // e made on the way
-    REQUIRE_FALSE(put_file(sink, "e/two", "2"));
-    REQUIRE_FALSE(put_file(sink, "e", "now a file"));
-    CHECK(read_text(root / "e") == "now a file");
-    auto error = put_file(sink, "e/three", "3");
-    REQUIRE(error);
-    CHECK(error->tag == ErrorTag::path_outside_workdir);
-    REQUIRE_FALSE(put_file(sink, "f/one", "1"));
+    REQUIRE_FALSE(put_file(sink, "l", "a file now"));
+    REQUIRE_FALSE(sink.on_entry(TreeEntry{TreeEntryType::symlink, "f", 0777, 0, 0, "l"}));
     REQUIRE_FALSE(sink.on_archive_end());
-    CHECK(read_text(root / "f" / "one") == "1");
+    CHECK(sink.refusals().empty());
+    CHECK(fs::is_regular_file(fs::symlink_status(root / "l")));
+    CHECK(read_text(root / "l") == "a file now");
+    CHECK(fs::read_symlink(root / "f") == "l");
 }
