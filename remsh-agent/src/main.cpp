@@ -181,6 +181,10 @@ int show_messages(const fs::path& config_dir) {
 int agent_main(int argc, char** argv) {
   CLI::App app{"remsh-agent: runs commands for a remsh master"};
   app.require_subcommand(1);
+  // Usage errors in the form of every other error ("remsh-agent: <tag>: <message>"), exit 2.
+  app.failure_message([](const CLI::App* a, const CLI::Error& e) {
+    return std::string("remsh-agent: usage: ") + CLI::FailureMessage::simple(a, e);
+  });
   app.set_version_flag("--version", "remsh-agent " REMSH_VERSION);
 
   EnrollOptions enroll_options;

@@ -220,6 +220,10 @@ int run_cli(int argc, char** argv) {
                  "remsh"};
     app.fallthrough();
     app.require_subcommand(1);
+    // Usage errors in the form of every other error ("remsh: <tag>: <message>"), exit 2.
+    app.failure_message([](const CLI::App* a, const CLI::Error& e) {
+        return std::string("remsh: usage: ") + CLI::FailureMessage::simple(a, e);
+    });
     app.set_version_flag("--version", "remsh " REMSH_VERSION);
 
     GlobalOptions global;

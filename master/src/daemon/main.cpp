@@ -48,6 +48,10 @@ int main(int argc, char** argv) {
   using namespace remsh::master;
   HeapTrim::keep_working_memory();
   CLI::App app{"remsh-master: drives remsh agents; state in STATE_DIR (SQLite, TLS key, admin token)"};
+  // Usage errors in the form of every other error ("remsh-master: <tag>: <message>"), exit 2.
+  app.failure_message([](const CLI::App* a, const CLI::Error& e) {
+    return std::string("remsh-master: usage: ") + CLI::FailureMessage::simple(a, e);
+  });
   std::string state_dir, agents_listen = "0.0.0.0:7443", api_listen = "127.0.0.1:7080", advertise;
   bool plaintext = false;
   int grace_s = 300;
@@ -67,7 +71,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--insecure-plaintext", plaintext,
                "agents connect without TLS (loopback tests only; agents need the same flag)");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   AgentHubOptions hub_options;
   std::string api_host;
