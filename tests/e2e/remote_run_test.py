@@ -74,6 +74,12 @@ def missing_program_is_exec_failed(c: Cluster):
     for bad_id in ("abc", "12abc", "99999999999999999999"):  # not "not-found: no command -1"
         r = c.remsh("logs", bad_id)
         assert r.returncode == 2 and b"is not a command id" in r.stderr, r
+    # Usage errors read like every other error: "<program>: usage: <message>".
+    r = c.remsh("run")
+    assert r.returncode == 2 and r.stderr.startswith(b"remsh: usage: AGENT: "), r
+    for prog in ("remsh-agent", "remsh-master"):
+        r = subprocess.run([binary(prog), "--no-such-option"], capture_output=True, timeout=30)
+        assert r.returncode == 2 and r.stderr.startswith(prog.encode() + b": usage: "), r
 
 
 @test
