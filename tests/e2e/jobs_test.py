@@ -426,9 +426,14 @@ steps:
     # A shell opens in the failed job's directory.
     r = c.remsh("shell", "--job", str(jid), "--", "sh", "-c", "cat evidence.txt; pwd")
     assert r.returncode == 0 and b"clue" in r.stdout and r.stdout.strip().endswith(b"jobs/flaky"), r
+    assert b"no longer holds its directory" not in r.stderr, r
     assert c.remsh("job", "release", str(jid)).returncode == 0
     wait_until("the next job to run", lambda: job(c, nid)["state"] == "success")
     assert not job(c, jid)["debug_until_ms"]
+    # Released: a shell still opens there, with a note that the directory is shared again.
+    r = c.remsh("shell", "--job", str(jid), "--", "cat", "evidence.txt")
+    assert r.returncode == 0 and b"clue" in r.stdout, r
+    assert b"remsh: note: job " + str(jid).encode() + b" (failure) no longer holds its directory" in r.stderr, r
     r = c.remsh("job", "release", str(jid))
     assert r.returncode == 255 and b"not-held" in r.stderr, r
 

@@ -273,6 +273,13 @@ int resolve_shell_job(const ConnectionSettings& settings, const std::string& job
             throw CliError("job-not-started", "job " + job_id + " has not run on an agent yet (" + get_string(job, "state") + ")");
         }
         options.agent = agent;
+        const json::value* held = member(job, "debug_until_ms");
+        if (get_string(job, "state") != "running" && (held == nullptr || held->is_null())) {
+            // Still useful for a look, but no longer this job's alone: say so.
+            (void)write_all(2, "remsh: note: job " + job_id + " (" + get_string(job, "state") +
+                                   ") no longer holds its directory (released, or its debug hold ended): "
+                                   "a later run of " + get_string(job, "name") + " may be using it\n");
+        }
         // The job's directory (jobs/NAME in the agent's work dir); --cwd is taken inside it.
         if (const std::string dir = get_string(job, "work_dir"); !dir.empty()) {
             if (!options.cwd || options.cwd->empty()) {
