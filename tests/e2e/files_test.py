@@ -525,6 +525,11 @@ def errors_are_tagged_and_nothing_is_half_done(c: Cluster):
     assert r.returncode == 255 and b"not-found" in r.stderr, r
     r = c.remsh("mkdir", "-p", "f1:a/b")
     assert r.returncode == 0, r
+    # Like mkdir(1): each failing operand is reported, the others are still made.
+    r = c.remsh("mkdir", "f1:a/b", "f1:m1", "f1:x/y", "f1:m2")
+    assert r.returncode == 255 and r.stderr.count(b"remsh: ") == 2, r
+    assert b"remsh: exists: f1:a/b exists" in r.stderr and b"remsh: not-found: f1:x does not exist" in r.stderr, r
+    assert os.path.isdir(os.path.join(work, "m1")) and os.path.isdir(os.path.join(work, "m2"))
     r = c.remsh("rm", "f1:a")
     assert r.returncode == 255 and b"is-a-directory" in r.stderr, r
     # read-only files and directories go with rm -r

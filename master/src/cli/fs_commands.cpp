@@ -8,6 +8,7 @@
 #include "file_spec.hpp"
 #include "fs_call.hpp"
 #include "json_access.hpp"
+#include "output_sink.hpp"
 #include "remote_fs.hpp"
 #include "time_format.hpp"
 #include "remsh/protocol/name_field.hpp"
@@ -154,34 +155,49 @@ int rm_command(const ConnectionSettings& settings, const RmOptions& options) {
     });
 }
 
+namespace {
+
+net::awaitable<void> make_remote_directory(ApiClient& api, const FileSpec& spec, bool parents) {
+    if (!parents) {
+        // mkdir without -p: the directory must be new and its parent must exist.
+        if ((co_await remote_stat(api, *spec.agent, spec.path)).exists) {
+            throw CliError("exists", *spec.agent + ":" + spec.path + " exists");
+        }
+        std::string parent = spec.path;
+        while (parent.size() > 1 && parent.back() == '/') {
+            parent.pop_back();
+        }
+        const auto slash = parent.rfind('/');
+        parent = slash == std::string::npos ? "." : slash == 0 ? "/" : parent.substr(0, slash);
+        const RemoteInfo up = co_await remote_stat(api, *spec.agent, parent);
+        if (!up.exists) {
+            throw CliError("not-found", *spec.agent + ":" + parent + " does not exist (use -p)");
+        }
+    }
+    FsCall call;
+    call.request = fs_request(*spec.agent, "mkdir", spec.path);
+    co_await fs_call(api, std::move(call));
+}
+
+}  // namespace
+
 int mkdir_command(const ConnectionSettings& settings, const MkdirOptions& options) {
     std::vector<FileSpec> specs;
     for (const auto& t : options.targets) {
         specs.push_back(remote_operand(t));
     }
     return run_api_main(settings, [&](ApiClient& api) -> net::awaitable<int> {
+        // Like mkdir(1): an operand that fails is reported and the others are still made.
+        int code = exit_ok;
         for (const auto& spec : specs) {
-            if (!options.parents) {
-                // mkdir without -p: the directory must be new and its parent must exist.
-                if ((co_await remote_stat(api, *spec.agent, spec.path)).exists) {
-                    throw CliError("exists", *spec.agent + ":" + spec.path + " exists");
-                }
-                std::string parent = spec.path;
-                while (parent.size() > 1 && parent.back() == '/') {
-                    parent.pop_back();
-                }
-                const auto slash = parent.rfind('/');
-                parent = slash == std::string::npos ? "." : slash == 0 ? "/" : parent.substr(0, slash);
-                const RemoteInfo up = co_await remote_stat(api, *spec.agent, parent);
-                if (!up.exists) {
-                    throw CliError("not-found", *spec.agent + ":" + parent + " does not exist (use -p)");
-                }
+            try {
+                co_await make_remote_directory(api, spec, options.parents);
+            } catch (const CliError& e) {
+                print_error(e.tag, e.what());
+                code = exit_error;
             }
-            FsCall call;
-            call.request = fs_request(*spec.agent, "mkdir", spec.path);
-            co_await fs_call(api, std::move(call));
         }
-        co_return exit_ok;
+        co_return code;
     });
 }
 
