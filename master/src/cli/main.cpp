@@ -665,7 +665,7 @@ int run_cli(int argc, char** argv) {
     }
 
     if (wanted("rm")) {
-        rm = app.add_subcommand("rm", "remove files (with -r, directories) on an agent");
+        rm = app.add_subcommand("rm", "remove files (with -r, directories) on an agent; every operand is checked first, and nothing is removed when one does not exist (without -f) or is a directory (without -r)");
         rm->add_option("AGENT:PATH", rm_options.targets, "what to remove")->required()->type_name("");
         rm->add_flag("-r,--recursive", rm_options.recursive, "remove directories and their contents");
         rm->add_flag("-f,--force", rm_options.force, "no error for paths that do not exist");
