@@ -235,6 +235,27 @@ def a_job_lost_with_its_agent_is_retried_on_another(c: Cluster):
 
 
 @test
+def a_retried_job_goes_back_to_its_agent_when_no_other_can_take_it(c: Cluster):
+    c.resume_grace = 2
+    c.start_master()
+    r, cfg, _ = c.enroll("solo")
+    assert r.returncode == 0, r.stderr
+    c.start_agent("solo", cfg)
+    c.wait_online("solo")
+    r = submit(c, "name: solo-retry\nretries: 1\nsteps:\n  - run: sleep 3; echo finished\n", wait=False)
+    jid = r.stdout.decode().strip()
+    wait_until("the job to run", lambda: job(c, jid)["state"] == "running")
+    c.agents["solo"].kill()
+    c.agents["solo"].wait(timeout=10)
+    wait_until("the job to be queued again", lambda: job(c, jid)["state"] == "queued", timeout=40)
+    c.start_agent("solo", cfg)  # the only agent comes back: the retry runs there
+    wait_until("the retry to succeed", lambda: job(c, jid)["state"] == "success", timeout=40)
+    j = job(c, jid)
+    assert j["agent"] == "solo" and j["attempts"] == 1, j
+    assert c.remsh("job", "logs", jid).stdout == b"finished\n"
+
+
+@test
 def ten_megabytes_of_logs_per_step_are_stored_byte_exact(c: Cluster):
     c.start_master()
     work = c.add_agent("j1")

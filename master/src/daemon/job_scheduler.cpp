@@ -230,6 +230,10 @@ void JobScheduler::start_queued() {
       continue;
     }
     auto link = pick_agent(agents, recipe, job.avoid_agents);
+    // A retry goes elsewhere when another agent can take it now; else back to where it was
+    // lost (that agent restarted, or was only cut off): with a single agent it used to wait
+    // for good.
+    if (!link && !job.avoid_agents.empty()) link = pick_agent(agents, recipe, {});
     if (!link) continue;  // it waits; a later, smaller job may still find an agent
     const std::string work_dir = pick_work_dir(link->name(), job.name);
     state_.storage().start_job(job.id, link->name(), work_dir, now_ms());
@@ -660,7 +664,7 @@ asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
     state = "failure";
   }
   if (state == "lost" && job->record.attempts < job->recipe.retries) {
-    const std::string why = "attempt " + std::to_string(job->record.attempts + 1) + " lost: " + reason + "; retried elsewhere";
+    const std::string why = "attempt " + std::to_string(job->record.attempts + 1) + " lost: " + reason + "; retried (on another agent when one can take it)";
     db.requeue_job(id, why);
     log_line("job " + std::to_string(id) + " (" + job->record.name + "): " + why);
     co_return;
