@@ -427,6 +427,12 @@ void Session::grant(std::uint32_t channel, std::uint32_t increment) {
 
 void Session::forget_channel(std::uint32_t channel) { channels_.erase(channel); }
 
+std::size_t Session::forget_channels_except(const std::vector<std::uint32_t>& keep) {
+  return std::erase_if(channels_, [&](const auto& entry) {
+    return std::find(keep.begin(), keep.end(), entry.first) == keep.end();
+  });
+}
+
 void Session::send_ping(std::uint64_t token) { append_ping(out_, FrameType::ping, token); }
 
 void Session::connection_lost() {

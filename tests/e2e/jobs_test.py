@@ -235,6 +235,30 @@ def a_job_lost_with_its_agent_is_retried_on_another(c: Cluster):
 
 
 @test
+def a_step_that_ends_while_the_master_is_down_leaves_the_agent_usable(c: Cluster):
+    """The agent holds a channel whose command ended while the master was away until the
+    master closes it; a restarted master never does and numbers its channels afresh. The
+    agent must forget it, or the next open of that id ended the connection, again and again."""
+    c.start_master()
+    c.add_agent("m1")
+    r = submit(c, "name: short\nsteps:\n  - run: sleep 1.5; echo done\n", wait=False)
+    jid = r.stdout.decode().strip()
+    wait_until("the step to run", lambda: job(c, jid)["state"] == "running")
+    c.stop_master()
+    time.sleep(3)  # the step ends while the master is down
+    c.start_master()
+    c.wait_online("m1")
+    assert job(c, jid)["state"] == "lost", job(c, jid)
+    for i in range(3):
+        r = submit(c, f"name: after{i}\nsteps:\n  - run: echo after-{i}\n")
+        assert r.returncode == 0 and f"after-{i}".encode() in r.stdout, r
+    r = c.remsh("run", "m1", "--", "echo", "still-fine")
+    assert r.returncode == 0 and r.stdout == b"still-fine\n", r
+    log = open(os.path.join(c.tmp, "agent-m1.log"), "rb").read()
+    assert b"protocol error" not in log, log[-2000:]
+
+
+@test
 def a_retried_job_goes_back_to_its_agent_when_no_other_can_take_it(c: Cluster):
     c.resume_grace = 2
     c.start_master()

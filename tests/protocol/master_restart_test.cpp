@@ -177,3 +177,38 @@ TEST_CASE("restart: a new master process takes the session up from what was stor
     pump(master, agent);
   }
 }
+
+TEST_CASE("restart: a channel whose command ended while the master was away leaves its id free", "[session][restart]") {
+  auto old_master = std::make_unique<Session>(config(true));
+  Session agent(config(false));
+  REQUIRE(old_master->open_channel(exec_open()) == 1u);
+  pump(*old_master, agent);
+  while (agent.poll()) {
+  }
+  old_master.reset();  // the master stops; nothing of the agent's was stored
+  // The command ends meanwhile: its result and close wait in the replay buffer, and the
+  // channel waits for the master's close, which a restarted master never sends.
+  agent.send_control(1, ExecResult{.reason = "exited", .exit_code = 0}.to_json());
+  agent.close_channel(1);
+  REQUIRE(agent.open_channels() == 1);
+
+  agent.connection_lost();
+  Session master(config(true));
+  master.restore({0, agent.received(), agent.last_sent()});
+  REQUIRE(agent.forget_channels_except({}) == 1);  // welcome.channels = []
+  REQUIRE(agent.open_channels() == 0);
+  REQUIRE_FALSE(agent.resume(0));
+  pump(agent, master);  // the replay: history the master drops
+  while (master.poll()) {
+  }
+  master.committed();
+  // The restarted master numbers its channels from the start again: the agent takes the open.
+  auto id = master.open_channel(exec_open());
+  REQUIRE(id == 1u);
+  pump(master, agent);
+  bool opened = false;
+  while (auto e = agent.poll()) {
+    if (auto* m = std::get_if<ChannelMessage>(&*e); m && m->channel == 1 && m->message.type == "open") opened = true;
+  }
+  REQUIRE(opened);
+}

@@ -622,10 +622,13 @@ void AgentRunner::keep_only_channels(const std::vector<std::uint32_t>& keep) {
     auto channel = std::move(channels_[id]);
     channels_.erase(id);
     channel->abandon();
-    session_->forget_channel(id);
   }
+  // Also those whose command ended while the master was away: they only waited for its close,
+  // and the id is the master's to use again.
+  const std::size_t forgotten = session_->forget_channels_except(keep);
   log_line("the master restarted and re-attached " + std::to_string(channels_.size()) + " channel(s); " +
-           std::to_string(ended.size()) + " ended");
+           std::to_string(ended.size()) + " ended" +
+           (forgotten > ended.size() ? " (and " + std::to_string(forgotten - ended.size()) + " that finished meanwhile)" : ""));
   send_ready_.notify();
 }
 

@@ -173,6 +173,9 @@ class Session {
   void grant(std::uint32_t channel, std::uint32_t increment);
   // Agent: drops a channel the restarted master did not re-attach, without a word.
   void forget_channel(std::uint32_t channel);
+  // Agent: drops every channel but `keep`, also one whose owner already ended and that only
+  // waits for the master's close (which a restarted master never sends); returns how many.
+  std::size_t forget_channels_except(const std::vector<std::uint32_t>& keep);
   std::uint64_t received() const { return sequence_.received(); }
   std::uint64_t last_sent() const { return replay_.last_sent(); }
   std::uint64_t acknowledged() const { return replay_.acknowledged(); }
