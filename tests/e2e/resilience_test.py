@@ -209,6 +209,30 @@ def master_sigkilled_mid_stream_takes_up_the_running_commands(c: Cluster):
 
 
 @test
+def a_renamed_agent_is_taken_up_after_a_master_restart(c: Cluster):
+    """The session stored under the agent's old name: a restarted master took nothing up
+    (the command ran on unseen, its log cut short, and stayed `running`)."""
+    import signal
+    import subprocess
+    c.start_master()
+    c.add_agent("old")
+    lines = c.remsh_popen("run", "old", "--", "sh", "-c",
+                          "i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); sleep 0.01; done; exit 4",
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    assert c.remsh("agent", "rename", "old", "new").returncode == 0
+    c.stop_master(signal.SIGTERM)
+    c.start_master()
+    lines.wait(timeout=30)
+    wait_until("the taken-up command finished", lambda: [s for s, _ in command_rows(c).values()] == ["finished"],
+               timeout=60)
+    (cid, (_, code)), = command_rows(c).items()
+    assert code == "4", command_rows(c)
+    assert c.remsh("logs", str(cid), timeout=60).stdout == "".join(f"line-{i}\n" for i in range(300)).encode()
+    assert "re-attached after a restart, 1 command(s) taken up" in c.log("master.log"), c.log("master.log")[-2000:]
+
+
+@test
 def a_master_restarted_with_other_codecs_goes_on_with_its_sessions(c: Cluster):
     import signal
     import subprocess

@@ -432,7 +432,12 @@ TEST_CASE("a renamed agent keeps its old name as an alias and its messages", "[s
     storage->add_agent(make_agent("a1"));
     storage->add_agent(make_agent("b1"));
     const auto id = storage->add_agent_message("a1", "admin", "hello", 10);
+    storage->open_agent_session({"s-1", "a1", 0, 600});
     storage->rename_agent("a1", "a2");
+    // A restarted master finds (and takes up, or closes) its session under the new name.
+    CHECK(storage->find_agent_session("s-1")->agent == "a2");
+    CHECK(storage->list_agent_sessions(std::string("a2")).size() == 1);
+    CHECK(storage->list_agent_sessions(std::string("a1")).empty());
     CHECK_FALSE(storage->find_agent("a1"));
     REQUIRE(storage->find_agent("a2"));
     CHECK(storage->resolve_agent_name("a1") == std::optional<std::string>("a2"));

@@ -958,6 +958,10 @@ void SqliteStorage::rename_agent(const std::string& name, const std::string& new
         Stmt q(*this, "UPDATE agents SET name = ? WHERE name = ?");
         q.bind(1, new_name).bind(2, name);
         q.run();  // the aliases and messages follow (ON UPDATE CASCADE)
+        // Its stored sessions too: a restarted master takes them up, or closes them, by name.
+        Stmt sessions(*this, "UPDATE agent_sessions SET agent = ? WHERE agent = ?");
+        sessions.bind(1, new_name).bind(2, name);
+        sessions.run();
         Stmt a(*this, "INSERT INTO agent_aliases (old_name, name) VALUES (?, ?)");
         a.bind(1, name).bind(2, new_name);
         a.run();
