@@ -532,6 +532,14 @@ def errors_are_tagged_and_nothing_is_half_done(c: Cluster):
     assert os.path.isdir(os.path.join(work, "m1")) and os.path.isdir(os.path.join(work, "m2"))
     r = c.remsh("rm", "f1:a")
     assert r.returncode == 255 and b"is-a-directory" in r.stderr, r
+    # Many long names: removed in batches that each fit one protocol message.
+    names = [f"{i:04d}-" + "n" * 150 for i in range(1500)]
+    os.makedirs(os.path.join(work, "many"))
+    for n in names:
+        open(os.path.join(work, "many", n), "w").close()
+    r = c.remsh("rm", *[f"f1:many/{n}" for n in names], timeout=120)
+    assert r.returncode == 0, r.stderr[-500:]
+    assert os.listdir(os.path.join(work, "many")) == []
     # read-only files and directories go with rm -r
     os.chmod(os.path.join(work, "a", "b"), 0o500)
     r = c.remsh("rm", "-r", "f1:a")

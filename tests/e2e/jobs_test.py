@@ -259,6 +259,30 @@ def a_step_that_ends_while_the_master_is_down_leaves_the_agent_usable(c: Cluster
 
 
 @test
+def a_step_too_large_for_one_message_fails_alone(c: Cluster):
+    """A step whose command and environment exceed one protocol message (64 KiB) fails with
+    limit-exceeded. Sent, it ended the agent's connection, and each resume sent it again."""
+    c.start_master()
+    c.add_agent("big1")
+    long_line = "echo " + "a" * 70000
+    r = submit(c, f"name: huge\nsteps:\n  - run: {long_line}\n  - run: echo always-ran\n    always: true\n")
+    assert r.returncode == 1, r
+    assert b"limit-exceeded" in r.stdout + r.stderr or b"at most 65536" in r.stdout + r.stderr, r
+    assert b"always-ran" in r.stdout, r
+    r = submit(c, "name: next\nsteps:\n  - run: echo next-ran\n")
+    assert r.returncode == 0 and b"next-ran" in r.stdout, r
+    r = c.remsh("run", "big1", "--", "echo", "x" * 30000, "y" * 30000, "z" * 10000)
+    assert r.returncode == 255 and b"remsh: limit-exceeded: " in r.stderr, r
+    r = c.remsh("run", "big1", "--", "echo", "fine")
+    assert r.returncode == 0 and r.stdout == b"fine\n", r
+    # A secret is at most one environment string (32 KiB).
+    r = c.remsh("secret", "set", "HUGE", input=b"k" * 40000)
+    assert r.returncode == 255 and b"32768" in r.stderr, r
+    log = open(os.path.join(c.tmp, "agent-big1.log"), "rb").read()
+    assert b"frame-too-large" not in log and b"protocol error" not in log, log[-2000:]
+
+
+@test
 def a_retried_job_goes_back_to_its_agent_when_no_other_can_take_it(c: Cluster):
     c.resume_grace = 2
     c.start_master()

@@ -140,12 +140,21 @@ int rm_command(const ConnectionSettings& settings, const RmOptions& options) {
                 }
                 doomed.push_back(p);
             }
-            for (std::size_t i = 0; i < doomed.size(); i += 1024) {
+            // In batches that fit one protocol message (64 KiB): at most 1024 paths, ~32 KiB.
+            for (std::size_t i = 0; i < doomed.size();) {
                 FsCall call;
                 call.request = json::object{{"agent", agent}, {"op", "remove"}};
                 std::vector<std::string> batch;
-                for (std::size_t j = i; j < doomed.size() && j < i + 1024; ++j) {
-                    batch.push_back(doomed[j]);
+                std::size_t bytes = 0;
+                for (; i < doomed.size() && batch.size() < 1024; ++i) {
+                    json::object one;  // its size in the message, escaped or in base64
+                    protocol::put_names(one, "paths", {doomed[i]});
+                    const std::size_t size = json::serialize(one).size();
+                    if (!batch.empty() && bytes + size > 32 * 1024) {
+                        break;
+                    }
+                    bytes += size;
+                    batch.push_back(doomed[i]);
                 }
                 protocol::put_names(call.request, "paths", batch);
                 co_await fs_call(api, std::move(call));

@@ -69,8 +69,8 @@ asio::awaitable<FsCallOutcome> AgentFsCall::run() {
   };
   if (!link_->online()) {
     watcher_->end({}, "agent-offline", "agent " + link_->name() + " is not connected");
-  } else if (!link_->start(request_.to_json(), relay_)) {
-    watcher_->end({}, "agent-busy", "agent " + link_->name() + " has no free channel");
+  } else if (auto started = link_->start(request_.to_json(), relay_); !started) {
+    watcher_->end({}, started.tag, started.message);
   }
   if (source_) {
     asio::steady_timer pause(executor);

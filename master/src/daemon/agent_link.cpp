@@ -1,12 +1,14 @@
 #include "daemon/agent_link.hpp"
 
 #include <boost/asio/post.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <iostream>
 
 #include "daemon/command_run.hpp"
 #include "daemon/state_dir.hpp"
+#include "remsh/protocol/limits.hpp"
 
 namespace remsh::master {
 
@@ -46,14 +48,18 @@ void AgentLink::detach(std::uint64_t connection) {
   session_.connection_lost();
 }
 
-std::optional<std::uint32_t> AgentLink::start(const boost::json::object& open,
-                                              std::shared_ptr<ChannelUser> run) {
+AgentLink::ChannelStart AgentLink::start(const boost::json::object& open, std::shared_ptr<ChannelUser> run) {
+  if (const std::size_t size = boost::json::serialize(open).size(); size > protocol::kMaxControlPayload) {
+    return {std::nullopt, "limit-exceeded",
+            "the request is " + std::to_string(size) + " bytes as a message to the agent; at most " +
+                std::to_string(protocol::kMaxControlPayload) + " (the command, its environment and paths together)"};
+  }
   auto channel = session_.open_channel(open);
-  if (!channel) return std::nullopt;
+  if (!channel) return {std::nullopt, "agent-busy", "agent " + name_ + " has no free channel"};
   run->set_channel(*channel);
   runs_[*channel] = std::move(run);
   wake();
-  return channel;
+  return {channel, {}, {}};
 }
 
 void AgentLink::handle_events() {

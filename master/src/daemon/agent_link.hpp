@@ -87,9 +87,16 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   void keepalive(std::chrono::steady_clock::time_point now);
   bool silent() const { return silent_; }
 
-  // Opens a channel with `open` (an exec or fs open message); nullopt when the agent has no
-  // free channel.
-  std::optional<std::uint32_t> start(const boost::json::object& open, std::shared_ptr<ChannelUser> user);
+  // Opens a channel with `open` (an exec or fs open message). Refused when the agent has no
+  // free channel (agent-busy), or when the message would not fit in one control frame
+  // (limit-exceeded: a huge command or environment; sent, it would end the connection, and
+  // every resume would send it again).
+  struct ChannelStart {
+    std::optional<std::uint32_t> channel;
+    std::string tag, message;  // why not
+    explicit operator bool() const { return channel.has_value(); }
+  };
+  ChannelStart start(const boost::json::object& open, std::shared_ptr<ChannelUser> user);
   // A restarted master takes up a channel the agent kept (the session was restored).
   void adopt(std::uint32_t channel, std::shared_ptr<ChannelUser> user) { runs_[channel] = std::move(user); }
 

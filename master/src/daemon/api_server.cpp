@@ -345,12 +345,14 @@ asio::awaitable<void> ApiServer::run_ws(Ws& ws, std::string caller) {
             run.reset();
           }
         }
-        if (run && !link->start(request.to_json(), run)) {
-          const auto how = CommandFinish::failed("agent-busy", "agent " + name + " has no free channel", now_ms());
-          state_.storage().finish_command(id, how);
-          refuse("agent-busy", *how.error_message);
-          if (recorder) recorder->on_error("agent-busy", *how.error_message);
-          run.reset();
+        if (run) {
+          if (auto started = link->start(request.to_json(), run); !started) {
+            const auto how = CommandFinish::failed(started.tag, started.message, now_ms());
+            state_.storage().finish_command(id, how);
+            refuse(started.tag, started.message);
+            if (recorder) recorder->on_error(started.tag, started.message);
+            run.reset();
+          }
         }
       }
     }
@@ -434,8 +436,8 @@ asio::awaitable<void> ApiServer::fs_ws(Ws& ws) {
         auto link = std::get<std::shared_ptr<AgentLink>>(found);
         relay = std::make_shared<FsRelay>(link, out);
         relay->on_input_room([input_room] { input_room->notify(); });
-        if (!link->start(std::get<protocol::FsRequest>(parsed).to_json(), relay)) {
-          out->on_error("agent-busy", "agent " + link->name() + " has no free channel");
+        if (auto started = link->start(std::get<protocol::FsRequest>(parsed).to_json(), relay); !started) {
+          out->on_error(started.tag, started.message);
           relay.reset();
         }
       }

@@ -350,10 +350,16 @@ asio::awaitable<JobScheduler::StepEnd> JobScheduler::run_command_step(RunningJob
   record.command_id = command_id;
   db.update_job_step(record);
   job.step_run = run;
-  if (!job.link->online() || !job.link->start(request.to_json(), run)) {
+  if (!job.link->online()) {
     db.finish_command(command_id, CommandFinish::failed("agent-offline", "agent " + job.agent + " is not connected", now_ms()));
     job.step_run.reset();
     co_return StepEnd{"lost", "agent " + job.agent + " went away"};
+  }
+  if (auto started = job.link->start(request.to_json(), run); !started) {
+    db.finish_command(command_id, CommandFinish::failed(started.tag, started.message, now_ms()));
+    job.step_run.reset();
+    if (started.tag == "agent-busy") co_return StepEnd{"lost", "agent " + job.agent + " went away"};
+    co_return StepEnd{"failure", started.message};  // too large to send: the step, not the agent
   }
   while (!watcher->finished) co_await watcher->done.wait();
   job.step_run.reset();

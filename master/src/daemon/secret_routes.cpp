@@ -3,6 +3,7 @@
 #include "daemon/api_error.hpp"
 #include "daemon/secret_masker.hpp"
 #include "daemon/state_dir.hpp"
+#include "remsh/protocol/limits.hpp"
 
 namespace remsh::master {
 
@@ -10,7 +11,8 @@ namespace json = boost::json;
 
 namespace {
 constexpr unsigned kBadRequest = 400, kNotFound = 404;
-constexpr std::size_t kMaxSecretValue = 64 * 1024;
+// One environment string of a step (docs/protocol.md: strings in a message are at most 32 KiB).
+constexpr std::size_t kMaxSecretValue = protocol::kMaxStringLength;
 }  // namespace
 
 bool valid_secret_name(const std::string& name) {
