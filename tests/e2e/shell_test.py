@@ -264,6 +264,23 @@ def shells_are_denied_without_consent_or_role(c: Cluster):
     for args in (["shell", "open"], ["shell-sessions"]):
         r = subprocess.run([binary("remsh"), *args], input=b"exit 0\n", env=env, capture_output=True, timeout=30)
         assert r.returncode == 255 and b"forbidden" in r.stderr, (args, r)
+    # A shell's output, like its recording, is not for viewers; other commands' logs are.
+    r = c.remsh("shell", "open", input=b"echo typed-secret\nexit 0\n")
+    assert r.returncode == 0 and b"typed-secret" in r.stdout, r
+    shell_id = c.remsh("shell-sessions").stdout.decode().split("\n")[1].split()[0]
+    assert c.remsh("run", "open", "--", "echo", "plain").returncode == 0
+    ids = [line.split()[0] for line in c.remsh("logs").stdout.decode().splitlines()[1:]]
+    plain_id = max(ids, key=int)
+    for follow in ([], ["-f"]):
+        r = subprocess.run([binary("remsh"), "logs", *follow, shell_id], env=env, capture_output=True, timeout=30)
+        assert r.returncode == 255 and b"forbidden" in r.stderr and b"typed-secret" not in r.stdout, r
+    r = subprocess.run([binary("remsh"), "logs", plain_id], env=env, capture_output=True, timeout=30)
+    assert r.returncode == 0 and r.stdout == b"plain\n", r
+    # The scheme of the Authorization header is case-insensitive (RFC 7235).
+    import urllib.request
+    req = urllib.request.Request(c.env()["REMSH_MASTER"] + "/api/v1/agents", headers={"Authorization": "bearer " + viewer})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.status == 200
 
 
 if __name__ == "__main__":

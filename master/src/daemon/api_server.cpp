@@ -598,9 +598,11 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
       try {
         // Authorization first: nothing, not even a 404, for a caller without a token.
         std::string auth(req[http::field::authorization]);
-        const std::string prefix = "Bearer ";
         std::optional<ApiToken> caller;
-        if (auth.rfind(prefix, 0) == 0) caller = state_.storage().find_api_token_by_hash(sha256_hex(auth.substr(prefix.size())));
+        // "Bearer TOKEN", the scheme in any case (RFC 7235).
+        if (auth.size() > 7 && beast::iequals(std::string_view(auth).substr(0, 7), "Bearer ")) {
+          caller = state_.storage().find_api_token_by_hash(sha256_hex(auth.substr(7)));
+        }
         if (!caller) {
           throw ApiError{static_cast<unsigned>(http::status::unauthorized), "unauthorized",
                          "missing or wrong API token (see STATE_DIR/admin.token)"};
@@ -612,6 +614,15 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
           throw ApiError{static_cast<unsigned>(http::status::forbidden), "forbidden",
                          "this API token has the " + std::string(role_name(have)) + " role; " +
                              method + " " + path + " needs " + std::string(role_name(need))};
+        }
+        // A shell's output shows what was typed there: like its recording, for operators.
+        if (path.rfind("/api/v1/commands/", 0) == 0 && path.size() > 21 && path.substr(path.size() - 4) == "/log" &&
+            !role_allows(have, Role::operator_)) {
+          const auto id = parse_id(path.substr(17, path.size() - 21));
+          if (id && state_.storage().get_shell_session(*id)) {
+            throw ApiError{static_cast<unsigned>(http::status::forbidden), "forbidden",
+                           "command " + std::to_string(*id) + " is a shell session: its output needs the operator role"};
+          }
         }
         if (websocket::is_upgrade(req)) {
           websocket::stream<Stream> ws(std::move(stream));
