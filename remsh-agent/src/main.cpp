@@ -4,7 +4,8 @@
 //   remsh-agent stop --config-dir DIR [--graceful] [--no-wait]
 //   remsh-agent messages --config-dir DIR
 //   remsh-agent install-service / uninstall-service --config-dir DIR --user USER
-// Exit codes: 0 success, 1 failure (refused, unreachable, bad config), 2 bad usage.
+// Exit codes: 0 success, 1 failure (unreachable, bad config), 2 bad usage, 3 the master
+// refused this agent for good (revoked, unknown): a service manager must not restart it.
 #include "core/agent_config.hpp"
 #include "core/agent_runner.hpp"
 #include "core/enroll.hpp"
@@ -31,6 +32,8 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
+
+constexpr int kExitRefused = 3;  // the unit file does not restart on it (service_unit.cpp)
 
 namespace {
 
@@ -131,7 +134,7 @@ int run_agent(const fs::path& config_dir, bool allow_plaintext, const OwnerPolic
     }
   });
   io.run();
-  return runner.refused() ? 1 : code;
+  return runner.refused() ? kExitRefused : code;
 }
 
 int stop_agent(const fs::path& config_dir, bool graceful, bool wait, int timeout_s) {
@@ -186,6 +189,8 @@ int agent_main(int argc, char** argv) {
     return std::string("remsh-agent: usage: ") + CLI::FailureMessage::simple(a, e);
   });
   app.set_version_flag("--version", "remsh-agent " REMSH_VERSION);
+  app.footer("Exit codes: 0 success; 1 failure (unreachable, refused enrollment, bad config); 2 bad usage;\n"
+             "3 the master refused this agent for good (revoked): its service is not restarted.");
 
   EnrollOptions enroll_options;
   std::string name, work_dir, enroll_dir;

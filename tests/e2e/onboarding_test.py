@@ -150,9 +150,10 @@ def revoke_disconnects_and_a_reconnect_is_refused(c: Cluster):
     busy = c.remsh_popen("run", "r1", "--", "sleep", "30", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_until("the command to start", lambda: agent_json(c, "r1")["work"] != [])
     ok(c.remsh("agent", "revoke", "r1"))
-    # The agent learns it at once, stops retrying and exits with a failure.
+    # The agent learns it at once, stops retrying and exits 3, which its systemd unit does not
+    # restart (RestartPreventExitStatus=3; Restart=on-failure would retry it every 5 s).
     c.agents["r1"].wait(timeout=15)
-    assert c.agents["r1"].returncode == 1
+    assert c.agents["r1"].returncode == 3
     assert "refused this agent's credentials" in c.log("agent-r1.log")
     busy.communicate(timeout=15)
     assert busy.returncode == 255, busy.returncode
@@ -161,7 +162,7 @@ def revoke_disconnects_and_a_reconnect_is_refused(c: Cluster):
     # Its credentials never work again.
     p = c.start_agent("r1", os.path.join(c.tmp, "agent-r1"))
     p.wait(timeout=15)
-    assert p.returncode == 1
+    assert p.returncode == 3
     assert agent_json(c, "r1")["state"] == "revoked"
     # Nothing but revoke applies to it any more; no "takes new work again".
     for args in (("resume", "r1"), ("rename", "r1", "r2"), ("drain", "r1")):
@@ -430,6 +431,7 @@ def install_service_writes_a_unit_for_an_unprivileged_user(c: Cluster):
     assert f"User={user}\n" in unit
     assert f'"{binary("remsh-agent")}" run --config-dir "{cfg}" "--max-concurrent=2"' in unit, unit
     assert "WantedBy=multi-user.target" in unit and "Restart=on-failure" in unit
+    assert "RestartPreventExitStatus=3" in unit
     r = subprocess.run([binary("remsh-agent"), "install-service", "--config-dir", cfg, "--user",
                         "no-such-user-here", "--unit-dir", units, "--no-enable"], capture_output=True, timeout=10)
     assert r.returncode == 1 and b"no user" in r.stderr

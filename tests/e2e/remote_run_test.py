@@ -80,6 +80,9 @@ def missing_program_is_exec_failed(c: Cluster):
     for prog in ("remsh-agent", "remsh-master"):
         r = subprocess.run([binary(prog), "--no-such-option"], capture_output=True, timeout=30)
         assert r.returncode == 2 and r.stderr.startswith(prog.encode() + b": usage: "), r
+    for prog in ("remsh", "remsh-agent", "remsh-master"):
+        r = subprocess.run([binary(prog), "--version"], capture_output=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.startswith(prog.encode() + b" "), r
 
 
 @test

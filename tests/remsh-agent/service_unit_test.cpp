@@ -17,6 +17,7 @@ TEST_CASE("service unit: runs the agent as the user with its config dir", "[serv
   CHECK(unit.find("\nExecStart=\"/usr/local/bin/remsh-agent\" run --config-dir \"/home/remsh/agent\" "
                   "\"--max-concurrent=2\"\n") != std::string::npos);
   CHECK(unit.find("\nRestart=on-failure\n") != std::string::npos);
+  CHECK(unit.find("\nRestartPreventExitStatus=3\n") != std::string::npos);  // revoked: for good
   CHECK(unit.find("\nKillMode=mixed\n") != std::string::npos);
   CHECK(unit.find("\nWantedBy=multi-user.target\n") != std::string::npos);
 }

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   app.failure_message([](const CLI::App* a, const CLI::Error& e) {
     return std::string("remsh-master: usage: ") + CLI::FailureMessage::simple(a, e);
   });
+  app.set_version_flag("--version", "remsh-master " REMSH_VERSION);
   std::string state_dir, agents_listen = "0.0.0.0:7443", api_listen = "127.0.0.1:7080", advertise;
   bool plaintext = false;
   int grace_s = 300;

@@ -41,6 +41,8 @@ std::string systemd_unit(const ServiceUnitOptions& o) {
          "TimeoutStopSec=30\n"
          "Restart=on-failure\n"
          "RestartSec=5\n"
+         // 3: the master refused the agent for good (revoked): restarting cannot help.
+         "RestartPreventExitStatus=3\n"
          "NoNewPrivileges=yes\n"
          "\n"
          "[Install]\n"
