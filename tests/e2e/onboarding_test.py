@@ -407,7 +407,16 @@ def every_api_route_checks_the_role(c: Cluster):
     ids = [line.split()[0] for line in listed.splitlines()[1:]]
     assert ids[0] == "admin" and len(ids) == 3 and "rmt_" not in listed, listed
     operator_id = next(line.split()[0] for line in listed.splitlines()[1:] if line.split()[1] == "operator")
+    # A stream opened with it (a command reading its input) ends with it, too.
+    talk = subprocess.Popen([binary("remsh"), "run", "k1", "--", "sh", "-c", "while read l; do echo got-$l; done"],
+                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    c.procs.append(talk)
+    talk.stdin.write(b"one\n")
+    talk.stdin.flush()
+    assert talk.stdout.readline() == b"got-one\n"
     ok(c.remsh("apitoken", "delete", operator_id))
+    talk.wait(timeout=15)
+    assert talk.returncode == 255, talk.returncode
     r = subprocess.run([binary("remsh"), "agents"], env=env, capture_output=True, timeout=30)
     assert r.returncode == 255 and b"unauthorized" in r.stderr, r
     for gone, tag in ((operator_id, b"not-found"), ("admin", b"denied")):

@@ -377,7 +377,7 @@ int run_cli(int argc, char** argv) {
         apitoken_list = apitoken->add_subcommand("list", "list API tokens: id, role, age (never the tokens themselves)");
         apitoken_list->add_flag("--json", apitoken_list_json, "print the master's JSON answer instead");
         apitoken_delete = apitoken->add_subcommand(
-            "delete", "delete an API token: it stops working at once (not the state dir's admin token, "
+            "delete", "delete an API token: it stops working at once, and its open streams (a shell, a run) are closed (not the state dir's admin token, "
                       "nor the one deleting)");
         apitoken_delete->add_option("ID", apitoken_delete_id, "the token's id (k-..., see remsh apitoken list)")
             ->required();

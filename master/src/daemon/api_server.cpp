@@ -631,6 +631,11 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
           // write_buffer_bytes (4 KiB) frames, a system call each.
           ws.auto_fragment(false);
           co_await ws.async_accept(req, asio::use_awaitable);
+          // Closing the socket fails the stream's pending reads and writes: each loop ends.
+          const TokenStreams::Handle registered = token_streams_.add(caller->id, [&ws] {
+            boost::system::error_code ignored;
+            beast::get_lowest_layer(ws).socket().close(ignored);
+          });
           if (path == "/api/v1/run") {
             co_await run_ws(ws, caller->id);
           } else if (path == "/api/v1/fs") {
@@ -663,6 +668,9 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
           body = std::move(*repo_answer);
         } else if (auto answer = handle_admin_route(state_, hub_, admin)) {
           body = std::move(*answer);
+          if (method == "DELETE" && path.rfind("/api/v1/apitokens/", 0) == 0) {
+            token_streams_.end_all(path.substr(18));  // deleted: its open streams end too
+          }
         } else if (auto secret_answer = handle_secret_route(state_, admin)) {
           body = std::move(*secret_answer);
         } else if (auto artifact = req.method() == http::verb::get ? artifact_file(path) : std::nullopt) {

@@ -21,6 +21,7 @@
 #include "daemon/command_run.hpp"
 #include "daemon/job_scheduler.hpp"
 #include "daemon/state_dir.hpp"
+#include "daemon/token_streams.hpp"
 
 namespace remsh::master {
 
@@ -70,6 +71,7 @@ class ApiServer {
   boost::asio::ssl::context tls_;
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
   std::map<std::int64_t, std::weak_ptr<CommandRun>> runs_;
+  TokenStreams token_streams_;  // deleting a token ends them
   bool stopping_ = false;
   JobScheduler* jobs_ = nullptr;
   std::function<void()> shutdown_;
