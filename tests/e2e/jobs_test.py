@@ -275,6 +275,10 @@ def a_step_too_large_for_one_message_fails_alone(c: Cluster):
     assert r.returncode == 255 and b"remsh: limit-exceeded: " in r.stderr, r
     r = c.remsh("run", "big1", "--", "echo", "fine")
     assert r.returncode == 0 and r.stdout == b"fine\n", r
+    # A request body over 1 MiB is answered (413), not cut off.
+    many = "name: many\nsteps:\n" + "".join(f"  - run: echo {i}\n" for i in range(100000))
+    r = submit(c, many, wait=False)
+    assert r.returncode == 255 and b"remsh: limit-exceeded: a request body is at most 1 MiB" in r.stderr, r
     # A secret is at most one environment string (32 KiB).
     r = c.remsh("secret", "set", "HUGE", input=b"k" * 40000)
     assert r.returncode == 255 and b"32768" in r.stderr, r

@@ -571,6 +571,34 @@ asio::awaitable<void> ApiServer::log_ws(Ws& ws, std::int64_t id, bool follow) {
   co_await (out->write_loop() && (producer() && client()));
 }
 
+// A request beyond the bounds gets an answer, not a reset: 413 (431), then what the client
+// still sends is read and dropped for a moment, so that closing does not reset the
+// connection before the client has read why.
+template <typename Stream>
+asio::awaitable<void> refuse_too_large(Stream& stream, bool body) {
+  http::response<http::string_body> res{body ? http::status::payload_too_large
+                                             : http::status::request_header_fields_too_large, 11};
+  res.set(http::field::server, "remsh-master");
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(false);
+  res.body() = json::serialize(error_body("limit-exceeded", body ? "a request body is at most 1 MiB"
+                                                                  : "request headers are at most 16 KiB"));
+  res.prepare_payload();
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+  auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+  if (wec) co_return;
+  beast::error_code ignored;
+  beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+  std::vector<char> scratch(64 * 1024);
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+  for (std::size_t dropped = 0; dropped < (std::size_t{64} << 20);) {
+    auto [rec, rn] = co_await beast::get_lowest_layer(stream).async_read_some(asio::buffer(scratch),
+                                                                             asio::as_tuple(asio::use_awaitable));
+    if (rec) break;
+    dropped += rn;
+  }
+}
+
 template <typename Stream>
 asio::awaitable<void> ApiServer::session(Stream stream) {
   beast::flat_buffer buffer;
@@ -585,6 +613,10 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
       parser.header_limit(16 * 1024);
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      if (ec == http::error::body_limit || ec == http::error::header_limit) {
+        co_await refuse_too_large(stream, ec == http::error::body_limit);
+        co_return;
+      }
       if (ec) co_return;
       auto req = parser.release();
       beast::get_lowest_layer(stream).expires_never();
