@@ -1,4 +1,5 @@
 #include "daemon/recipe.hpp"
+#include "daemon/secret_name.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -206,14 +207,25 @@ Recipe parse_recipe_node(const YAML::Node& root) {
   r.needs = name_list(root["needs"], "recipe.needs");
   r.secrets = name_list(root["secrets"], "recipe.secrets");
   for (const std::string& name : r.secrets) {
-    if (name.find('=') != std::string::npos) fail("recipe.secrets: " + name + " is not a variable name");
+    if (!valid_secret_name(name)) {
+      fail("recipe.secrets: " + name + " is not a secret name ([A-Za-z_][A-Za-z0-9_]*, at most 128)");
+    }
+    // Which value a step would get is a guess either way: said instead.
+    if (r.env.count(name)) fail("recipe.secrets: " + name + " is also set in recipe.env");
   }
   r.debug_on_failure_s = duration(root["debug_on_failure"], "recipe.debug_on_failure");
   if (r.debug_on_failure_s && *r.debug_on_failure_s > 24 * 3600) fail("recipe.debug_on_failure: at most 24h");
   const YAML::Node steps = root["steps"];
   if (!steps || !steps.IsSequence() || steps.size() == 0) fail("recipe.steps must be a non-empty list");
   if (steps.size() > 1000) fail("recipe.steps: at most 1000 steps");
-  for (std::size_t i = 0; i < steps.size(); ++i) r.steps.push_back(parse_step(steps[i], i));
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    r.steps.push_back(parse_step(steps[i], i));
+    for (const std::string& name : r.secrets) {
+      if (r.steps.back().env.count(name)) {
+        fail("recipe.steps[" + std::to_string(i) + "].env sets " + name + ", which recipe.secrets names");
+      }
+    }
+  }
   for (const RecipeStep& s : r.steps) {
     if (s.job && std::find(r.needs.begin(), r.needs.end(), *s.job) == r.needs.end()) {
       fail("a download names job " + *s.job + ", which recipe.needs does not list");

@@ -15,14 +15,6 @@ constexpr unsigned kBadRequest = 400, kNotFound = 404;
 constexpr std::size_t kMaxSecretValue = protocol::kMaxStringLength;
 }  // namespace
 
-bool valid_secret_name(const std::string& name) {
-  if (name.empty() || name.size() > 128 || (name[0] >= '0' && name[0] <= '9')) return false;
-  for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
-  }
-  return true;
-}
-
 std::optional<json::object> handle_secret_route(StateDir& state, const AdminRequest& r) {
   Storage& db = state.storage();
   if (r.path == "/api/v1/secrets" && r.method == "GET") {

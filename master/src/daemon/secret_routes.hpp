@@ -8,13 +8,11 @@
 #include <optional>
 
 #include "daemon/admin_routes.hpp"
+#include "daemon/secret_name.hpp"
 
 namespace remsh::master {
 
 // The response body, or nullopt when no secret route matches. Throws ApiError.
 std::optional<boost::json::object> handle_secret_route(StateDir& state, const AdminRequest& request);
-
-// A secret's name is an environment variable name: [A-Za-z_][A-Za-z0-9_]*, at most 128.
-bool valid_secret_name(const std::string& name);
 
 }  // namespace remsh::master

@@ -90,6 +90,12 @@ TEST_CASE("recipe: mistakes are named", "[recipe]") {
   CHECK(error_of("name: x\nsteps: [{checkout: {repo: core, mode: svn}}]") == "steps[0].checkout.mode must be snapshot or git");
   CHECK(error_of("name: [").rfind("not valid YAML", 0) == 0);
   CHECK(error_of("name: x\nretries: 11\nsteps: [{run: a}]") == "recipe.retries must be an integer from 0 to 10");
+  // Secrets: a variable name, and never also set by env (which value wins would be a guess).
+  CHECK(error_of("name: x\nsecrets: [a-b]\nsteps: [{run: a}]") ==
+        "recipe.secrets: a-b is not a secret name ([A-Za-z_][A-Za-z0-9_]*, at most 128)");
+  CHECK(error_of("name: x\nsecrets: [K]\nenv: {K: v}\nsteps: [{run: a}]") == "recipe.secrets: K is also set in recipe.env");
+  CHECK(error_of("name: x\nsecrets: [K]\nsteps: [{run: a}, {run: b, env: {K: v}}]") ==
+        "recipe.steps[1].env sets K, which recipe.secrets names");
 }
 
 TEST_CASE("recipe: upload download secrets and debug_on_failure are read", "[recipe]") {
