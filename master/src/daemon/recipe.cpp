@@ -11,6 +11,23 @@ namespace remsh::master {
 
 namespace {
 
+// A step named after its command: the first line that says something, at most 80 bytes (cut
+// at a UTF-8 boundary), with "..." when there is more. Tables and headers show one line.
+std::string one_line_name(const std::string& run) {
+  std::size_t start = run.find_first_not_of(" \t\r\n");
+  if (start == std::string::npos) return run.substr(0, 80);
+  std::size_t end = run.find_first_of("\r\n", start);
+  std::string line = run.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  bool more = end != std::string::npos && run.find_first_not_of(" \t\r\n", end) != std::string::npos;
+  if (line.size() > 80) {
+    std::size_t cut = 80;
+    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
+    line.resize(cut);
+    more = true;
+  }
+  return more ? line + " ..." : line;
+}
+
 struct RecipeError {
   std::string message;
 };
@@ -133,7 +150,7 @@ RecipeStep parse_step(const YAML::Node& n, std::size_t index) {
   } else if (n["run"]) {
     s.run = scalar(n["run"], where + ".run");
     if (s.run.empty()) fail(where + ".run is empty");
-    s.name = s.run.substr(0, 80);
+    s.name = one_line_name(s.run);
   } else if (n["upload"]) {
     s.kind = RecipeStep::Kind::upload;
     paths_step(n["upload"], where + ".upload", s);

@@ -192,3 +192,15 @@ TEST_CASE("pipeline: mistakes are named", "[recipe]") {
   CHECK(submission_error("jobs: [{name: a}]") == "jobs[0]: recipe.steps must be a non-empty list");
   CHECK(submission_error("jobs: [{name: a, steps: [{run: x}]}]\ncolour: red") == "pipeline: unknown key \"colour\"");
 }
+
+TEST_CASE("recipe: a step is named after the first line of its command", "[recipe]") {
+  auto name_of = [](const std::string& yaml) {
+    auto parsed = parse_recipe(yaml);
+    REQUIRE(std::holds_alternative<Recipe>(parsed));
+    return std::get<Recipe>(parsed).steps.at(0).name;
+  };
+  CHECK(name_of("name: x\nsteps: [{run: make -j2}]") == "make -j2");
+  CHECK(name_of("name: x\nsteps:\n  - run: |\n      cd src\n      make\n") == "cd src ...");
+  CHECK(name_of("name: x\nsteps:\n  - run: |\n\n      only\n") == "only");
+  CHECK(name_of("name: x\nsteps: [{run: " + std::string(100, 'a') + "}]") == std::string(80, 'a') + " ...");
+}
