@@ -341,10 +341,16 @@ def bad_recipes_are_refused_clearly(c: Cluster):
         ("jobs:\n  - {name: a, needs: [b], steps: [{run: x}]}\n", b"does not define"),
         ("name: x\nsteps:\n  - run: true\n    colour: red\n", b"unknown key"),
         ("name: [unclosed\n", b"not valid YAML"),
+        ("name: x\nsecrets: [K]\nenv: {K: v}\nsteps:\n  - run: true\n", b"K is also set in recipe.env"),
     ]:
         r = submit(c, recipe, wait=False)
         assert r.returncode == 255 and any(t in r.stderr for t in (b"bad-recipe", b"unknown-secret", b"unknown-repo")), (recipe, r.stderr)
         assert words in r.stderr, (recipe, r.stderr)
+    # FILE is a file, or - for standard input.
+    r = c.remsh("job", "submit", c.tmp)
+    assert r.returncode == 255 and b"remsh: is-a-directory: " in r.stderr, r
+    r = c.remsh("job", "submit", "-", input=b"name: [unclosed\n")
+    assert r.returncode == 255 and b"not valid YAML" in r.stderr, r
     # A viewer may read jobs but not submit them.
     viewer = c.remsh("apitoken", "create", "--role", "viewer").stdout.decode().strip().splitlines()[-1]
     env = c.env()

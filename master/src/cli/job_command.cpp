@@ -15,7 +15,11 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 namespace remsh::cli {
@@ -135,17 +139,37 @@ std::string job_api_path(const std::string& id) {
     return "/api/v1/jobs/" + id;
 }
 
+// The recipe's text: FILE, or standard input for "-".
+std::string read_recipe_file(const std::string& file) {
+    std::ostringstream text;
+    if (file == "-") {
+        text << std::cin.rdbuf();
+        if (std::cin.bad()) {
+            throw CliError("input-error", "cannot read the recipe from standard input");
+        }
+        return text.str();
+    }
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec)) {
+        throw CliError("is-a-directory", file + " is a directory, not a recipe file");
+    }
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        throw CliError(std::filesystem::exists(file, ec) ? "permission-denied" : "not-found",
+                       "cannot read " + file + ": " + std::strerror(errno));
+    }
+    text << in.rdbuf();
+    if (in.bad()) {
+        throw CliError("io-error", "cannot read " + file + ": " + std::strerror(errno));
+    }
+    return text.str();
+}
+
 int job_command(const ConnectionSettings& settings, const JobOptions& o) {
     return run_api_main(settings, [&](ApiClient& api) -> net::awaitable<int> {
         if (o.action == "submit") {
-            std::ifstream in(o.file, std::ios::binary);
-            if (!in) {
-                throw CliError("not-found", "cannot read " + o.file);
-            }
-            std::ostringstream text;
-            text << in.rdbuf();
             json::object request;
-            request["recipe"] = text.str();
+            request["recipe"] = read_recipe_file(o.file);
             const json::value answer = co_await api.post("/api/v1/jobs", std::move(request));
             // One job, or a pipeline's jobs (each after the jobs it needs).
             std::vector<std::pair<std::string, std::string>> queued;  // id, name
@@ -207,7 +231,8 @@ int job_command(const ConnectionSettings& settings, const JobOptions& o) {
             }
             const std::string reason = get_string(job, "reason");
             std::string out = "job " + o.id + ": " + get_string(job, "name") + "\nstate: " + get_string(job, "state") +
-                              (reason.empty() ? "" : " (" + reason + ")") + "\nagent: " + get_string(job, "agent") +
+                              (reason.empty() || reason == get_string(job, "state") ? "" : " (" + reason + ")") +
+                              "\nagent: " + get_string(job, "agent") +
                               "\nsubmitted by: " + get_string(job, "submitted_by") + "\nduration: " + duration_text(job) + "\n";
             if (const std::string dir = get_string(job, "work_dir"); !dir.empty()) {
                 out += "work dir: " + dir + "\n";

@@ -425,7 +425,7 @@ int run_cli(int argc, char** argv) {
                       "[...]); prints the id of each job queued, one a line. With --wait, streams the "
                       "steps' output and exits 0 if every job succeeds, 1 if one fails, is cancelled, "
                       "times out or is lost");
-        job_submit->add_option("FILE", job_options.file, "the recipe or pipeline")->required();
+        job_submit->add_option("FILE", job_options.file, "the recipe or pipeline (YAML); - reads it from standard input")->required();
         job_submit->add_flag("--wait", job_options.wait, "follow the job to its end");
         job_list = job->add_subcommand("list", "the latest jobs, one a line: ID NAME STATE AGENT ...");
         job_list->add_flag("--json", job_options.json, "print the master's JSON answer instead");
