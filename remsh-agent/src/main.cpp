@@ -186,6 +186,14 @@ int agent_main(int argc, char** argv) {
   app.require_subcommand(1);
   // Usage errors in the form of every other error ("remsh-agent: <tag>: <message>"), exit 2.
   app.failure_message([](const CLI::App* a, const CLI::Error& e) {
+    // "A subcommand is required" for a mistyped one: name what was not understood.
+    if (e.get_name() == "RequiredError") {
+      for (const std::string& word : a->remaining()) {
+        if (!word.empty() && word[0] != '-') {
+          return "remsh-agent: usage: unknown command '" + word + "'\nRun with --help for more information.\n";
+        }
+      }
+    }
     return std::string("remsh-agent: usage: ") + CLI::FailureMessage::simple(a, e);
   });
   app.set_version_flag("--version", "remsh-agent " REMSH_VERSION);

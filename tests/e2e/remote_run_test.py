@@ -77,6 +77,11 @@ def missing_program_is_exec_failed(c: Cluster):
     # Usage errors read like every other error: "<program>: usage: <message>".
     r = c.remsh("run")
     assert r.returncode == 2 and r.stderr.startswith(b"remsh: usage: AGENT: "), r
+    for args, word in ((["runn", "a1"], b"runn"), (["agent", "frob"], b"frob")):  # not "A subcommand is required"
+        r = c.remsh(*args)
+        assert r.returncode == 2 and r.stderr.startswith(b"remsh: usage: unknown command '" + word + b"'"), r
+    r = subprocess.run([binary("remsh-agent"), "runn"], capture_output=True, timeout=30)
+    assert r.returncode == 2 and r.stderr.startswith(b"remsh-agent: usage: unknown command 'runn'"), r
     for prog in ("remsh-agent", "remsh-master"):
         r = subprocess.run([binary(prog), "--no-such-option"], capture_output=True, timeout=30)
         assert r.returncode == 2 and r.stderr.startswith(prog.encode() + b": usage: "), r

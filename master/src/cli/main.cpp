@@ -222,6 +222,14 @@ int run_cli(int argc, char** argv) {
     app.require_subcommand(1);
     // Usage errors in the form of every other error ("remsh: <tag>: <message>"), exit 2.
     app.failure_message([](const CLI::App* a, const CLI::Error& e) {
+        // "A subcommand is required" for a mistyped one: name what was not understood.
+        if (e.get_name() == "RequiredError") {
+            for (const std::string& word : a->remaining()) {
+                if (!word.empty() && word[0] != '-') {
+                    return "remsh: usage: unknown command '" + word + "'\nRun with --help for more information.\n";
+                }
+            }
+        }
         return std::string("remsh: usage: ") + CLI::FailureMessage::simple(a, e);
     });
     app.set_version_flag("--version", "remsh " REMSH_VERSION);
