@@ -205,7 +205,7 @@ int agent_main(int argc, char** argv) {
   auto* enroll_cmd = app.add_subcommand("enroll", "Trade an enrollment token for this agent's credentials");
   enroll_cmd->add_option("token", enroll_options.token, "the token from `remsh token create`")->required();
   enroll_cmd->add_option("--config-dir", enroll_dir, "where to save agent.json")->required();
-  enroll_cmd->add_option("--name", name, "the agent's name (default: the host name)");
+  enroll_cmd->add_option("--name", name, "the agent's name (default: the host name); when the master has one of that name already, it adds a short suffix (said on stderr)");
   bool enroll_force = false;
   enroll_cmd->add_flag("--force", enroll_force,
                        "replace the agent already enrolled in --config-dir (not while it runs)");

@@ -100,6 +100,17 @@ def names_come_from_the_host_name_with_a_suffix(c: Cluster):
     assert names[0] != names[1], names
     for n in names:
         assert n.startswith(host + "-") and len(n) == len(host) + 5, names
+    # A --name that is taken gets a suffix too, and the owner is told so.
+    t = token(c, "--uses", "2")
+    for i in range(2):
+        cfg = os.path.join(c.tmp, f"named{i}")
+        r = subprocess.run([binary("remsh-agent"), "enroll", t, "--config-dir", cfg, "--name", "fixed"],
+                           capture_output=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        with open(os.path.join(cfg, "agent.json")) as f:
+            got = json.load(f)["name"]
+        assert (got == "fixed") == (i == 0), got
+        assert (b"remsh-agent: note: the name fixed is taken" in r.stderr) == (i == 1), r.stderr
 
 
 @test

@@ -136,6 +136,11 @@ int enroll(const EnrollOptions& options) {
     return complain(e.what(), 1);
   }
   std::cout << "enrolled as " << granted->agent << " with " << token.master << "\n";
+  if (options.name && !options.name->empty() && granted->agent != *options.name) {
+    // The master keeps names unique: it added a suffix. Said, not buried in the line above.
+    std::cerr << "remsh-agent: note: the name " << *options.name << " is taken on this master; this agent is "
+              << granted->agent << " (an admin may rename it: remsh agent rename " << granted->agent << " NEW)\n";
+  }
   return 0;
 }
 
