@@ -74,4 +74,6 @@ void write_private_file(const fs::path& path, std::string_view contents) {
   }
 }
 
+std::optional<std::string> writable_by_others(const fs::path&) { return std::nullopt; }
+
 }  // namespace remsh::agent

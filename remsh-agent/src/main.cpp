@@ -13,6 +13,7 @@
 #include "core/owner_policy.hpp"
 #include "core/service_unit.hpp"
 #include "platform/helper_role.hpp"
+#include "platform/private_file.hpp"
 #include "platform/process_control.hpp"
 #include "platform/stop_requests.hpp"
 #include "platform/service_install.hpp"
@@ -76,6 +77,13 @@ class PidFile {
 
 int run_agent(const fs::path& config_dir, bool allow_plaintext, const OwnerPolicy& flags) {
   RunnerOptions options;
+  // The owner's policy and the credentials are only the owner's if nobody else can write them.
+  for (const fs::path& path : {config_dir, config_dir / "policy.json", config_dir / "agent.json"}) {
+    if (auto why = writable_by_others(path)) {
+      std::cerr << "remsh-agent: insecure-config: " << *why << "\n";
+      return 1;
+    }
+  }
   try {
     options.config = load_config(config_dir);
     options.policy = load_policy(config_dir);

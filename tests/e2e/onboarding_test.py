@@ -6,6 +6,7 @@ Real master, agents and CLI on 127.0.0.1 (harness.py); every wait is bounded.
 import json
 import os
 import signal
+import stat
 import subprocess
 import time
 import urllib.error
@@ -298,6 +299,13 @@ def owner_policy_is_enforced_by_the_agent(c: Cluster):
         f.write("x")
     with open(os.path.join(cfg, "policy.json"), "w") as f:
         json.dump({"max_concurrent": 1, "deny_env": ["OWNER_SECRET"]}, f)
+    # A policy (or config dir) other users may write is not the owner's: the agent refuses it.
+    for path in (cfg, os.path.join(cfg, "policy.json")):
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        os.chmod(path, mode | 0o002)
+        r = subprocess.run([binary("remsh-agent"), "run", "--config-dir", cfg], capture_output=True, timeout=30)
+        assert r.returncode == 1 and b"remsh-agent: insecure-config: " + path.encode() in r.stderr, r
+        os.chmod(path, mode)
     args = [binary("remsh-agent"), "run", "--config-dir", cfg, "--deny-env", "OTHER_SECRET"]
     env = dict(os.environ, OWNER_SECRET="s3cret", OTHER_SECRET="x")
     log = open(os.path.join(c.tmp, "agent-o1.log"), "ab")

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace remsh::agent {
@@ -16,5 +18,11 @@ void create_private_directory(const std::filesystem::path& dir);
 // the new file, never half of one, and the secret is never readable by others, not even
 // for a moment. Throws std::filesystem::filesystem_error.
 void write_private_file(const std::filesystem::path& path, std::string_view contents);
+
+// Why `path` (the config dir, its policy.json) cannot be trusted: other users may write it
+// (POSIX: group or others have write permission, as ssh's StrictModes checks), and so could
+// widen the owner's policy or replace the agent's credentials. nullopt when it is safe or
+// missing. Windows: its ACLs are not judged here (nullopt).
+std::optional<std::string> writable_by_others(const std::filesystem::path& path);
 
 }  // namespace remsh::agent

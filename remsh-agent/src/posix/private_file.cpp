@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <string>
 #include <system_error>
 
@@ -64,6 +65,14 @@ void write_private_file(const fs::path& path, std::string_view contents) {
     ::unlink(temp.c_str());
     fail("renaming to " + path.string(), temp, rename_err);
   }
+}
+
+std::optional<std::string> writable_by_others(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) == 0) return std::nullopt;
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  return path.string() + " may be written by other users (mode " + mode + "): chmod go-w " + path.string();
 }
 
 }  // namespace remsh::agent
