@@ -5,6 +5,7 @@
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -176,6 +177,32 @@ def an_agent_that_stops_ends_its_commands_at_once(c: Cluster):
     import json
     agent = json.loads(c.remsh("agents", "--json").stdout)["agents"][0]
     assert agent["state"] == "offline" and agent["last_seen_ms"] >= left_after_ms - 100, (agent, left_after_ms)
+
+
+@test
+def an_agent_killed_outright_takes_its_commands_with_it(c: Cluster):
+    """SIGKILL leaves the agent no chance to end its commands: the kernel hangs them up
+    (Linux), as a pty's hangup would. A command left running would go on changing the work
+    directory that a restarted agent hands to new work."""
+    if not sys.platform.startswith("linux"):
+        return
+    c.start_master()
+    c.add_agent("k1")
+    p = c.remsh_popen("run", "k1", "--", "sh", "-c", "echo $$; while :; do sleep 0.2; done",
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pid = int(p.stdout.readline())
+    os.kill(pid, 0)  # running
+    c.agents["k1"].kill()
+    c.agents["k1"].wait(timeout=10)
+
+    def gone():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        with open(f"/proc/{pid}/stat") as f:  # a zombie until init reaps it
+            return f.read().split(") ")[1].startswith("Z")
+    wait_until("the command to end with its agent", gone, timeout=10)
 
 
 @test

@@ -4,6 +4,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -153,6 +156,12 @@ bool search_goes_on(int err) {
   (void)::sigprocmask(SIG_SETMASK, &none, nullptr);
 
   if (::setsid() < 0) child_fail(plan.error_fd, Stage::setsid, errno);
+#ifdef __linux__
+  // An agent killed outright (SIGKILL, the OOM killer) cannot end its commands, and a
+  // restarted one no longer knows them: the kernel hangs the command up then, as it does a
+  // command on a pty whose master went away (nohup still keeps one alive, on purpose).
+  (void)::prctl(PR_SET_PDEATHSIG, SIGHUP);
+#endif
   if (plan.tty_fd >= 0 && ::ioctl(plan.tty_fd, TIOCSCTTY, 0) < 0)
     child_fail(plan.error_fd, Stage::controlling_tty, errno);
   // All sources are above 2 (move_above_stdio), and dup2 clears FD_CLOEXEC on the copy.
