@@ -206,7 +206,8 @@ int agent_main(int argc, char** argv) {
   });
   app.set_version_flag("--version", "remsh-agent " REMSH_VERSION);
   app.footer("Exit codes: 0 success; 1 failure (unreachable, refused enrollment, bad config); 2 bad usage;\n"
-             "3 the master refused this agent for good (revoked): its service is not restarted.");
+             "3 the master refused this agent for good (revoked, or replaced by another process with its\n"
+             "credentials): its service is not restarted.");
 
   EnrollOptions enroll_options;
   std::string name, work_dir, enroll_dir;

@@ -153,8 +153,9 @@ def a_second_process_with_the_same_credentials_replaces_the_first(c: Cluster):
             os.remove(os.path.join(twin, name))  # the copy is another process's config dir
     second = c.start_agent("d1-twin", twin)
     # The older connection is told and closed (no ghost session); that process stops, as for
-    # a revoked agent, instead of fighting the newer one for the name.
-    assert first.wait(timeout=20) == 1
+    # a revoked agent (exit 3, which its service does not restart), instead of fighting the
+    # newer one for the name.
+    assert first.wait(timeout=20) == 3
     assert "replaced" in c.log("agent-d1.log"), c.log("agent-d1.log")
     c.wait_online("d1")
     r = c.remsh("run", "d1", "--", "echo", "twin")
