@@ -236,6 +236,11 @@ def refs_are_resolved_when_the_job_starts(c: Cluster):
     r = c.remsh("job", "logs", "-f", jid, timeout=60)
     assert r.returncode == 0 and b"hello\n" in r.stdout and b"too late" not in r.stdout, r
     assert last_job(c)["sources"][0]["commit"] == first
+    # A ref that does not resolve fails the job before its first step; always: steps still run.
+    r = submit(c, "name: badref\nsteps:\n  - checkout: { repo: core, ref: nosuchbranch }\n"
+                  "  - run: echo cleanup-ran\n    always: true\n")
+    assert r.returncode == 1 and b"cleanup-ran" in r.stdout and b"nosuchbranch" in r.stdout + r.stderr, r
+    assert [s["state"] for s in last_job(c)["steps"]] == ["skipped", "success"], last_job(c)
 
 
 def without_git(tree):

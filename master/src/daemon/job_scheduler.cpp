@@ -568,16 +568,17 @@ asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
     });
   }
   std::vector<JobStepRecord> steps = db.job_steps(id);
-  bool halted = false;  // a step failed (without continue_on_error)
+  bool halted = false;  // a step failed (without continue_on_error), or the job's set-up did
   bool lost = false;
-  bool set_up = true;  // secrets found and the directory made: otherwise no step runs
+  bool set_up = true;  // the directory made: otherwise no step runs, not even always: ones
   std::string reason;
 
-  // Before any step: the secrets, then the job's directory on the agent.
+  // Before any step: the secrets and the commits to check out. A failure there halts the job
+  // as a failed step would: only always: steps run.
   for (const std::string& name : job->recipe.secrets) {
     const auto secret = db.get_secret(name);
     if (!secret) {
-      set_up = false;
+      halted = true;
       reason = "secret " + name + " is not in the master's secret store (remsh secret set " + name + ")";
       break;
     }
@@ -585,21 +586,22 @@ asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
       job->secret_values.push_back(state_.secret_box().open(name, secret->sealed));
       job->secret_env[name] = job->secret_values.back();
     } catch (const std::exception& e) {
-      set_up = false;
+      halted = true;
       reason = e.what();
       break;
     }
   }
   // Every checkout's ref becomes a commit now, before any step runs: the job builds from one
   // recorded set of commits, however long its earlier steps take.
-  if (set_up) {
+  if (!halted) {
     const std::string failed = co_await pin_commits(job->recipe);
     if (!failed.empty()) {
-      set_up = false;
+      halted = true;
       reason = failed;
     }
   }
-  if (set_up) {
+  // Then the job's directory on the agent.
+  {
     protocol::FsRequest mkdir;
     mkdir.op = protocol::FsOp::mkdir;
     mkdir.path = job->work_dir;
@@ -608,7 +610,7 @@ asio::awaitable<void> JobScheduler::run_job(std::shared_ptr<RunningJob> job) {
     if (!made.ok()) {
       set_up = false;
       lost = failed_step_state(made) == "lost";
-      reason = "cannot create the job's directory " + job->work_dir + ": " + made.tag + ": " + made.message;
+      if (!halted || lost) reason = "cannot create the job's directory " + job->work_dir + ": " + made.tag + ": " + made.message;
     }
   }
 
