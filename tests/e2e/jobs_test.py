@@ -444,6 +444,8 @@ def secrets_reach_the_steps_and_are_masked_in_every_log(c: Cluster):
     assert r.returncode == 0 and b"created" in r.stderr, r
     listed = c.remsh("secret", "list")
     assert "DEPLOY_KEY" in listed.stdout.decode() and value not in listed.stdout.decode(), listed
+    r = c.remsh("secret", "set", "BINARY", input=b"pre\xff\xfepost")  # secrets are text
+    assert r.returncode == 2 and b"remsh: usage: the value of BINARY is not UTF-8 text" in r.stderr, r
     r = c.remsh("secret", "set", "SHORT", input=b"abc")
     assert r.returncode == 255 and b"bad-request" in r.stderr, r
     # Split across writes (and so across frames), on stdout and stderr.

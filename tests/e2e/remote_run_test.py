@@ -78,6 +78,8 @@ def missing_program_is_exec_failed(c: Cluster):
     # Usage errors read like every other error: "<program>: usage: <message>".
     r = c.remsh("run")
     assert r.returncode == 2 and r.stderr.startswith(b"remsh: usage: AGENT: "), r
+    r = c.remsh("run", "a1", "--timeout", "0", "--", "true")
+    assert r.returncode == 2 and b"must be more than 0" in r.stderr, r
     for args, word in ((["runn", "a1"], b"runn"), (["agent", "frob"], b"frob")):  # not "A subcommand is required"
         r = c.remsh(*args)
         assert r.returncode == 2 and r.stderr.startswith(b"remsh: usage: unknown command '" + word + b"'"), r

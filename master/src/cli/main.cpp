@@ -126,8 +126,11 @@ CLI::Validator duration_validator() {
     return CLI::Validator(
         [](std::string& text) -> std::string {
             const auto s = parse_duration_s(text);
-            if (!s || *s <= 0) {
+            if (!s) {
                 return "'" + text + "' is not a duration like 90, 30s, 10m, 2h, 7d or 1h30m";
+            }
+            if (*s <= 0) {
+                return "'" + text + "': a duration here must be more than 0";
             }
             return {};
         },

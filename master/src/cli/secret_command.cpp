@@ -7,8 +7,10 @@
 #include "exit_codes.hpp"
 #include "fd_io.hpp"
 #include "json_access.hpp"
+#include "output_sink.hpp"
 #include "text_table.hpp"
 #include "time_format.hpp"
+#include "remsh/protocol/utf8.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -55,6 +57,12 @@ std::string read_value(const SecretOptions& o) {
 int secret_command(const ConnectionSettings& settings, const SecretOptions& o) {
     // The value is read before connecting: a prompt should not wait on the network.
     const std::string value = o.action == "set" ? read_value(o) : std::string();
+    if (!protocol::is_utf8(value)) {
+        // It becomes an environment variable's text, and travels as JSON text.
+        print_error("usage", "the value of " + o.name +
+                                 " is not UTF-8 text; secrets are text (encode a binary key, e.g. with base64)");
+        return exit_usage;
+    }
     return run_api_main(settings, [&](ApiClient& api) -> boost::asio::awaitable<int> {
         if (o.action == "list") {
             const json::value answer = co_await api.get("/api/v1/secrets");
