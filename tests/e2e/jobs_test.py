@@ -156,6 +156,9 @@ steps:
     jid = r.stdout.decode().strip()
     time.sleep(1.5)
     assert job(c, jid)["state"] == "queued"
+    # It says why: no agent has the label (rather than waiting in silence).
+    assert job(c, jid)["waiting_for"] == "an agent with the labels gpu: none has them", job(c, jid)
+    assert b"waits for an agent with the labels gpu" in c.remsh("job", "show", jid).stdout
     c.stop_master()
     c.start_master()
     c.wait_online("plain", timeout=40)
@@ -164,7 +167,7 @@ steps:
     assert r2.returncode == 0
     c.start_agent("gpu1", cfg)
     wait_until("the job to run on gpu1", lambda: job(c, jid)["state"] == "success", timeout=30)
-    assert job(c, jid)["agent"] == "gpu1"
+    assert job(c, jid)["agent"] == "gpu1" and "waiting_for" not in job(c, jid)
     r = c.remsh("job", "logs", jid)
     assert b"-gpu" in r.stdout, r
 

@@ -72,8 +72,13 @@ std::string source_summary(const json::value& job, std::int64_t step) {
 // Prints the steps' output in order; with follow, until the job ends. Returns the job.
 net::awaitable<json::value> print_logs(ApiClient& api, const std::string& id, bool follow, std::optional<int> only) {
     std::size_t next = 0;  // the next step to print
+    bool said_waiting = false;
     for (;;) {
         json::value job = co_await api.get(job_api_path(id));
+        if (const std::string waiting = get_string(job, "waiting_for"); follow && !waiting.empty() && !said_waiting) {
+            (void)write_all(2, "job " + id + " waits for " + waiting + " (remsh agents)\n");
+            said_waiting = true;
+        }
         const json::value* steps = member(job, "steps");
         const std::size_t count = steps && steps->is_array() ? steps->get_array().size() : 0;
         if (only && (*only < 0 || static_cast<std::size_t>(*only) >= count)) {
@@ -232,6 +237,7 @@ int job_command(const ConnectionSettings& settings, const JobOptions& o) {
             const std::string reason = get_string(job, "reason");
             std::string out = "job " + o.id + ": " + get_string(job, "name") + "\nstate: " + get_string(job, "state") +
                               (reason.empty() || reason == get_string(job, "state") ? "" : " (" + reason + ")") +
+                              (get_string(job, "waiting_for").empty() ? "" : " (waits for " + get_string(job, "waiting_for") + ")") +
                               "\nagent: " + get_string(job, "agent") +
                               "\nsubmitted by: " + get_string(job, "submitted_by") + "\nduration: " + duration_text(job) + "\n";
             if (const std::string dir = get_string(job, "work_dir"); !dir.empty()) {

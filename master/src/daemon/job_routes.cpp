@@ -1,7 +1,9 @@
 #include "daemon/job_routes.hpp"
 
+#include "daemon/agent_availability.hpp"
 #include "daemon/recipe.hpp"
 
+#include <algorithm>
 #include <map>
 
 namespace remsh::master {
@@ -31,6 +33,27 @@ json::object job_json(Storage& db, const JobRecord& j, bool with_steps) {
   json::array needs;
   for (auto id : j.needs) needs.push_back(id);
   o["needs"] = std::move(needs);
+  if (with_steps && j.state == "queued") {
+    // A queued job says so when no agent could ever take it as things stand: its labels
+    // match none (a typo, or the agent is not enrolled yet). Busy or offline agents do come back.
+    auto parsed = parse_recipe(j.recipe);
+    if (auto* recipe = std::get_if<Recipe>(&parsed)) {
+      const std::vector<AgentRecord> agents = db.list_agents();
+      const bool someone = std::any_of(agents.begin(), agents.end(), [&](const AgentRecord& a) {
+        if (a.revoked) return false;
+        const auto labels = all_labels(a, read_agent_facts(a));
+        return std::all_of(recipe->labels.begin(), recipe->labels.end(), [&](const std::string& l) {
+          return std::find(labels.begin(), labels.end(), l) != labels.end();
+        });
+      });
+      if (!someone) {
+        std::string wanted;
+        for (const std::string& l : recipe->labels) wanted += (wanted.empty() ? "" : ", ") + l;
+        o["waiting_for"] = recipe->labels.empty() ? std::string("an agent: none is enrolled")
+                                                  : "an agent with the labels " + wanted + ": none has them";
+      }
+    }
+  }
   if (with_steps) {
     json::array steps;
     for (const JobStepRecord& s : db.job_steps(j.id)) {
