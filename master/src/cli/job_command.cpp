@@ -281,9 +281,18 @@ int job_command(const ConnectionSettings& settings, const JobOptions& o) {
             co_return exit_ok;
         }
         if (o.action == "cancel") {
-            const json::value job = co_await api.post(job_api_path(o.id) + "/cancel", json::object{});
-            (void)write_all(1, "job " + o.id + " cancelled" +
-                                   (get_string(job, "state") == "running" ? " (its always: steps still run)" : "") + "\n");
+            json::value job = co_await api.post(job_api_path(o.id) + "/cancel", json::object{});
+            // A running job ends once its step is killed and its always: steps ran: say what
+            // happened, not what was asked for (10 s at most).
+            for (int i = 0; i < 50 && get_string(job, "state") == "running"; ++i) {
+                co_await pause_ms(200);
+                job = co_await api.get(job_api_path(o.id));
+            }
+            const std::string state = get_string(job, "state");
+            (void)write_all(1, state == "running"
+                                   ? "job " + o.id + ": cancel requested; still running after 10 s (its always: steps, "
+                                                     "or a step its agent has not ended yet: remsh job show " + o.id + ")\n"
+                                   : "job " + o.id + " " + state + "\n");
             co_return exit_ok;
         }
         // logs
