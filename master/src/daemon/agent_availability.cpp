@@ -33,6 +33,13 @@ std::vector<std::string> all_labels(const AgentRecord& agent, const AgentFacts& 
   return labels;
 }
 
+bool has_labels(const AgentRecord& agent, const AgentFacts& facts, const std::vector<std::string>& wanted) {
+  const std::vector<std::string> labels = all_labels(agent, facts);
+  return std::all_of(wanted.begin(), wanted.end(), [&](const std::string& l) {
+    return std::find(labels.begin(), labels.end(), l) != labels.end();
+  });
+}
+
 std::optional<std::pair<std::string, std::string>> work_refusal(const AgentRecord& agent,
                                                                 const std::shared_ptr<AgentLink>& link) {
   const std::string& name = agent.name;

@@ -26,6 +26,8 @@ AgentFacts read_agent_facts(const AgentRecord& agent);
 
 // The admin's labels (token + `remsh agent label`), then the owner's, without repeats.
 std::vector<std::string> all_labels(const AgentRecord& agent, const AgentFacts& facts);
+// Whether the agent has every one of `wanted` (a recipe's labels).
+bool has_labels(const AgentRecord& agent, const AgentFacts& facts, const std::vector<std::string>& wanted);
 
 // Why the agent takes no new work now, as an error tag and a message (revoked, offline,
 // pending approval, drained, leaving), or nullopt when it does. `link` may be null.

@@ -571,6 +571,17 @@ asio::awaitable<void> ApiServer::log_ws(Ws& ws, std::int64_t id, bool follow) {
   co_await (out->write_loop() && (producer() && client()));
 }
 
+namespace {
+
+// For /api/v1/commands/ID/log, the ID (-1 when it is not a number, which no command has);
+// nullopt for any other path.
+std::optional<std::int64_t> command_log_id(const std::string& path) {
+  if (path.rfind("/api/v1/commands/", 0) != 0 || path.size() <= 21 || path.substr(path.size() - 4) != "/log") {
+    return std::nullopt;
+  }
+  return parse_id(path.substr(17, path.size() - 21)).value_or(-1);
+}
+
 // A request beyond the bounds gets an answer, not a reset: 413 (431), then what the client
 // still sends is read and dropped for a moment, so that closing does not reset the
 // connection before the client has read why.
@@ -598,6 +609,8 @@ asio::awaitable<void> refuse_too_large(Stream& stream, bool body) {
     dropped += rn;
   }
 }
+
+}  // namespace
 
 template <typename Stream>
 asio::awaitable<void> ApiServer::session(Stream stream) {
@@ -648,13 +661,10 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
                              method + " " + path + " needs " + std::string(role_name(need))};
         }
         // A shell's output shows what was typed there: like its recording, for operators.
-        if (path.rfind("/api/v1/commands/", 0) == 0 && path.size() > 21 && path.substr(path.size() - 4) == "/log" &&
-            !role_allows(have, Role::operator_)) {
-          const auto id = parse_id(path.substr(17, path.size() - 21));
-          if (id && state_.storage().get_shell_session(*id)) {
-            throw ApiError{static_cast<unsigned>(http::status::forbidden), "forbidden",
-                           "command " + std::to_string(*id) + " is a shell session: its output needs the operator role"};
-          }
+        const std::optional<std::int64_t> log_of = command_log_id(path);
+        if (log_of && !role_allows(have, Role::operator_) && state_.storage().get_shell_session(*log_of)) {
+          throw ApiError{static_cast<unsigned>(http::status::forbidden), "forbidden",
+                         "command " + std::to_string(*log_of) + " is a shell session: its output needs the operator role"};
         }
         if (websocket::is_upgrade(req)) {
           websocket::stream<Stream> ws(std::move(stream));
@@ -672,10 +682,8 @@ asio::awaitable<void> ApiServer::session(Stream stream) {
             co_await run_ws(ws, caller->id);
           } else if (path == "/api/v1/fs") {
             co_await fs_ws(ws);
-          } else if (path.rfind("/api/v1/commands/", 0) == 0 && path.size() > 21 &&
-                     path.substr(path.size() - 4) == "/log") {
-            auto id = parse_id(path.substr(17, path.size() - 21));
-            co_await log_ws(ws, id.value_or(-1), query_param(target, "follow") == "1");
+          } else if (log_of) {
+            co_await log_ws(ws, *log_of, query_param(target, "follow") == "1");
           } else {
             auto out = std::make_shared<WsOutput<websocket::stream<Stream>>>(ws, io_.get_executor());
             out->on_error("not-found", "no WebSocket endpoint " + path);

@@ -33,18 +33,15 @@ json::object job_json(Storage& db, const JobRecord& j, bool with_steps) {
   json::array needs;
   for (auto id : j.needs) needs.push_back(id);
   o["needs"] = std::move(needs);
-  if (with_steps && j.state == "queued") {
-    // A queued job says so when no agent could ever take it as things stand: its labels
-    // match none (a typo, or the agent is not enrolled yet). Busy or offline agents do come back.
+  if (with_steps) {
     auto parsed = parse_recipe(j.recipe);
-    if (auto* recipe = std::get_if<Recipe>(&parsed)) {
+    const Recipe* recipe = std::get_if<Recipe>(&parsed);
+    if (recipe && j.state == "queued") {
+      // A queued job says so when no agent could ever take it as things stand: its labels
+      // match none (a typo, or the agent is not enrolled yet). Busy or offline agents do come back.
       const std::vector<AgentRecord> agents = db.list_agents();
       const bool someone = std::any_of(agents.begin(), agents.end(), [&](const AgentRecord& a) {
-        if (a.revoked) return false;
-        const auto labels = all_labels(a, read_agent_facts(a));
-        return std::all_of(recipe->labels.begin(), recipe->labels.end(), [&](const std::string& l) {
-          return std::find(labels.begin(), labels.end(), l) != labels.end();
-        });
+        return !a.revoked && has_labels(a, read_agent_facts(a), recipe->labels);
       });
       if (!someone) {
         std::string wanted;
@@ -53,8 +50,6 @@ json::object job_json(Storage& db, const JobRecord& j, bool with_steps) {
                                                   : "an agent with the labels " + wanted + ": none has them";
       }
     }
-  }
-  if (with_steps) {
     json::array steps;
     for (const JobStepRecord& s : db.job_steps(j.id)) {
       steps.push_back(json::object{{"index", s.index},           {"name", s.name},
@@ -66,8 +61,7 @@ json::object job_json(Storage& db, const JobRecord& j, bool with_steps) {
     o["recipe"] = j.recipe;
     // The job's environment (the recipe's env), for a debug shell in its image (`remsh shell --job`).
     json::object env;
-    auto parsed = parse_recipe(j.recipe);
-    if (auto* recipe = std::get_if<Recipe>(&parsed)) {
+    if (recipe) {
       for (const auto& [k, v] : recipe->env) env[k] = v;
     }
     o["env"] = std::move(env);  // not its secrets: whoever may read a job may not read those

@@ -189,11 +189,7 @@ std::shared_ptr<AgentLink> JobScheduler::pick_agent(const std::vector<AgentRecor
     auto link = hub_.find(a.name);
     if (work_refusal(a, link)) continue;
     const AgentFacts facts = read_agent_facts(a);
-    const auto labels = all_labels(a, facts);
-    const bool matches = std::all_of(recipe.labels.begin(), recipe.labels.end(), [&](const std::string& l) {
-      return std::find(labels.begin(), labels.end(), l) != labels.end();
-    });
-    if (!matches) continue;
+    if (!has_labels(a, facts, recipe.labels)) continue;
     // Slots: the owner's max_concurrent, else one job at a time.
     const auto busy = std::count_if(running_.begin(), running_.end(),
                                     [&](const auto& entry) { return entry.second->agent == a.name; });
